@@ -1,0 +1,118 @@
+#include "args.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+namespace seek::cli {
+
+int64_t parse_count(const std::string& text, const std::string& what) {
+    if (text.empty()) throw UsageError(what + ": expected a number, got nothing");
+    int64_t multiplier = 1;
+    std::string digits = text;
+    char last = digits.back();
+    if (last == 'k' || last == 'K') multiplier = 1024;
+    if (last == 'm' || last == 'M') multiplier = 1024 * 1024;
+    if (multiplier != 1) digits.pop_back();
+    char* end = nullptr;
+    errno = 0;
+    long long value = std::strtoll(digits.c_str(), &end, 10);
+    if (digits.empty() || *end != '\0' || errno != 0)
+        throw UsageError(what + ": expected an integer (optionally with k or m), got '" + text + "'");
+    return static_cast<int64_t>(value) * multiplier;
+}
+
+std::string ParsedArgs::str(const std::string& name) const {
+    auto it = values.find(name);
+    if (it == values.end()) throw UsageError("missing --" + name);
+    return it->second;
+}
+
+int64_t ParsedArgs::integer(const std::string& name) const { return parse_count(str(name), "--" + name); }
+
+double ParsedArgs::number(const std::string& name) const {
+    const std::string text = str(name);
+    char* end = nullptr;
+    double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0') throw UsageError("--" + name + ": expected a number, got '" + text + "'");
+    return value;
+}
+
+std::string help_text(const CommandSpec& spec) {
+    std::ostringstream out;
+    out << "usage: seek " << spec.name;
+    if (!spec.options.empty()) out << " [options]";
+    if (!spec.positional.empty()) out << " " << spec.positional;
+    out << "\n\n" << spec.summary << "\n";
+    if (!spec.description.empty()) out << "\n" << spec.description << "\n";
+    out << "\noptions:\n";
+    std::vector<std::pair<std::string, std::string>> rows;
+    for (const Option& option : spec.options) {
+        std::string left = "--" + option.name + (option.value_name.empty() ? "" : " " + option.value_name);
+        std::string right = option.help;
+        if (!option.default_value.empty()) right += " (default: " + option.default_value + ")";
+        rows.emplace_back(left, right);
+    }
+    rows.emplace_back("--help", "show this help and exit");
+    size_t width = 0;
+    for (auto& row : rows) width = std::max(width, row.first.size());
+    for (auto& row : rows) out << "  " << row.first << std::string(width - row.first.size() + 2, ' ') << row.second << "\n";
+    return out.str();
+}
+
+bool wants_help(const CommandSpec& spec, int argc, char** argv) {
+    for (int i = 0; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+            std::fputs(help_text(spec).c_str(), stdout);
+            return true;
+        }
+    }
+    return false;
+}
+
+static const Option* find_option(const CommandSpec& spec, const std::string& name) {
+    for (const Option& option : spec.options)
+        if (option.name == name) return &option;
+    return nullptr;
+}
+
+ParsedArgs parse_args(const CommandSpec& spec, int argc, char** argv) {
+    ParsedArgs parsed;
+    for (const Option& option : spec.options)
+        if (!option.default_value.empty()) parsed.values[option.name] = option.default_value;
+
+    for (int i = 0; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg.size() > 2 && arg.compare(0, 2, "--") == 0) {
+            std::string name = arg.substr(2), value;
+            bool inline_value = false;
+            if (size_t eq = name.find('='); eq != std::string::npos) {
+                value = name.substr(eq + 1);
+                name = name.substr(0, eq);
+                inline_value = true;
+            }
+            const Option* option = find_option(spec, name);
+            if (!option) throw UsageError("seek " + spec.name + ": unknown option --" + name + " (see --help)");
+            if (option->value_name.empty()) {
+                if (inline_value) throw UsageError("--" + name + " takes no value");
+                parsed.values[name] = "1";
+            } else if (!inline_value) {
+                if (i + 1 >= argc) throw UsageError("--" + name + " needs a value (" + option->value_name + ")");
+                value = argv[++i];
+            }
+            if (!option->value_name.empty()) parsed.values[name] = value;
+            parsed.given.insert(name);
+        } else {
+            parsed.positional.push_back(arg);
+        }
+    }
+    if (parsed.positional.size() < spec.min_positional || parsed.positional.size() > spec.max_positional) {
+        if (spec.max_positional == 0)
+            throw UsageError("seek " + spec.name + ": unexpected argument '" + parsed.positional.front() + "'");
+        throw UsageError("seek " + spec.name + ": expected " + spec.positional + " (see --help)");
+    }
+    return parsed;
+}
+
+}  // namespace seek::cli

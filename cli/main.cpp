@@ -1,0 +1,56 @@
+// seek: the command line for everything seekscope shows.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "commands.h"
+
+namespace {
+
+struct Subcommand {
+    const char* name;
+    const char* summary;
+    int (*run)(int argc, char** argv);
+};
+
+const Subcommand subcommands[] = {
+    {"info", "parameters (total and activated per token) and FLOPs of a model, per component", seek::cli::run_info},
+    {"kv", "KV-cache bytes per token and per context: MHA, GQA, MQA and MLA", seek::cli::run_kv},
+    {"step", "run the toy attention layer and walk through every traced tensor", seek::cli::run_step},
+    {"compare", "diff two trace files name by name", seek::cli::run_compare},
+    {"bench", "benchmarks on this machine (bench mla: naive vs absorbed decoding)", seek::cli::run_bench},
+};
+
+void print_usage(FILE* out) {
+    std::fprintf(out, "usage: seek COMMAND [options]   (seek COMMAND --help for details)\n\ncommands:\n");
+    for (const Subcommand& sub : subcommands) std::fprintf(out, "  %-9s %s\n", sub.name, sub.summary);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    const std::string name = argv[1];
+    if (name == "--help" || name == "-h" || name == "help") {
+        print_usage(stdout);
+        return 0;
+    }
+    for (const Subcommand& sub : subcommands) {
+        if (name != sub.name) continue;
+        try {
+            return sub.run(argc - 2, argv + 2);
+        } catch (const seek::cli::UsageError& error) {
+            std::fprintf(stderr, "seek %s: %s\n", sub.name, error.what());
+            return 2;
+        } catch (const std::exception& error) {
+            std::fprintf(stderr, "seek %s: error: %s\n", sub.name, error.what());
+            return 1;
+        }
+    }
+    std::fprintf(stderr, "seek: unknown command '%s' (seek --help lists them)\n", name.c_str());
+    return 2;
+}

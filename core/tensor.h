@@ -1,0 +1,27 @@
+// Dense tensors for the CPU reference: Eigen, row-major, float32.
+//
+// Activations are [tokens, features]; weights are [out_features, in_features] as in PyTorch and
+// the HF checkpoint, so a linear layer is y = x W^T.
+#pragma once
+
+#include <Eigen/Dense>
+#include <cstdint>
+#include <vector>
+
+namespace seek {
+
+using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Vec = Eigen::VectorXf;
+using MatD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Shape = std::vector<int64_t>;
+
+// y = x W^T  (x: [T, in], W: [out, in])
+inline Mat linear(const Mat& x, const Mat& weight) { return x * weight.transpose(); }
+
+inline int64_t shape_numel(const Shape& shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+}
+
+}  // namespace seek

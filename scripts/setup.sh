@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages seekscope builds against. Safe to run again: packages that are
+# already present are skipped, so a set-up machine pays nothing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libeigen3-dev          # core/: dense tensors
+  nlohmann-json3-dev     # core/config, core/safetensors: JSON headers and config.json
+  catch2                 # tests/: Catch2 v2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

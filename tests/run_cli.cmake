@@ -1,0 +1,15 @@
+# Runs one seek command and checks its exit status and output.
+# -DCOMMAND="a;b;c" -DEXPECT_EXIT=N -DEXPECT_OUTPUT=regex (optional) -DWORKDIR=dir (optional)
+separate_arguments(COMMAND_LIST UNIX_COMMAND "${COMMAND}")
+if(NOT WORKDIR)
+  set(WORKDIR ${CMAKE_CURRENT_BINARY_DIR})
+endif()
+execute_process(COMMAND ${COMMAND_LIST} WORKING_DIRECTORY ${WORKDIR}
+                RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message("${out}${err}")
+if(NOT "${status}" STREQUAL "${EXPECT_EXIT}")
+  message(FATAL_ERROR "exit status ${status}, expected ${EXPECT_EXIT}")
+endif()
+if(DEFINED EXPECT_OUTPUT AND NOT "${out}${err}" MATCHES "${EXPECT_OUTPUT}")
+  message(FATAL_ERROR "output does not match '${EXPECT_OUTPUT}'")
+endif()
