@@ -19,5 +19,7 @@ int run_bench(int argc, char** argv);    // bench.cpp: timings on this CPU
 Option preset_option(const std::string& default_preset);
 Option config_option();
 ModelConfig config_from_args(const ParsedArgs& args);
+// --context N: 1 .. 2^30 tokens, so that byte and FLOP products stay inside int64.
+int64_t context_from_args(const ParsedArgs& args);
 
 }  // namespace seek::cli

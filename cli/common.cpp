@@ -20,4 +20,12 @@ ModelConfig config_from_args(const ParsedArgs& args) {
     }
 }
 
+int64_t context_from_args(const ParsedArgs& args) {
+    const int64_t max_context = int64_t{1} << 30;
+    const int64_t context = args.integer("context");
+    if (context < 1 || context > max_context)
+        throw UsageError("--context must be between 1 and " + std::to_string(max_context) + ", got " + args.str("context"));
+    return context;
+}
+
 }  // namespace seek::cli

@@ -1,0 +1,64 @@
+#include "rope.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace seek {
+
+static double correction_dim(double rotations, int64_t dim, double base, int64_t original_length) {
+    const double pi = 3.14159265358979323846;
+    return dim * std::log(original_length / (rotations * 2 * pi)) / (2 * std::log(base));
+}
+
+YarnRange yarn_correction_range(int64_t dim, double base, double beta_fast, double beta_slow,
+                                int64_t original_max_position_embeddings) {
+    YarnRange range;
+    range.low = std::max(std::floor(correction_dim(beta_fast, dim, base, original_max_position_embeddings)), 0.0);
+    range.high = std::min(std::ceil(correction_dim(beta_slow, dim, base, original_max_position_embeddings)),
+                          static_cast<double>(dim - 1));
+    if (range.low == range.high) range.high += 0.001;  // avoid a zero-width ramp
+    return range;
+}
+
+double yarn_mscale(double factor, double mscale) {
+    return factor <= 1 ? 1.0 : 0.1 * mscale * std::log(factor) + 1.0;
+}
+
+RopeTable rope_table(const ModelConfig& config) {
+    const int64_t dim = config.qk_rope_head_dim;
+    RopeTable table;
+    table.inv_freq.resize(dim / 2);
+    for (int64_t i = 0; i < dim / 2; ++i) table.inv_freq[i] = std::pow(config.rope_theta, -2.0 * i / dim);
+
+    const RopeScaling& yarn = config.rope_scaling;
+    if (yarn.type != "yarn") return table;
+    const YarnRange range = yarn_correction_range(dim, config.rope_theta, yarn.beta_fast, yarn.beta_slow,
+                                                  yarn.original_max_position_embeddings);
+    for (int64_t i = 0; i < dim / 2; ++i) {
+        const double ramp = std::clamp((i - range.low) / (range.high - range.low), 0.0, 1.0);
+        table.inv_freq[i] = table.inv_freq[i] * (1 - ramp) + table.inv_freq[i] / yarn.factor * ramp;
+    }
+    table.magnitude = yarn_mscale(yarn.factor, yarn.mscale) / yarn_mscale(yarn.factor, yarn.mscale_all_dim);
+    return table;
+}
+
+double softmax_scale(const ModelConfig& config) {
+    double scale = 1.0 / std::sqrt(static_cast<double>(config.qk_head_dim()));
+    if (config.rope_scaling.type == "yarn") {
+        const double m = yarn_mscale(config.rope_scaling.factor, config.rope_scaling.mscale_all_dim);
+        scale *= m * m;
+    }
+    return scale;
+}
+
+void apply_rope(float* x, int64_t position, const RopeTable& table) {
+    for (size_t i = 0; i < table.inv_freq.size(); ++i) {
+        const double angle = position * table.inv_freq[i];
+        const double c = std::cos(angle) * table.magnitude, s = std::sin(angle) * table.magnitude;
+        const double even = x[2 * i], odd = x[2 * i + 1];
+        x[2 * i] = static_cast<float>(even * c - odd * s);
+        x[2 * i + 1] = static_cast<float>(even * s + odd * c);
+    }
+}
+
+}  // namespace seek

@@ -1,0 +1,193 @@
+#include "trace.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
+
+namespace seek {
+
+bool glob_match(const std::string& pattern, const std::string& name) {
+    // Iterative '*' matching with backtracking to the last star: linear for the patterns used here.
+    size_t p = 0, n = 0, star = std::string::npos, resume = 0;
+    while (n < name.size()) {
+        if (p < pattern.size() && pattern[p] == '*') {
+            star = p++;
+            resume = n;
+        } else if (p < pattern.size() && pattern[p] == name[n]) {
+            ++p;
+            ++n;
+        } else if (star != std::string::npos) {
+            p = star + 1;
+            n = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (p < pattern.size() && pattern[p] == '*') ++p;
+    return p == pattern.size();
+}
+
+std::vector<std::string> parse_trace_filter(const std::string& comma_separated) {
+    std::vector<std::string> patterns;
+    std::stringstream stream(comma_separated);
+    std::string pattern;
+    while (std::getline(stream, pattern, ','))
+        if (!pattern.empty()) patterns.push_back(pattern);
+    return patterns;
+}
+
+bool trace_wants(const Trace* trace, const std::string& name) {
+    if (!trace) return false;
+    if (trace->filters.empty()) return true;
+    for (const std::string& pattern : trace->filters)
+        if (glob_match(pattern, name)) return true;
+    return false;
+}
+
+void trace_record(Trace* trace, const std::string& name, const Shape& shape, const float* values, DType dtype) {
+    if (!trace_wants(trace, name)) return;
+    TraceEntry entry{name, shape, dtype, std::vector<float>(values, values + shape_numel(shape))};
+    trace->entries.push_back(std::move(entry));
+}
+
+void trace_record(Trace* trace, const std::string& name, const Mat& tensor) {
+    trace_record(trace, name, {tensor.rows(), tensor.cols()}, tensor.data());
+}
+
+const TraceEntry* trace_find(const Trace& trace, const std::string& name) {
+    for (const TraceEntry& entry : trace.entries)
+        if (entry.name == name) return &entry;
+    return nullptr;
+}
+
+void save_trace(const Trace& trace, const std::string& path) {
+    std::vector<TensorToWrite> tensors;
+    for (const TraceEntry& entry : trace.entries) {
+        if (entry.dtype == DType::I32) {
+            std::vector<int32_t> ints(entry.values.begin(), entry.values.end());
+            tensors.push_back(tensor_i32(entry.name, entry.shape, ints.data()));
+        } else {
+            tensors.push_back(tensor_f32(entry.name, entry.shape, entry.values.data()));
+        }
+    }
+    write_safetensors(path, tensors, trace.metadata);
+}
+
+Trace load_trace(const std::string& path) {
+    const SafetensorsFile file = open_safetensors(path);
+    Trace trace;
+    trace.metadata = file.metadata;
+    for (const TensorInfo& info : file.tensors) {
+        TraceEntry entry{info.name, info.shape, info.dtype, {}};
+        const int64_t n = info.numel();
+        entry.values.resize(n);
+        if (info.dtype == DType::I32) {
+            for (int64_t i = 0; i < n; ++i) {
+                int32_t v;
+                std::memcpy(&v, file.bytes(info) + 4 * i, 4);
+                entry.values[i] = static_cast<float>(v);
+            }
+        } else {
+            // read_matrix decodes F32/F16/BF16 and names the tensor if the dtype is unsupported.
+            const Mat m = read_matrix(file, info.name);
+            std::copy(m.data(), m.data() + n, entry.values.begin());
+            entry.dtype = DType::F32;
+        }
+        trace.entries.push_back(std::move(entry));
+    }
+    return trace;
+}
+
+TensorStats tensor_stats(const std::vector<float>& values) {
+    TensorStats stats;
+    double sum = 0, sum_sq = 0;
+    int64_t finite = 0;
+    for (float v : values) {
+        if (!std::isfinite(v)) continue;
+        stats.min = finite ? std::min(stats.min, v) : v;
+        stats.max = finite ? std::max(stats.max, v) : v;
+        sum += v;
+        ++finite;
+    }
+    stats.non_finite = static_cast<int64_t>(values.size()) - finite;
+    if (finite == 0) return stats;
+    const double mean = sum / finite;
+    for (float v : values)
+        if (std::isfinite(v)) sum_sq += (v - mean) * (v - mean);
+    stats.mean = static_cast<float>(mean);
+    stats.std = static_cast<float>(std::sqrt(sum_sq / finite));
+    return stats;
+}
+
+std::string format_shape(const Shape& shape) {
+    std::string text = "[";
+    for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+    return text + "]";
+}
+
+std::string format_index(int64_t flat_index, const Shape& shape) {
+    Shape index(shape.size());
+    for (size_t d = shape.size(); d-- > 0;) {
+        index[d] = shape[d] ? flat_index % shape[d] : 0;
+        flat_index = shape[d] ? flat_index / shape[d] : 0;
+    }
+    return format_shape(index);
+}
+
+static TensorDiff diff_entries(const TraceEntry& a, const TraceEntry& b) {
+    TensorDiff diff;
+    diff.name = a.name;
+    diff.shape_a = a.shape;
+    diff.shape_b = b.shape;
+    if (a.shape != b.shape) {
+        diff.status = TensorDiff::ShapeMismatch;
+        return diff;
+    }
+    double scale = 0;
+    for (size_t i = 0; i < a.values.size(); ++i) {
+        if (std::isfinite(a.values[i])) scale = std::max(scale, std::fabs(static_cast<double>(a.values[i])));
+        // Equal values (masked -inf scores on both sides included) are no error at all.
+        const double error = a.values[i] == b.values[i] ? 0.0 : std::fabs(static_cast<double>(a.values[i]) - b.values[i]);
+        // A NaN on either side is the worst possible error, never a silent pass.
+        if (std::isnan(error) || error > diff.max_abs_error || (diff.worst_index < 0 && error == 0)) {
+            diff.max_abs_error = std::isnan(error) ? INFINITY : error;
+            diff.worst_index = static_cast<int64_t>(i);
+            diff.worst_a = a.values[i];
+            diff.worst_b = b.values[i];
+        }
+    }
+    diff.max_rel_error = diff.max_abs_error == 0 ? 0 : diff.max_abs_error / (scale > 0 ? scale : 1e-30);
+    return diff;
+}
+
+std::vector<TensorDiff> compare_traces(const Trace& a, const Trace& b) {
+    std::vector<TensorDiff> diffs;
+    for (const TraceEntry& entry : a.entries) {
+        if (const TraceEntry* other = trace_find(b, entry.name)) {
+            diffs.push_back(diff_entries(entry, *other));
+        }
+    }
+    for (const TraceEntry& entry : a.entries) {
+        if (!trace_find(b, entry.name)) {
+            TensorDiff diff;
+            diff.name = entry.name;
+            diff.shape_a = entry.shape;
+            diff.status = TensorDiff::OnlyInA;
+            diffs.push_back(diff);
+        }
+    }
+    for (const TraceEntry& entry : b.entries) {
+        if (!trace_find(a, entry.name)) {
+            TensorDiff diff;
+            diff.name = entry.name;
+            diff.shape_b = entry.shape;
+            diff.status = TensorDiff::OnlyInB;
+            diffs.push_back(diff);
+        }
+    }
+    return diffs;
+}
+
+}  // namespace seek

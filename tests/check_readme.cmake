@@ -1,0 +1,13 @@
+# The README's test command and .ci/run must be the same line, so CI runs what users are told to.
+file(READ ${SOURCE_DIR}/README.md readme)
+file(STRINGS ${SOURCE_DIR}/.ci/run ci_lines REGEX "ctest")
+list(GET ci_lines 0 ci_command)
+string(FIND "${readme}" "${ci_command}" position)
+if(position EQUAL -1)
+  message(FATAL_ERROR "README.md does not contain .ci/run's test command:\n${ci_command}")
+endif()
+string(REGEX MATCH "## Quick start" quick_start "${readme}")
+if(NOT quick_start)
+  message(FATAL_ERROR "README.md has no '## Quick start' section")
+endif()
+message("README test command matches .ci/run")
