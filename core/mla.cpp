@@ -66,13 +66,13 @@ static void ensure_rows(Mat& m, int64_t rows) {
     if (m.rows() < rows) m.conservativeResize(rows, m.cols());
 }
 
-// Causal softmax over one head's [T, S] scores in place: query s sits at position start + s and
-// sees keys 0 .. start + s; the rest are -inf before and exactly 0 after.
-static void causal_softmax(Mat& scores, Mat& probs, int64_t start) {
+// Causal softmax over stacked [H·T, S] scores in place: row h·T + s is query s, at position
+// start + s, which sees keys 0 .. start + s; the rest are -inf before and exactly 0 after.
+static void causal_softmax(Mat& scores, Mat& probs, int64_t start, int64_t T) {
     const float neg_inf = -std::numeric_limits<float>::infinity();
     probs.resize(scores.rows(), scores.cols());
     for (Eigen::Index s = 0; s < scores.rows(); ++s) {
-        const Eigen::Index visible = start + s + 1;
+        const Eigen::Index visible = start + s % T + 1;
         for (Eigen::Index t = visible; t < scores.cols(); ++t) scores(s, t) = neg_inf;
         const float row_max = scores.row(s).head(visible).maxCoeff();
         double sum = 0;
@@ -178,44 +178,47 @@ Mat mla_forward(const ModelConfig& config, const MlaWeights& w, const RopeTable&
         trace_record(trace, name("v"), {T, H, dv}, v.data());
     }
 
-    // Attention, one head at a time. Heads are independent, so they run in parallel.
-    Mat o(T, H * dv);
-    const bool keep_scores = trace_wants(trace, name("scores")) || trace_wants(trace, name("probs"));
-    const bool keep_absorbed = cache.impl == AttnImpl::Absorb && trace_wants(trace, name("q_absorbed"));
-    Mat all_scores(keep_scores ? H * T : 0, S), all_probs(keep_scores ? H * T : 0, S);
-    Mat all_q_absorbed(keep_absorbed ? T : 0, H * r);
+    // Scores of every head stacked as rows h·T + s: [H·T, S], the layout the trace keeps.
+    Mat scores(H * T, S), q_absorbed;
+    if (cache.impl == AttnImpl::Naive) {
+        // score[s, t] = q[s] · [k_nope[t] ; k_pe[t]], each head against its own cached keys
 #pragma omp parallel for schedule(static)
-    for (int64_t h = 0; h < H; ++h) {
-        const Mat q_nope = q.middleCols(h * dq, dn), q_pe = q.middleCols(h * dq + dn, dr);
-        Mat scores, probs;
-        if (cache.impl == AttnImpl::Naive) {
-            // score[s, t] = q[s] · [k_nope[t] ; k_pe[t]]
-            const auto k = cache.k.block(0, h * dq, S, dq);
-            scores = q.middleCols(h * dq, dq) * k.transpose() * scale;
-            causal_softmax(scores, probs, start);
-            o.middleCols(h * dv, dv) = probs * cache.v.block(0, h * dv, S, dv);
-        } else {
-            // q_absorbed = W_UK^T q_nope, so q_nope · (W_UK c_t) = q_absorbed · c_t
-            const auto W_UK = w.kv_b_proj.middleRows(h * (dn + dv), dn);       // [dn, r]
-            const auto W_UV = w.kv_b_proj.middleRows(h * (dn + dv) + dn, dv);  // [dv, r]
-            const Mat q_absorbed = q_nope * W_UK;                                // [T, r]
-            const auto latent = cache.c_kv.topRows(S), rope_keys = cache.k_pe.topRows(S);
-            scores = (q_absorbed * latent.transpose() + q_pe * rope_keys.transpose()) * scale;
-            causal_softmax(scores, probs, start);
-            const Mat o_latent = probs * latent;                 // attention over the latent: [T, r]
-            o.middleCols(h * dv, dv) = o_latent * W_UV.transpose();  // W_UV after attention
-            if (keep_absorbed) all_q_absorbed.middleCols(h * r, r) = q_absorbed;
+        for (int64_t h = 0; h < H; ++h)
+            scores.middleRows(h * T, T) = q.middleCols(h * dq, dq) * cache.k.block(0, h * dq, S, dq).transpose() * scale;
+    } else {
+        // q_absorbed = W_UK^T q_nope, so q_nope · (W_UK c_t) = q_absorbed · c_t. Every head then
+        // attends to the same keys [c_kv ; k_pe] and values c_kv: absorbed MLA is multi-query
+        // attention, so all heads stack into one matrix product (FlashMLA's "MQA mode").
+        q_absorbed.resize(H * T, r);
+        Mat q_pe(H * T, dr);
+        for (int64_t h = 0; h < H; ++h) {
+            q_absorbed.middleRows(h * T, T) = q.middleCols(h * dq, dn) * w.kv_b_proj.middleRows(h * (dn + dv), dn);
+            q_pe.middleRows(h * T, T) = q.middleCols(h * dq + dn, dr);
         }
-        if (keep_scores) {
-            all_scores.middleRows(h * T, T) = scores;
-            all_probs.middleRows(h * T, T) = probs;
-        }
+        scores = (q_absorbed * cache.c_kv.topRows(S).transpose() + q_pe * cache.k_pe.topRows(S).transpose()) * scale;
     }
-    if (keep_absorbed) trace_record(trace, name("q_absorbed"), {T, H, r}, all_q_absorbed.data());
-    if (keep_scores) {
-        trace_record(trace, name("scores"), {H, T, S}, all_scores.data());
-        trace_record(trace, name("probs"), {H, T, S}, all_probs.data());
+    Mat probs;
+    causal_softmax(scores, probs, start, T);
+
+    Mat o(T, H * dv);
+    if (cache.impl == AttnImpl::Naive) {
+#pragma omp parallel for schedule(static)
+        for (int64_t h = 0; h < H; ++h)
+            o.middleCols(h * dv, dv) = probs.middleRows(h * T, T) * cache.v.block(0, h * dv, S, dv);
+    } else {
+        const Mat o_latent = probs * cache.c_kv.topRows(S);  // attention over the latent: [H·T, r]
+#pragma omp parallel for schedule(static)
+        for (int64_t h = 0; h < H; ++h)  // W_UV after attention, per head
+            o.middleCols(h * dv, dv) = o_latent.middleRows(h * T, T) * w.kv_b_proj.middleRows(h * (dn + dv) + dn, dv).transpose();
     }
+
+    if (q_absorbed.size() && trace_wants(trace, name("q_absorbed"))) {
+        Mat per_token(T, H * r);  // [T, H, r] like q_nope
+        for (int64_t h = 0; h < H; ++h) per_token.middleCols(h * r, r) = q_absorbed.middleRows(h * T, T);
+        trace_record(trace, name("q_absorbed"), {T, H, r}, per_token.data());
+    }
+    trace_record(trace, name("scores"), {H, T, S}, scores.data());
+    trace_record(trace, name("probs"), {H, T, S}, probs.data());
 
     const Mat out = linear(o, w.o_proj);  // u = W_O [o_1 ; ... ; o_H]  (eq. 10)
     trace_record(trace, name("out"), out);
