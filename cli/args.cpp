@@ -39,9 +39,14 @@ double ParsedArgs::number(const std::string& name) const {
     return value;
 }
 
+// "seek info", or "seekscope" for a program without subcommands.
+static std::string command_line(const CommandSpec& spec) {
+    return spec.name.empty() ? spec.program : spec.program + " " + spec.name;
+}
+
 std::string help_text(const CommandSpec& spec) {
     std::ostringstream out;
-    out << "usage: seek " << spec.name;
+    out << "usage: " << command_line(spec);
     if (!spec.options.empty()) out << " [options]";
     if (!spec.positional.empty()) out << " " << spec.positional;
     out << "\n\n" << spec.summary << "\n";
@@ -93,7 +98,7 @@ ParsedArgs parse_args(const CommandSpec& spec, int argc, char** argv) {
                 inline_value = true;
             }
             const Option* option = find_option(spec, name);
-            if (!option) throw UsageError("seek " + spec.name + ": unknown option --" + name + " (see --help)");
+            if (!option) throw UsageError(command_line(spec) + ": unknown option --" + name + " (see --help)");
             if (option->value_name.empty()) {
                 if (inline_value) throw UsageError("--" + name + " takes no value");
                 parsed.values[name] = "1";
@@ -109,8 +114,8 @@ ParsedArgs parse_args(const CommandSpec& spec, int argc, char** argv) {
     }
     if (parsed.positional.size() < spec.min_positional || parsed.positional.size() > spec.max_positional) {
         if (spec.max_positional == 0)
-            throw UsageError("seek " + spec.name + ": unexpected argument '" + parsed.positional.front() + "'");
-        throw UsageError("seek " + spec.name + ": expected " + spec.positional + " (see --help)");
+            throw UsageError(command_line(spec) + ": unexpected argument '" + parsed.positional.front() + "'");
+        throw UsageError(command_line(spec) + ": expected " + spec.positional + " (see --help)");
     }
     return parsed;
 }

@@ -30,6 +30,7 @@ struct CommandSpec {
     std::string positional;   // e.g. "A B" for compare; empty = none allowed
     size_t min_positional = 0;
     size_t max_positional = 0;
+    std::string program = "seek";  // the executable: "seek", or "seekscope" (whose spec name is "")
 };
 
 struct ParsedArgs {

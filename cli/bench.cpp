@@ -1,12 +1,17 @@
 // seek bench: measurements on this machine, printed as tables (never asserted in unit tests).
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "../core/mla.h"
+#include "../core/moe.h"
+#include "../core/norm.h"
 #include "../core/random.h"
 #include "commands.h"
+#include "progress.h"
 
 namespace seek::cli {
 
@@ -18,16 +23,25 @@ static const CommandSpec bench_spec = {
     "as a prefill of random hidden states would leave it. Reports the median time per token over\n"
     "--repeats runs, the same with an empty cache (projections only), the KV-cache bytes each form\n"
     "reads per token, the attention-core FLOPs, and how far the two outputs differ.\n"
-    "At full V3 scale this needs about 2.5 GB of memory for weights and the naive cache.",
+    "At full V3 scale this needs about 2.5 GB of memory for weights and the naive cache.\n\n"
+    "bench moe: the first MoE layer of the model (V3: layer 3, 256 routed experts + 1 shared, top-8)\n"
+    "on --tokens random hidden states after RMSNorm, FP32 on the CPU: gate, shared expert, and the routed\n"
+    "experts dispatched grouped (tokens sorted by expert, one GEMM per expert and projection). A V3\n"
+    "layer's experts are 44 GB in FP32, so each routed expert is generated from --seed and its HF name\n"
+    "when first used and kept in a cache of --cache experts: memory stays at gate + shared expert +\n"
+    "cache (V3, --cache 8: about 1.6 GB). Reports tokens per second with the weight generation and\n"
+    "without it (what resident weights would give), GFLOP/s, and the peak resident memory.",
     {
         preset_option("v3"),
         config_option(),
-        {"context", "N", "tokens already in the cache (k suffix allowed: 4k)", "4096"},
-        {"repeats", "N", "timed decode steps per form (median reported)", "5"},
+        {"context", "N", "mla: tokens already in the cache (k suffix allowed: 4k)", "4096"},
+        {"repeats", "N", "mla: timed decode steps per form (median reported)", "5"},
+        {"tokens", "N", "moe: tokens in the batch", "64"},
+        {"cache", "N", "moe: routed experts kept in memory", "8"},
         {"seed", "N", "seed of the generated weights and inputs", "0"},
         {"json", "", "print the results as JSON", ""},
     },
-    "mla",
+    "mla|moe",
     1,
     1,
 };
@@ -148,11 +162,109 @@ static int bench_mla(const ParsedArgs& args) {
     return 0;
 }
 
+static double peak_resident_bytes() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return 1024.0 * usage.ru_maxrss;  // Linux reports kilobytes
+}
+
+static int bench_moe(const ParsedArgs& args) {
+    const ModelConfig config = config_from_args(args);
+    const int64_t T = args.integer("tokens"), cache = args.integer("cache");
+    const uint64_t seed = static_cast<uint64_t>(args.integer("seed"));
+    if (T < 1) throw UsageError("--tokens must be >= 1, got " + args.str("tokens"));
+    if (cache < 1) throw UsageError("--cache must be >= 1 expert, got " + args.str("cache"));
+    const int64_t layer = first_moe_layer(config);
+    if (layer < 0) throw UsageError(config.name + " has no MoE layer");
+    const int64_t d = config.hidden_size, K = config.num_experts_per_tok;
+    const double expert_mb = expert_bytes(config) / 1e6;
+
+    keep_freed_memory();  // an evicted expert's 176 MB (V3) are reused by the next one
+    auto phase = Clock::now();
+    std::fprintf(stderr, "generating layer %lld gate and shared expert of %s ...", static_cast<long long>(layer),
+                 config.name.c_str());
+    MoeLayer moe = generated_moe_layer(config, layer, seed, cache);
+    const double setup_seconds = seconds_since(phase);
+    std::fprintf(stderr, " %.1f s\n", setup_seconds);
+
+    Mat x(T, d);
+    Rng rng(seed + 1);
+    for (int64_t i = 0; i < x.size(); ++i) x.data()[i] = rng.normal();
+    x = rms_norm(x, Vec::Ones(d), static_cast<float>(config.rms_norm_eps));
+
+    // The forward of moe_forward, phase by phase, so each part gets its own time.
+    phase = Clock::now();
+    const Routing routing = gate_forward(config, moe.gate, x);
+    const double gate_seconds = seconds_since(phase);
+    phase = Clock::now();
+    const Mat shared = config.n_shared_experts > 0 ? swiglu_ffn(moe.shared, x) : Mat::Zero(T, d);
+    const double shared_seconds = seconds_since(phase);
+    const ExpertLoad load = count_load(config, routing.topk_idx, config.topk_group);
+    const int64_t experts_used = std::count_if(load.per_expert.begin(), load.per_expert.end(),
+                                               [](int64_t n) { return n > 0; });
+    std::fprintf(stderr, "routing %lld tokens to %lld experts, generating each when first used ...\n",
+                 static_cast<long long>(T), static_cast<long long>(experts_used));
+    Progress progress = start_progress("experts", "experts", experts_used);
+    moe.experts.on_generate = [&](const ExpertStore& store) { show_progress(progress, store.materializations); };
+    phase = Clock::now();
+    const Mat routed = routed_grouped(moe.experts, routing, x);
+    const double routed_seconds = seconds_since(phase);
+    const double generate_seconds = moe.experts.materialize_seconds;
+    const double total_seconds = gate_seconds + shared_seconds + routed_seconds;
+    const double compute_seconds = std::max(total_seconds - generate_seconds, 1e-9);
+
+    // Multiply-adds: the gate, and three d x width projections per expert a token passes through.
+    const double flops = 2.0 * T * d * config.n_routed_experts +
+                         2.0 * 3 * T * d * config.moe_intermediate_size * (K + config.n_shared_experts);
+    const double weight_bytes_bound = 4.0 * (moe.gate.weight.size() + moe.shared.gate_proj.size() +
+                                             moe.shared.up_proj.size() + moe.shared.down_proj.size()) +
+                                      cache * expert_bytes(config);
+    const double max_abs_out = (shared + routed).cwiseAbs().maxCoeff();
+
+    if (args.flag("json")) {
+        nlohmann::json out = {
+            {"preset", config.name}, {"layer", layer}, {"tokens", T}, {"expert_cache", cache},
+            {"experts_used", experts_used}, {"experts_generated", moe.experts.materializations},
+            {"max_vio", max_violation(load.per_expert)},
+            {"seconds", {{"gate", gate_seconds}, {"shared", shared_seconds}, {"routed", routed_seconds},
+                         {"generating_experts", generate_seconds}, {"total", total_seconds}}},
+            {"tokens_per_second", T / total_seconds}, {"tokens_per_second_resident_weights", T / compute_seconds},
+            {"gflops_per_second", flops / compute_seconds / 1e9}, {"weight_bytes_bound", weight_bytes_bound},
+            {"peak_resident_bytes", peak_resident_bytes()}, {"max_abs_output", max_abs_out},
+        };
+        std::printf("%s\n", out.dump(2).c_str());
+        return 0;
+    }
+
+    std::printf("MoE layer %lld of %s, FP32, %lld tokens, grouped dispatch, expert cache %lld (%.1f MB each)\n\n",
+                static_cast<long long>(layer), config.name.c_str(), static_cast<long long>(T),
+                static_cast<long long>(cache), expert_mb);
+    std::printf("%-34s %10s\n", "phase", "seconds");
+    std::printf("%-34s %10.3f\n", "gate (scores, groups, top-k)", gate_seconds);
+    std::printf("%-34s %10.3f\n", "shared expert", shared_seconds);
+    std::printf("%-34s %10.3f\n", "routed experts", routed_seconds);
+    std::printf("%-34s %10.3f\n", "  of which generating weights", generate_seconds);
+    std::printf("\nexperts used: %lld of %lld (each generated once: %lld); MaxVio of this batch %.2f\n",
+                static_cast<long long>(experts_used), static_cast<long long>(config.n_routed_experts),
+                static_cast<long long>(moe.experts.materializations), max_violation(load.per_expert));
+    std::printf("tokens/s: %.2f with weight generation, %.1f without (as if the weights were resident)\n",
+                T / total_seconds, T / compute_seconds);
+    std::printf("compute: %.1f GFLOP in %.2f s = %.1f GFLOP/s\n", flops / 1e9, compute_seconds,
+                flops / compute_seconds / 1e9);
+    std::printf("memory: weights held at most %.1f MB (gate + shared expert + %lld cached experts; all %lld\n"
+                "experts would be %.1f MB); peak resident %.1f MB\n",
+                weight_bytes_bound / 1e6, static_cast<long long>(cache),
+                static_cast<long long>(config.n_routed_experts), config.n_routed_experts * expert_mb,
+                peak_resident_bytes() / 1e6);
+    return 0;
+}
+
 int run_bench(int argc, char** argv) {
     if (wants_help(bench_spec, argc, argv)) return 0;
     const ParsedArgs args = parse_args(bench_spec, argc, argv);
     if (args.positional[0] == "mla") return bench_mla(args);
-    throw UsageError("unknown benchmark '" + args.positional[0] + "' (available: mla)");
+    if (args.positional[0] == "moe") return bench_moe(args);
+    throw UsageError("unknown benchmark '" + args.positional[0] + "' (available: mla, moe)");
 }
 
 }  // namespace seek::cli

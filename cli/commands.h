@@ -2,7 +2,9 @@
 // argument after the subcommand. Each returns the process exit status.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "../core/config.h"
 #include "args.h"
@@ -14,6 +16,9 @@ int run_kv(int argc, char** argv);       // kv.cpp: KV-cache bytes, MHA/GQA/MQA/
 int run_step(int argc, char** argv);     // step.cpp: guided forward pass over traced tensors
 int run_compare(int argc, char** argv);  // compare.cpp: diff two trace files
 int run_bench(int argc, char** argv);    // bench.cpp: timings on this CPU
+int run_route(int argc, char** argv);    // route.cpp: MoE routing, statistics, balancing simulator
+int run_fp8(int argc, char** argv);      // fp8.cpp: fp8 quant / gemm / encode
+int run_convert(int argc, char** argv);  // convert.cpp: checkpoint precision conversion
 
 // The options every command that needs a model shape takes: --preset NAME or --config FILE.
 Option preset_option(const std::string& default_preset);
@@ -21,5 +26,14 @@ Option config_option();
 ModelConfig config_from_args(const ParsedArgs& args);
 // --context N: 1 .. 2^30 tokens, so that byte and FLOP products stay inside int64.
 int64_t context_from_args(const ParsedArgs& args);
+
+// --prompt TEXT through the toy tokenizer, checked against the config's vocabulary and positions.
+std::vector<int32_t> prompt_from_args(const ParsedArgs& args, const ModelConfig& config);
+
+// For work that frees and allocates the same large matrices over and over (the routing simulator's
+// tokens x experts scores, the MoE bench's 176 MB experts): glibc hands such blocks back to the
+// kernel on free, and faulting them back in cost as much as the work itself on a small VM. After
+// this call freed memory stays in the process for the next allocation.
+void keep_freed_memory();
 
 }  // namespace seek::cli

@@ -1,5 +1,9 @@
 #include "commands.h"
 
+#include <malloc.h>
+
+#include "../core/tokenizer.h"
+
 namespace seek::cli {
 
 Option preset_option(const std::string& default_preset) {
@@ -26,6 +30,29 @@ int64_t context_from_args(const ParsedArgs& args) {
     if (context < 1 || context > max_context)
         throw UsageError("--context must be between 1 and " + std::to_string(max_context) + ", got " + args.str("context"));
     return context;
+}
+
+std::vector<int32_t> prompt_from_args(const ParsedArgs& args, const ModelConfig& config) {
+    std::vector<int32_t> tokens;
+    try {
+        tokens = encode_text(args.str("prompt"));
+    } catch (const std::runtime_error& error) {
+        throw UsageError(std::string("--prompt: ") + error.what());
+    }
+    if (tokens.empty()) throw UsageError("--prompt is empty");
+    const int64_t T = static_cast<int64_t>(tokens.size());
+    if (T > config.max_position_embeddings)
+        throw UsageError("--prompt has " + std::to_string(T) + " tokens, more than max_position_embeddings (" +
+                         std::to_string(config.max_position_embeddings) + ")");
+    for (int32_t token : tokens)
+        if (token >= config.vocab_size)
+            throw UsageError("token " + std::to_string(token) + " is outside the vocabulary of " + config.name);
+    return tokens;
+}
+
+void keep_freed_memory() {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);  // blocks up to 1 GB come from the heap, not fresh mappings
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);  // and the heap is not trimmed until 1 GB sits free at its top
 }
 
 }  // namespace seek::cli

@@ -19,7 +19,10 @@ const Subcommand subcommands[] = {
     {"kv", "KV-cache bytes per token and per context: MHA, GQA, MQA and MLA", seek::cli::run_kv},
     {"step", "run the toy attention layer and walk through every traced tensor", seek::cli::run_step},
     {"compare", "diff two trace files name by name", seek::cli::run_compare},
-    {"bench", "benchmarks on this machine (bench mla: naive vs absorbed decoding)", seek::cli::run_bench},
+    {"route", "DeepSeekMoE routing: gate, expert load, and the V3-scale balancing simulator", seek::cli::run_route},
+    {"fp8", "FP8 formats, fine-grained scaling and FP8 GEMM accumulation error (quant, gemm, encode)", seek::cli::run_fp8},
+    {"convert", "convert a checkpoint between FP8, BF16 and F32 in the HF layout", seek::cli::run_convert},
+    {"bench", "benchmarks on this machine (mla: naive vs absorbed decoding; moe: one MoE layer)", seek::cli::run_bench},
 };
 
 void print_usage(FILE* out) {

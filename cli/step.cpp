@@ -1,13 +1,13 @@
-// seek step: run the first attention layer of a model on a prompt and walk through every traced
+// seek step: run the first decoder blocks of a model on a prompt and walk through every traced
 // tensor in execution order, with what it is and its statistics.
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "../core/forward.h"
 #include "../core/glossary.h"
 #include "../core/mla.h"
-#include "../core/norm.h"
-#include "../core/random.h"
+#include "../core/moe.h"
 #include "../core/tokenizer.h"
 #include "commands.h"
 
@@ -15,10 +15,15 @@ namespace seek::cli {
 
 static const CommandSpec step_spec = {
     "step",
-    "run the first attention layer on a prompt and walk through every traced tensor",
-    "Embeds the prompt with the character tokenizer, applies the first layer's RMSNorm and Multi-head\n"
-    "Latent Attention, and prints each intermediate tensor under its trace name (the names the viewer,\n"
-    "`seek compare` and the lessons use) with its shape, statistics and first values.\n"
+    "run the first decoder blocks on a prompt and walk through every traced tensor",
+    "Embeds the prompt with the character tokenizer and runs it through decoder blocks 0 .. --layers - 1,\n"
+    "each a pre-norm residual block (reference 1.3):\n"
+    "  h   = x + MLA(RMSNorm(x))                       Multi-head Latent Attention\n"
+    "  out = h + FFN(RMSNorm(h))                       FFN: a dense SwiGLU in the first\n"
+    "                                                  first_k_dense_replace layers, DeepSeekMoE after\n"
+    "and prints each intermediate tensor under its trace name (the names the viewer, `seek compare` and\n"
+    "the lessons use) with its shape, statistics and first values; the MoE gate's choices are shown\n"
+    "per token. The toy's layer 0 is dense and layer 1 MoE, so the default shows both.\n"
     "Weights are generated from --seed and each tensor's HF name, so the same seed gives the same\n"
     "numbers on any machine.\n\n"
     "--attn naive expands per-head K and V from the latent and caches them; --attn absorb folds W_UK\n"
@@ -26,17 +31,18 @@ static const CommandSpec step_spec = {
     "  seek step --attn naive --trace naive.safetensors\n"
     "  seek step --attn absorb --trace absorb.safetensors\n"
     "  seek compare naive.safetensors absorb.safetensors --tol 1e-5\n"
-    "--decode feeds the prompt one token at a time through the cache instead of all at once; its\n"
-    "trace holds the outputs and the cache, comparable with a prefill trace.",
+    "--decode feeds the prompt one token at a time through the caches instead of all at once; its\n"
+    "trace holds every block's outputs and caches, comparable with a prefill trace.",
     {
         preset_option("toy"),
         config_option(),
         {"prompt", "TEXT", "prompt to embed (printable ASCII)", "12+34="},
+        {"layers", "N", "run decoder blocks 0 .. N-1", "2"},
         {"seed", "N", "seed of the generated weights", "0"},
         {"attn", "IMPL", "attention form: naive or absorb", "absorb"},
         {"decode", "", "process the prompt token by token through the KV cache", ""},
         {"trace", "FILE", "save the trace as safetensors", ""},
-        {"filter", "GLOBS", "only trace names matching these comma-separated globs, e.g. 'layers.0.attn.c_kv'", ""},
+        {"filter", "GLOBS", "only trace names matching these comma-separated globs, e.g. 'layers.1.moe.*'", ""},
         {"values", "N", "how many leading values to print per tensor", "6"},
         {"pause", "", "wait for Enter after each tensor", ""},
         {"quiet", "", "print only the summary", ""},
@@ -45,6 +51,10 @@ static const CommandSpec step_spec = {
     0,
     0,
 };
+
+static bool ends_with(const std::string& text, const std::string& suffix) {
+    return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
 
 static void print_entry(const TraceEntry& entry, size_t position, size_t count, int64_t shown_values) {
     const TensorStats stats = tensor_stats(entry.values);
@@ -58,12 +68,29 @@ static void print_entry(const TraceEntry& entry, size_t position, size_t count, 
         std::printf(" %+.4f", entry.values[i]);
     std::printf("\n");
     // Attention probabilities are easier to read as a grid: head 0, one row per query.
-    const bool is_probs = entry.name.size() >= 6 && entry.name.compare(entry.name.size() - 6, 6, ".probs") == 0;
+    const bool is_probs = ends_with(entry.name, ".probs");
     if (is_probs && entry.shape.size() == 3 && entry.shape[1] <= 16 && entry.shape[2] <= 16) {
         std::printf("        head 0 (rows: queries, columns: keys; 0 above the diagonal is the causal mask):\n");
         for (int64_t s = 0; s < entry.shape[1]; ++s) {
             std::printf("         ");
             for (int64_t t = 0; t < entry.shape[2]; ++t) std::printf(" %.2f", entry.values[s * entry.shape[2] + t]);
+            std::printf("\n");
+        }
+    }
+    // The gate's decisions, one row per token.
+    const bool is_choice = ends_with(entry.name, ".topk_idx") || ends_with(entry.name, ".topk_weight") ||
+                           ends_with(entry.name, ".group_mask");
+    if (is_choice && entry.shape.size() == 2 && entry.shape[0] <= 16 && entry.shape[1] <= 16) {
+        const bool indices = entry.dtype == DType::I32, mask = ends_with(entry.name, ".group_mask");
+        std::printf("        per token (rows: tokens; %s):\n",
+                    indices ? "the experts chosen, best first" : mask ? "1 = group kept" : "the weights of those experts");
+        for (int64_t t = 0; t < entry.shape[0]; ++t) {
+            std::printf("         ");
+            for (int64_t k = 0; k < entry.shape[1]; ++k) {
+                const float v = entry.values[t * entry.shape[1] + k];
+                if (indices || mask) std::printf(" %3d", static_cast<int>(v));
+                else std::printf(" %.3f", v);
+            }
             std::printf("\n");
         }
     }
@@ -84,62 +111,28 @@ int run_step(int argc, char** argv) {
     const int64_t shown_values = args.integer("values");
     const bool decode = args.flag("decode");
 
-    std::vector<int32_t> tokens;
-    try {
-        tokens = encode_text(args.str("prompt"));
-    } catch (const std::runtime_error& error) {
-        throw UsageError(std::string("--prompt: ") + error.what());
-    }
-    if (tokens.empty()) throw UsageError("--prompt is empty");
+    const int64_t layers = args.integer("layers");
+    if (layers < 1 || layers > config.num_hidden_layers)
+        throw UsageError("--layers must be between 1 and num_hidden_layers (" +
+                         std::to_string(config.num_hidden_layers) + "), got " + args.str("layers"));
+    const std::vector<int32_t> tokens = prompt_from_args(args, config);
     const int64_t T = static_cast<int64_t>(tokens.size());
-    if (T > config.max_position_embeddings)
-        throw UsageError("--prompt has " + std::to_string(T) + " tokens, more than max_position_embeddings (" +
-                         std::to_string(config.max_position_embeddings) + ")");
-    for (int32_t token : tokens)
-        if (token >= config.vocab_size)
-            throw UsageError("token " + std::to_string(token) + " is outside the vocabulary of " + config.name);
 
-    Trace trace;
-    trace.filters = parse_trace_filter(args.has("filter") ? args.str("filter") : "");
-    trace.metadata = {{"config", config_to_json(config).dump()},
-                      {"preset", config.name},
-                      {"prompt", args.str("prompt")},
-                      {"device", "cpu"},
-                      {"seed", std::to_string(seed)},
-                      {"attn_impl", attn_impl_name(impl)},
-                      {"mode", decode ? "decode" : "prefill"}};
-    std::string token_list;
-    for (int32_t token : tokens) token_list += (token_list.empty() ? "" : ",") + std::to_string(token);
-    trace.metadata["tokens"] = token_list;
+    ForwardOptions options;
+    options.seed = seed;
+    options.layers = layers;
+    options.attn = impl;
+    options.decode = decode;
+    options.filters = parse_trace_filter(args.has("filter") ? args.str("filter") : "");
+    Trace trace = forward_trace(config, tokens, options);
+    trace.metadata["prompt"] = args.str("prompt");
 
-    // Embedding rows are generated one token at a time: a full-scale table is 129280 x 7168.
-    const std::string embed_name = "model.embed_tokens.weight";
-    Mat embed(T, config.hidden_size);
-    for (int64_t t = 0; t < T; ++t)
-        for (int64_t j = 0; j < config.hidden_size; ++j)
-            embed(t, j) = normal_at(seed, hash_name(embed_name), tokens[t] * config.hidden_size + j);
-    trace_record(&trace, "embed", embed);
-
-    const Mat h = rms_norm(embed, Vec::Ones(config.hidden_size), static_cast<float>(config.rms_norm_eps));
-    trace_record(&trace, "layers.0.attn_norm", h);
-
-    const MlaWeights weights = generated_mla_weights(config, 0, seed);
-    const RopeTable rope = rope_table(config);
-    MlaCache cache = make_mla_cache(config, impl, T);
-    if (!decode) {
-        mla_forward(config, weights, rope, h, cache, &trace, "layers.0.attn");
-    } else {
-        Mat out(T, config.hidden_size);
-        for (int64_t t = 0; t < T; ++t) out.row(t) = mla_forward(config, weights, rope, h.middleRows(t, 1), cache);
-        if (impl == AttnImpl::Absorb) {
-            trace_record(&trace, "layers.0.attn.c_kv", cache.c_kv.topRows(T));
-            trace_record(&trace, "layers.0.attn.k_pe", cache.k_pe.topRows(T));
-        }
-        trace_record(&trace, "layers.0.attn.out", out);
-    }
-
-    std::printf("seek step: %s preset, layer 0 attention (%s, %s), seed %llu\n", config.name.c_str(),
-                attn_impl_name(impl), decode ? "decoded token by token" : "prefill", static_cast<unsigned long long>(seed));
+    std::printf("seek step: %s preset, layers 0..%lld (attention %s, %s), seed %llu\n", config.name.c_str(),
+                static_cast<long long>(layers - 1), attn_impl_name(impl),
+                decode ? "decoded token by token" : "prefill", static_cast<unsigned long long>(seed));
+    for (int64_t layer = 0; layer < layers; ++layer)
+        std::printf("  layer %lld: MLA, then %s\n", static_cast<long long>(layer),
+                    config.is_moe_layer(layer) ? "DeepSeekMoE (shared expert + routed experts)" : "dense SwiGLU FFN");
     std::printf("prompt: %lld tokens:", static_cast<long long>(T));
     for (int32_t token : tokens) std::printf(" '%s'=%d", token_text(token).c_str(), token);
     std::printf("\n\n");
@@ -159,7 +152,7 @@ int run_step(int argc, char** argv) {
     const int64_t absorbed_floats = T * (config.kv_lora_rank + config.qk_rope_head_dim);
     const int64_t naive_floats = T * H * (config.qk_head_dim() + config.v_head_dim);
     std::printf("KV cache after %lld tokens (one layer): this run holds %lld floats.\n", static_cast<long long>(T),
-                static_cast<long long>(mla_cache_floats(cache)));
+                std::stoll(trace.metadata.at("kv_cache_floats")));
     std::printf("  absorbed: %lld x (kv_lora_rank %lld + qk_rope %lld) = %lld floats\n", static_cast<long long>(T),
                 static_cast<long long>(config.kv_lora_rank), static_cast<long long>(config.qk_rope_head_dim),
                 static_cast<long long>(absorbed_floats));
@@ -167,6 +160,18 @@ int run_step(int argc, char** argv) {
                 static_cast<long long>(T), static_cast<long long>(H), static_cast<long long>(config.qk_head_dim()),
                 static_cast<long long>(config.v_head_dim), static_cast<long long>(naive_floats),
                 static_cast<double>(naive_floats) / absorbed_floats);
+
+    // Expert load of each MoE layer, from the gate's choices in the trace.
+    for (int64_t layer = 0; layer < layers; ++layer) {
+        const std::string name = "layers." + std::to_string(layer) + ".moe.topk_idx";
+        const TraceEntry* chosen = trace_find(trace, name);
+        if (!chosen) continue;
+        const IndexMat topk_idx = Eigen::Map<const Mat>(chosen->values.data(), chosen->shape[0], chosen->shape[1]).cast<int32_t>();
+        const ExpertLoad load = count_load(config, topk_idx, config.topk_group);
+        std::printf("layers.%lld.moe: tokens per expert", static_cast<long long>(layer));
+        for (int64_t count : load.per_expert) std::printf(" %lld", static_cast<long long>(count));
+        std::printf("; MaxVio %.2f (max load / mean load - 1)\n", max_violation(load.per_expert));
+    }
 
     if (args.flag("trace")) {
         save_trace(trace, args.str("trace"));

@@ -24,6 +24,7 @@ static const std::vector<std::pair<std::string, std::string>>& glossary() {
         {"attn.probs", "softmax of the scores: where each head looks"},
         {"attn.out", "o_proj of the concatenated head outputs: the attention block's contribution"},
         {"ffn_norm", "RMSNorm before the feed-forward block (post_attention_layernorm)"},
+        {"ffn.out", "dense SwiGLU FFN output, down(silu(gate x) * up x): the first first_k_dense_replace layers"},
         {"moe.scores", "router affinities s_i = sigmoid(u . e_i) (softmax in V2)"},
         {"moe.biased_scores", "s_i + b_i: the bias steers which experts are chosen, never their weights"},
         {"moe.group_scores", "per group: sum of its top-2 biased scores (or the max without a bias)"},

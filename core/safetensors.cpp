@@ -1,6 +1,8 @@
 // safetensors reading (mmap + validation), decoding to float, atomic writing, sharded checkpoints.
 #include "safetensors.h"
 
+#include "fp8.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -34,12 +36,6 @@ const char* const kMetadataKey = "__metadata__";
 // errno as text. Call it before building the message: allocations may change errno.
 std::string system_error_text() { return std::strerror(errno); }
 
-std::string shape_text(const Shape& shape) {
-    std::string text = "[";
-    for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-    return text + "]";
-}
-
 std::string range_text(uint64_t begin, uint64_t end) {
     return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
 }
@@ -53,14 +49,14 @@ std::string tensor_context(const std::string& path, const std::string& name) {
 uint64_t byte_count(const std::string& context, const Shape& shape, DType dtype) {
     int64_t numel = 1;
     for (int64_t dim : shape) {
-        if (dim < 0) throw std::runtime_error(context + ": shape " + shape_text(shape) + " has a negative dimension");
+        if (dim < 0) throw std::runtime_error(context + ": shape " + format_shape(shape) + " has a negative dimension");
         if (__builtin_mul_overflow(numel, dim, &numel)) {
-            throw std::runtime_error(context + ": shape " + shape_text(shape) + " overflows the element count");
+            throw std::runtime_error(context + ": shape " + format_shape(shape) + " overflows the element count");
         }
     }
     uint64_t bytes = 0;
     if (__builtin_mul_overflow(static_cast<uint64_t>(numel), static_cast<uint64_t>(dtype_size(dtype)), &bytes)) {
-        throw std::runtime_error(context + ": shape " + shape_text(shape) + " overflows the byte count");
+        throw std::runtime_error(context + ": shape " + format_shape(shape) + " overflows the byte count");
     }
     return bytes;
 }
@@ -204,7 +200,7 @@ TensorInfo parse_tensor_entry(const std::string& path, const std::string& name, 
 
     const uint64_t expected_bytes = byte_count(context, info.shape, info.dtype);
     if (expected_bytes != info.end - info.begin) {
-        throw std::runtime_error(context + " has shape " + shape_text(info.shape) + " and dtype " +
+        throw std::runtime_error(context + " has shape " + format_shape(info.shape) + " and dtype " +
                                  dtype_name(info.dtype) + " (" + std::to_string(expected_bytes) +
                                  " bytes) but data_offsets " + range_text(info.begin, info.end) + " span " +
                                  std::to_string(info.end - info.begin) + " bytes");
@@ -306,14 +302,6 @@ float half_to_float(uint16_t bits) {
     return (bits & 0x8000) ? -magnitude : magnitude;
 }
 
-// bfloat16 is the upper half of a float32, so widening is a shift.
-float bf16_to_float(uint16_t bits) {
-    const uint32_t widened = static_cast<uint32_t>(bits) << 16;
-    float value;
-    std::memcpy(&value, &widened, 4);
-    return value;
-}
-
 // Decodes every element of a float tensor into `out` (numel floats). memcpy per element because
 // offsets in foreign files need not be aligned.
 void decode_to_float(const SafetensorsFile& file, const TensorInfo& info, float* out) {
@@ -328,7 +316,7 @@ void decode_to_float(const SafetensorsFile& file, const TensorInfo& info, float*
             for (int64_t i = 0; i < numel; ++i) {
                 uint16_t bits;
                 std::memcpy(&bits, bytes + 2 * i, 2);
-                out[i] = info.dtype == DType::F16 ? half_to_float(bits) : bf16_to_float(bits);
+                out[i] = info.dtype == DType::F16 ? half_to_float(bits) : bf16_decode(bits);
             }
             return;
         default:
@@ -353,7 +341,7 @@ Mat read_matrix(const SafetensorsFile& file, const std::string& name) {
 Vec read_vector(const SafetensorsFile& file, const std::string& name) {
     const TensorInfo& info = file.at(name);
     if (info.shape.size() != 1) {
-        throw std::runtime_error(tensor_context(file.path, name) + " has shape " + shape_text(info.shape) +
+        throw std::runtime_error(tensor_context(file.path, name) + " has shape " + format_shape(info.shape) +
                                  ", expected a 1-D tensor");
     }
     Vec vector(info.shape[0]);
@@ -364,8 +352,8 @@ Vec read_vector(const SafetensorsFile& file, const std::string& name) {
 Mat read_matrix(const SafetensorsFile& file, const std::string& name, const Shape& expected) {
     const TensorInfo& info = file.at(name);
     if (info.shape != expected) {
-        throw std::runtime_error(tensor_context(file.path, name) + " has shape " + shape_text(info.shape) +
-                                 ", expected " + shape_text(expected));
+        throw std::runtime_error(tensor_context(file.path, name) + " has shape " + format_shape(info.shape) +
+                                 ", expected " + format_shape(expected));
     }
     return read_matrix(file, name);
 }
@@ -399,7 +387,7 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
         const uint64_t expected_bytes = byte_count(context, tensor.shape, tensor.dtype);
         if (tensor.bytes.size() != expected_bytes) {
             throw std::runtime_error(context + " has " + std::to_string(tensor.bytes.size()) + " bytes, expected " +
-                                     std::to_string(expected_bytes) + " for shape " + shape_text(tensor.shape) +
+                                     std::to_string(expected_bytes) + " for shape " + format_shape(tensor.shape) +
                                      " and dtype " + dtype_name(tensor.dtype));
         }
         header[tensor.name] = {{"dtype", dtype_name(tensor.dtype)},

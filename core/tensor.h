@@ -6,6 +6,7 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace seek {
@@ -17,6 +18,13 @@ using Shape = std::vector<int64_t>;
 
 // y = x W^T  (x: [T, in], W: [out, in])
 inline Mat linear(const Mat& x, const Mat& weight) { return x * weight.transpose(); }
+
+// "[2, 17]"
+inline std::string format_shape(const Shape& shape) {
+    std::string text = "[";
+    for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+    return text + "]";
+}
 
 inline int64_t shape_numel(const Shape& shape) {
     int64_t n = 1;

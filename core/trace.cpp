@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "fp8.h"
+
 namespace seek {
 
 bool glob_match(const std::string& pattern, const std::string& name) {
@@ -65,9 +67,14 @@ const TraceEntry* trace_find(const Trace& trace, const std::string& name) {
 void save_trace(const Trace& trace, const std::string& path) {
     std::vector<TensorToWrite> tensors;
     for (const TraceEntry& entry : trace.entries) {
+        const int64_t n = static_cast<int64_t>(entry.values.size());
         if (entry.dtype == DType::I32) {
             std::vector<int32_t> ints(entry.values.begin(), entry.values.end());
             tensors.push_back(tensor_i32(entry.name, entry.shape, ints.data()));
+        } else if (entry.dtype == DType::F8_E4M3) {  // values on the E4M3 grid (already scaled back or not)
+            tensors.push_back({entry.name, DType::F8_E4M3, entry.shape, e4m3_bytes(entry.values.data(), n)});
+        } else if (entry.dtype == DType::BF16) {
+            tensors.push_back({entry.name, DType::BF16, entry.shape, bf16_bytes(entry.values.data(), n)});
         } else {
             tensors.push_back(tensor_f32(entry.name, entry.shape, entry.values.data()));
         }
@@ -89,11 +96,13 @@ Trace load_trace(const std::string& path) {
                 std::memcpy(&v, file.bytes(info) + 4 * i, 4);
                 entry.values[i] = static_cast<float>(v);
             }
+        } else if (info.dtype == DType::F8_E4M3) {
+            for (int64_t i = 0; i < n; ++i) entry.values[i] = fp8_decode(file.bytes(info)[i], Fp8Format::E4M3);
         } else {
             // read_matrix decodes F32/F16/BF16 and names the tensor if the dtype is unsupported.
             const Mat m = read_matrix(file, info.name);
             std::copy(m.data(), m.data() + n, entry.values.begin());
-            entry.dtype = DType::F32;
+            entry.dtype = info.dtype == DType::BF16 ? DType::BF16 : DType::F32;
         }
         trace.entries.push_back(std::move(entry));
     }
@@ -119,12 +128,6 @@ TensorStats tensor_stats(const std::vector<float>& values) {
     stats.mean = static_cast<float>(mean);
     stats.std = static_cast<float>(std::sqrt(sum_sq / finite));
     return stats;
-}
-
-std::string format_shape(const Shape& shape) {
-    std::string text = "[";
-    for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-    return text + "]";
 }
 
 std::string format_index(int64_t flat_index, const Shape& shape) {

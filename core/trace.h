@@ -16,8 +16,8 @@ namespace seek {
 struct TraceEntry {
     std::string name;
     Shape shape;
-    DType dtype = DType::F32;   // how it is stored in the file (F32, or I32 for indices)
-    std::vector<float> values;  // row-major; I32 entries hold exact small integers
+    DType dtype = DType::F32;   // how it is stored in the file: F32, I32 for indices, F8_E4M3 or BF16
+    std::vector<float> values;  // row-major, decoded; I32 entries hold exact small integers
 };
 
 struct Trace {
@@ -64,6 +64,5 @@ struct TensorDiff {
 std::vector<TensorDiff> compare_traces(const Trace& a, const Trace& b);
 // "[2, 17]" from a flat index and a shape.
 std::string format_index(int64_t flat_index, const Shape& shape);
-std::string format_shape(const Shape& shape);
 
 }  // namespace seek

@@ -1,6 +1,8 @@
 // ModelConfig: presets, HF config.json parsing and writing, validation messages.
 #include <catch2/catch.hpp>
 
+#include "temp_dir.h"
+
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -89,16 +91,6 @@ json read_json(const std::string& path) {
 }
 
 // A fresh directory under the system temp dir, removed when the test ends.
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        path = std::filesystem::temp_directory_path() / ("seek_test_config_" + std::to_string(::getpid()));
-        std::filesystem::remove_all(path);
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 }  // namespace
 
 // --- presets -------------------------------------------------------------------------------
@@ -212,7 +204,7 @@ TEST_CASE("config: q_lora_rank null parses to 0 (the V2-Lite config.json)") {
     check_same_fields(parsed, preset_config("v2-lite"));
 }
 
-TEST_CASE("config: rope_scaling null or absent means no scaling; rope_type is accepted") {
+TEST_CASE("config: rope_scaling null or absent means no scaling, and rope_type is accepted") {
     CHECK(parse_edited([](json& j) { j.erase("rope_scaling"); }).rope_scaling.type == "none");
     CHECK(parse_edited([](json& j) { j["rope_scaling"] = nullptr; }).rope_scaling.type == "none");
     const ModelConfig yarn = parse_edited([](json& j) {

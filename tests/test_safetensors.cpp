@@ -3,6 +3,8 @@
 // shows exactly what is wrong with the file.
 #include <catch2/catch.hpp>
 
+#include "temp_dir.h"
+
 #include <unistd.h>
 
 #include <cmath>
@@ -20,19 +22,6 @@ namespace fs = std::filesystem;
 namespace {
 
 // A fresh directory per test, removed afterwards (the pid keeps parallel CTest runs apart).
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() /
-               ("seek_test_safetensors_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
 void write_bytes(const std::string& path, const std::string& bytes) {
     std::ofstream out(path, std::ios::binary);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

@@ -1,0 +1,161 @@
+#include "checkpoint.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <stdexcept>
+
+#include "fp8.h"
+#include "trace.h"  // format_shape
+
+namespace seek {
+
+namespace {
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+    return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string tensor_context(const std::string& path, const std::string& name) {
+    return path + ": tensor '" + name + "'";
+}
+
+// The FP8 weight `info` (in `file`) times its block scales from `checkpoint`.
+Mat dequantize_fp8_weight(const Checkpoint& checkpoint, const SafetensorsFile& file, const TensorInfo& info,
+                          const Tile& block) {
+    const std::string context = tensor_context(file.path, info.name);
+    if (info.shape.size() != 2) {
+        throw std::runtime_error(context + " is " + dtype_name(info.dtype) + " with shape " + format_shape(info.shape) +
+                                 "; an FP8 weight must be 2-D");
+    }
+    const std::string scale_name = scale_inv_name(info.name);
+    if (!checkpoint.contains(scale_name)) {
+        throw std::runtime_error(context + " is " + dtype_name(info.dtype) + " but the checkpoint " +
+                                 checkpoint.directory + " has no '" + scale_name + "' (its " + tile_name(block) +
+                                 " block scales)");
+    }
+    const int64_t rows = info.shape[0], cols = info.shape[1];
+    const Shape grid = {tile_count(rows, block.rows), tile_count(cols, block.cols)};
+    const SafetensorsFile& scale_file = checkpoint.shard_for(scale_name);
+    const TensorInfo& scale_info = scale_file.at(scale_name);
+    if (scale_info.shape != grid) {
+        throw std::runtime_error(tensor_context(scale_file.path, scale_name) + " has shape " +
+                                 format_shape(scale_info.shape) + ", expected " + format_shape(grid) + " for the " +
+                                 tile_name(block) + " blocks of '" + info.name + "' " + format_shape(info.shape));
+    }
+    const Mat scales = read_matrix(scale_file, scale_name);  // decodes F32/BF16/F16, names other dtypes
+
+    const Fp8Format format = info.dtype == DType::F8_E4M3 ? Fp8Format::E4M3 : Fp8Format::E5M2;
+    const uint8_t* codes = file.bytes(info);
+    Mat weight(rows, cols);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+            weight(r, c) = fp8_decode(codes[r * cols + c], format) * scales(r / block.rows, c / block.cols);
+    return weight;
+}
+
+}  // namespace
+
+const char* precision_name(WeightPrecision precision) {
+    switch (precision) {
+        case WeightPrecision::F32: return "f32";
+        case WeightPrecision::BF16: return "bf16";
+        case WeightPrecision::FP8: return "fp8";
+    }
+    throw std::logic_error("precision_name: invalid WeightPrecision");
+}
+
+WeightPrecision precision_from_name(const std::string& name) {
+    for (WeightPrecision precision : {WeightPrecision::F32, WeightPrecision::BF16, WeightPrecision::FP8})
+        if (name == precision_name(precision)) return precision;
+    throw std::invalid_argument("unknown precision '" + name + "' (expected fp8, bf16 or f32)");
+}
+
+std::string scale_inv_name(const std::string& weight_name) { return weight_name + "_scale_inv"; }
+
+bool is_scale_of_weight(const Checkpoint& checkpoint, const std::string& name) {
+    const std::string suffix = scale_inv_name("");
+    return ends_with(name, suffix) && checkpoint.contains(name.substr(0, name.size() - suffix.size()));
+}
+
+bool is_fp8_weight(const std::string& name, const Shape& shape) {
+    if (shape.size() != 2 || !ends_with(name, ".weight")) return false;
+    // Kept in BF16 by the published checkpoint (reference 1.8, 1.9; the paper keeps the
+    // embedding, the output head and the MoE gating in higher precision).
+    for (const char* kept : {"embed_tokens.", "lm_head.", "shared_head.head.", ".mlp.gate.", "eh_proj."})
+        if (name.find(kept) != std::string::npos) return false;
+    return true;
+}
+
+Mat load_weight(const Checkpoint& checkpoint, const std::string& name, const Shape& expected, const Tile& block) {
+    const SafetensorsFile& file = checkpoint.shard_for(name);
+    const TensorInfo& info = file.at(name);
+    if (info.shape != expected) {
+        throw std::runtime_error(tensor_context(file.path, name) + " has shape " + format_shape(info.shape) +
+                                 ", expected " + format_shape(expected));
+    }
+    switch (info.dtype) {
+        case DType::F32:
+        case DType::F16:
+        case DType::BF16: return read_matrix(file, name);
+        case DType::F8_E4M3:
+        case DType::F8_E5M2: return dequantize_fp8_weight(checkpoint, file, info, block);
+        default:
+            throw std::runtime_error(tensor_context(file.path, name) + " has dtype " + dtype_name(info.dtype) +
+                                     "; a weight must be F32, F16, BF16, F8_E4M3 or F8_E5M2");
+    }
+}
+
+Mat load_weight(const Checkpoint& checkpoint, const std::string& name) {
+    return load_weight(checkpoint, name, checkpoint.shard_for(name).at(name).shape);
+}
+
+std::vector<TensorToWrite> encode_for_checkpoint(const NamedTensor& tensor, WeightPrecision precision,
+                                                 const Tile& block, ScaleFormat scale_format) {
+    if (tensor.values.size() != shape_numel(tensor.shape)) {
+        throw std::invalid_argument("tensor '" + tensor.name + "' has " + std::to_string(tensor.values.size()) +
+                                    " values for shape " + format_shape(tensor.shape));
+    }
+    const bool is_weight = ends_with(tensor.name, ".weight");
+    if (precision == WeightPrecision::FP8 && is_fp8_weight(tensor.name, tensor.shape)) {
+        const QuantizedMatrix q = quantize(tensor.values, block, scale_format);
+        const Shape grid = {q.scales.rows(), q.scales.cols()};
+        return {TensorToWrite{tensor.name, DType::F8_E4M3, tensor.shape, q.codes},
+                tensor_f32(scale_inv_name(tensor.name), grid, q.scales.data())};
+    }
+    if (precision != WeightPrecision::F32 && is_weight) {
+        return {TensorToWrite{tensor.name, DType::BF16, tensor.shape, bf16_bytes(tensor.values.data(), tensor.values.size())}};
+    }
+    return {tensor_f32(tensor.name, tensor.shape, tensor.values.data())};
+}
+
+void write_checkpoint(const std::string& directory, const ModelConfig& config, const std::vector<NamedTensor>& tensors,
+                      WeightPrecision precision) {
+    namespace fs = std::filesystem;
+    ModelConfig out = config;
+    if (precision == WeightPrecision::FP8) {
+        if (!out.quantization.enabled) out.quantization = QuantizationConfig{};
+        out.quantization.enabled = true;
+    } else {
+        out.quantization.enabled = false;
+    }
+    validate_config(out, config.name);  // before writing anything; save_config checks it again
+    const Tile block = {out.quantization.weight_block_size[0], out.quantization.weight_block_size[1]};
+    const ScaleFormat scale_format = out.quantization.scale_fmt == "ue8m0" ? ScaleFormat::PowerOfTwo : ScaleFormat::Float32;
+
+    // A leftover index would make open_checkpoint read the old shards instead of this file.
+    const fs::path dir(directory);
+    if (fs::exists(dir / "model.safetensors.index.json")) {
+        throw std::runtime_error(directory + ": holds a sharded checkpoint (model.safetensors.index.json); "
+                                 "write to an empty directory");
+    }
+    std::vector<TensorToWrite> encoded;
+    for (const NamedTensor& tensor : tensors) {
+        for (TensorToWrite& entry : encode_for_checkpoint(tensor, precision, block, scale_format))
+            encoded.push_back(std::move(entry));
+    }
+    fs::create_directories(dir);
+    write_safetensors((dir / "model.safetensors").string(), encoded, {{"format", "pt"}});
+    save_config(out, (dir / "config.json").string());
+}
+
+}  // namespace seek

@@ -1,0 +1,26 @@
+# Runs every `./build/seek ...` command line of one lesson (or the README), in order, in a scratch directory, and
+# fails on the first non-zero exit: lessons never drift away from the program they teach.
+# Lines whose comment says "takes minutes" are listed but not run, to keep CI short.
+# -DLESSON=file.md -DSEEK=path/to/seek -DWORKDIR=dir
+file(STRINGS ${LESSON} lines REGEX "^\\./build/seek ")
+file(MAKE_DIRECTORY ${WORKDIR})
+list(LENGTH lines count)
+if(count EQUAL 0)
+  message(FATAL_ERROR "${LESSON}: no ./build/seek commands found")
+endif()
+foreach(line ${lines})
+  if(line MATCHES "takes minutes")
+    message("skipped (takes minutes): ${line}")
+    continue()
+  endif()
+  string(REGEX REPLACE "^\\./build/seek" "${SEEK}" command "${line}")
+  string(REGEX REPLACE "[ ]+#.*$" "" command "${command}")
+  separate_arguments(argv UNIX_COMMAND "${command}")
+  message("$ ${line}")
+  execute_process(COMMAND ${argv} WORKING_DIRECTORY ${WORKDIR} RESULT_VARIABLE status
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "${LESSON}: '${line}' exited with ${status}\n${out}${err}")
+  endif()
+endforeach()
+message("${count} commands ran")
