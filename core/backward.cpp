@@ -1,0 +1,314 @@
+#include "backward.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace seek {
+
+// ---------------------------------------------------------------------------------------------
+// Linear
+
+template <typename S>
+void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x,
+                     const MatOf<S>& weight) {
+    dx += dy * weight;
+    dweight += dy.transpose() * x;
+}
+
+// ---------------------------------------------------------------------------------------------
+// RMSNorm
+
+// 1 / sqrt(mean(x_t^2) + eps), the sum of squares in double as in rms_norm (norm.cpp), so the float
+// forward matches it bit for bit.
+template <typename S>
+static S inverse_rms(const MatOf<S>& x, Eigen::Index t, S eps) {
+    double sum_sq = 0;
+    for (Eigen::Index i = 0; i < x.cols(); ++i) sum_sq += static_cast<double>(x(t, i)) * x(t, i);
+    return static_cast<S>(1.0 / std::sqrt(sum_sq / x.cols() + eps));
+}
+
+template <typename S>
+MatOf<S> rms_norm_forward(const MatOf<S>& x, const VecOf<S>& weight, S eps) {
+    MatOf<S> y(x.rows(), x.cols());
+    for (Eigen::Index t = 0; t < x.rows(); ++t) {
+        const S r = inverse_rms(x, t, eps);
+        for (Eigen::Index i = 0; i < x.cols(); ++i) y(t, i) = x(t, i) * r * weight[i];
+    }
+    return y;
+}
+
+template <typename S>
+void rms_norm_backward(MatOf<S>& dx, VecOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x,
+                       const VecOf<S>& weight, S eps) {
+    const Eigen::Index n = x.cols();
+    for (Eigen::Index t = 0; t < x.rows(); ++t) {
+        const S r = inverse_rms(x, t, eps);
+        // d r / d x_i = -r^3 x_i / n: every output of the row pulls on every input through r.
+        S dy_w_x = 0;
+        for (Eigen::Index j = 0; j < n; ++j) dy_w_x += dy(t, j) * weight[j] * x(t, j);
+        for (Eigen::Index i = 0; i < n; ++i) {
+            dweight[i] += dy(t, i) * x(t, i) * r;
+            dx(t, i) += r * (weight[i] * dy(t, i) - x(t, i) * r * r * dy_w_x / S(n));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RoPE
+
+// Rotates every adjacent pair (2p, 2p+1) of row t by m·R(direction · t θ_i), i = p mod dr/2:
+// direction +1 is the forward, -1 its transpose. In double, as apply_rope does, so the float
+// forward matches it bit for bit.
+template <typename S>
+static void rotate_pairs(MatOf<S>& x, const RopeTable& table, int direction) {
+    const int64_t pairs_per_head = static_cast<int64_t>(table.inv_freq.size());
+    if (x.cols() % (2 * pairs_per_head) != 0)
+        throw std::runtime_error("rope: " + std::to_string(x.cols()) + " columns are not whole heads of " +
+                                 std::to_string(2 * pairs_per_head) + " rope lanes");
+    for (Eigen::Index t = 0; t < x.rows(); ++t) {
+        for (Eigen::Index p = 0; p < x.cols() / 2; ++p) {
+            const double angle = direction * t * table.inv_freq[p % pairs_per_head];
+            const double c = std::cos(angle) * table.magnitude, s = std::sin(angle) * table.magnitude;
+            const double even = x(t, 2 * p), odd = x(t, 2 * p + 1);
+            x(t, 2 * p) = static_cast<S>(even * c - odd * s);
+            x(t, 2 * p + 1) = static_cast<S>(even * s + odd * c);
+        }
+    }
+}
+
+template <typename S>
+void rope_forward(MatOf<S>& x, const RopeTable& table) {
+    rotate_pairs(x, table, +1);
+}
+
+template <typename S>
+void rope_backward(MatOf<S>& dx, const MatOf<S>& dy, const RopeTable& table) {
+    MatOf<S> rotated_back = dy;
+    rotate_pairs(rotated_back, table, -1);
+    dx += rotated_back;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SwiGLU FFN
+
+template <typename S>
+static S sigmoid(S a) {
+    return S(1) / (S(1) + std::exp(-a));
+}
+
+// silu(gate) * up elementwise, written as swiglu_ffn (moe.cpp) writes it.
+template <typename S>
+static MatOf<S> swiglu_hidden(const MatOf<S>& gate, const MatOf<S>& up) {
+    MatOf<S> hidden(gate.rows(), gate.cols());
+    for (Eigen::Index i = 0; i < gate.size(); ++i) {
+        const S a = gate.data()[i];
+        hidden.data()[i] = a / (S(1) + std::exp(-a)) * up.data()[i];
+    }
+    return hidden;
+}
+
+template <typename S>
+MatOf<S> swiglu_forward(const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
+                        const MatOf<S>& down_proj) {
+    return swiglu_hidden<S>(x * gate_proj.transpose(), x * up_proj.transpose()) * down_proj.transpose();
+}
+
+template <typename S>
+void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, MatOf<S>& ddown_proj,
+                     const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
+                     const MatOf<S>& down_proj) {
+    const MatOf<S> gate = x * gate_proj.transpose();
+    const MatOf<S> up = x * up_proj.transpose();
+    const MatOf<S> hidden = swiglu_hidden(gate, up);
+
+    MatOf<S> dhidden = MatOf<S>::Zero(hidden.rows(), hidden.cols());
+    linear_backward(dhidden, ddown_proj, dy, hidden, down_proj);
+
+    MatOf<S> dgate(gate.rows(), gate.cols()), dup(up.rows(), up.cols());
+    for (Eigen::Index i = 0; i < gate.size(); ++i) {
+        const S a = gate.data()[i], sig = sigmoid(a);
+        dup.data()[i] = dhidden.data()[i] * a * sig;                                     // d/dup = silu(gate)
+        dgate.data()[i] = dhidden.data()[i] * up.data()[i] * sig * (S(1) + a * (S(1) - sig));  // silu'(gate) up
+    }
+    linear_backward(dx, dgate_proj, dgate, x, gate_proj);
+    linear_backward(dx, dup_proj, dup, x, up_proj);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Causal multi-head attention
+
+template <typename S>
+void attention_forward(MatOf<S>& out, MatOf<S>& probs, const MatOf<S>& q, const MatOf<S>& k, const MatOf<S>& v,
+                       int64_t heads, S scale) {
+    const int64_t T = q.rows(), qk_dim = q.cols() / heads, v_dim = v.cols() / heads;
+    out.resize(T, heads * v_dim);
+    probs.resize(heads * T, T);
+    for (int64_t h = 0; h < heads; ++h) {
+        const MatOf<S> scores = q.middleCols(h * qk_dim, qk_dim) * k.middleCols(h * qk_dim, qk_dim).transpose() * scale;
+        for (int64_t s = 0; s < T; ++s) {
+            // Query s sees keys 0 .. s; later keys get probability exactly 0.
+            const S row_max = scores.row(s).head(s + 1).maxCoeff();
+            double sum = 0;
+            for (int64_t t = 0; t <= s; ++t) sum += probs(h * T + s, t) = std::exp(scores(s, t) - row_max);
+            for (int64_t t = 0; t <= s; ++t) probs(h * T + s, t) = static_cast<S>(probs(h * T + s, t) / sum);
+            for (int64_t t = s + 1; t < T; ++t) probs(h * T + s, t) = 0;
+        }
+        out.middleCols(h * v_dim, v_dim) = probs.middleRows(h * T, T) * v.middleCols(h * v_dim, v_dim);
+    }
+}
+
+template <typename S>
+void attention_backward(MatOf<S>& dq, MatOf<S>& dk, MatOf<S>& dv, const MatOf<S>& dout, const MatOf<S>& q,
+                        const MatOf<S>& k, const MatOf<S>& v, const MatOf<S>& probs, int64_t heads, S scale) {
+    const int64_t T = q.rows(), qk_dim = q.cols() / heads, v_dim = v.cols() / heads;
+    for (int64_t h = 0; h < heads; ++h) {
+        const MatOf<S> p = probs.middleRows(h * T, T);
+        const MatOf<S> dout_h = dout.middleCols(h * v_dim, v_dim);
+        dv.middleCols(h * v_dim, v_dim) += p.transpose() * dout_h;
+        const MatOf<S> dp = dout_h * v.middleCols(h * v_dim, v_dim).transpose();
+
+        // Softmax backward, row by row: the Jacobian diag(p) - p p^T applied to dp.
+        MatOf<S> dscores(T, T);
+        for (int64_t s = 0; s < T; ++s) {
+            S p_dot_dp = 0;
+            for (int64_t t = 0; t < T; ++t) p_dot_dp += p(s, t) * dp(s, t);
+            for (int64_t t = 0; t < T; ++t) dscores(s, t) = p(s, t) * (dp(s, t) - p_dot_dp);
+        }
+        dq.middleCols(h * qk_dim, qk_dim) += scale * dscores * k.middleCols(h * qk_dim, qk_dim);
+        dk.middleCols(h * qk_dim, qk_dim) += scale * dscores.transpose() * q.middleCols(h * qk_dim, qk_dim);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embedding
+
+static void check_token(int32_t token, Eigen::Index vocab) {
+    if (token < 0 || token >= vocab)
+        throw std::runtime_error("token " + std::to_string(token) + " is outside the vocabulary of " +
+                                 std::to_string(vocab));
+}
+
+template <typename S>
+MatOf<S> embedding_forward(const MatOf<S>& table, const std::vector<int32_t>& tokens) {
+    MatOf<S> out(static_cast<Eigen::Index>(tokens.size()), table.cols());
+    for (size_t t = 0; t < tokens.size(); ++t) {
+        check_token(tokens[t], table.rows());
+        out.row(t) = table.row(tokens[t]);
+    }
+    return out;
+}
+
+template <typename S>
+void embedding_backward(MatOf<S>& dtable, const MatOf<S>& dout, const std::vector<int32_t>& tokens) {
+    for (size_t t = 0; t < tokens.size(); ++t) dtable.row(tokens[t]) += dout.row(t);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Softmax cross-entropy
+
+// log sum_i exp(z_i), shifted by the max so that no exp overflows.
+template <typename S>
+static S log_sum_exp(const MatOf<S>& logits, Eigen::Index t) {
+    const S max = logits.row(t).maxCoeff();
+    return max + std::log((logits.row(t).array() - max).exp().sum());
+}
+
+template <typename S>
+S cross_entropy_forward(const MatOf<S>& logits, const std::vector<int32_t>& targets) {
+    S loss = 0;
+    for (size_t t = 0; t < targets.size(); ++t) {
+        check_token(targets[t], logits.cols());
+        loss += log_sum_exp(logits, t) - logits(t, targets[t]);
+    }
+    return loss / S(targets.size());
+}
+
+template <typename S>
+void cross_entropy_backward(MatOf<S>& dlogits, S dloss, const MatOf<S>& logits, const std::vector<int32_t>& targets) {
+    const S per_token = dloss / S(targets.size());
+    for (size_t t = 0; t < targets.size(); ++t) {
+        const S lse = log_sum_exp(logits, t);
+        dlogits.row(t).array() += per_token * (logits.row(t).array() - lse).exp();  // softmax
+        dlogits(t, targets[t]) -= per_token;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MoE gate weights
+
+// s = sigmoid(logits) or softmax(logits) per row, as route_tokens computes them.
+template <typename S>
+static MatOf<S> gate_scores(const ModelConfig& config, const MatOf<S>& logits) {
+    if (config.scoring_func == "sigmoid") return logits.unaryExpr([](S a) { return sigmoid(a); });
+    MatOf<S> scores(logits.rows(), logits.cols());
+    for (Eigen::Index t = 0; t < logits.rows(); ++t) scores.row(t) = (logits.row(t).array() - log_sum_exp(logits, t)).exp();
+    return scores;
+}
+
+template <typename S>
+MatOf<S> gate_weights_forward(const ModelConfig& config, const MatOf<S>& logits, const IndexMat& topk_idx) {
+    const MatOf<S> s = gate_scores(config, logits);
+    MatOf<S> w(topk_idx.rows(), topk_idx.cols());
+    for (Eigen::Index t = 0; t < w.rows(); ++t) {
+        for (Eigen::Index k = 0; k < w.cols(); ++k) w(t, k) = s(t, topk_idx(t, k));
+        if (config.norm_topk_prob) w.row(t) /= w.row(t).sum() + S(1e-20);  // HF's denominator
+    }
+    return w * static_cast<S>(config.routed_scaling_factor);
+}
+
+template <typename S>
+void gate_weights_backward(MatOf<S>& dlogits, const MatOf<S>& dweights, const ModelConfig& config,
+                           const MatOf<S>& logits, const IndexMat& topk_idx) {
+    const MatOf<S> s = gate_scores(config, logits);
+    const MatOf<S> w = gate_weights_forward(config, logits, topk_idx);
+    const S c = static_cast<S>(config.routed_scaling_factor);
+    for (Eigen::Index t = 0; t < logits.rows(); ++t) {
+        // Through the normalization w_k = c s_k / Z: every chosen score shares the denominator Z.
+        S z = 1, dw_dot_w = 0;
+        if (config.norm_topk_prob) {
+            z = S(1e-20);
+            for (Eigen::Index k = 0; k < w.cols(); ++k) z += s(t, topk_idx(t, k));
+            dw_dot_w = dweights.row(t).dot(w.row(t));
+        }
+        VecOf<S> dscores = VecOf<S>::Zero(logits.cols());  // zero for the experts not chosen
+        for (Eigen::Index k = 0; k < w.cols(); ++k) dscores[topk_idx(t, k)] += (c * dweights(t, k) - dw_dot_w) / z;
+
+        // Through the scoring function.
+        if (config.scoring_func == "sigmoid") {
+            for (Eigen::Index e = 0; e < logits.cols(); ++e) dlogits(t, e) += dscores[e] * s(t, e) * (S(1) - s(t, e));
+        } else {
+            const S s_dot_ds = s.row(t).dot(dscores.transpose());
+            for (Eigen::Index e = 0; e < logits.cols(); ++e) dlogits(t, e) += s(t, e) * (dscores[e] - s_dot_ds);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// float trains; double is what the finite-difference tests run.
+
+#define SEEK_BACKWARD_INSTANTIATE(S)                                                                                   \
+    template void linear_backward(MatOf<S>&, MatOf<S>&, const MatOf<S>&, const MatOf<S>&, const MatOf<S>&);          \
+    template MatOf<S> rms_norm_forward(const MatOf<S>&, const VecOf<S>&, S);                                         \
+    template void rms_norm_backward(MatOf<S>&, VecOf<S>&, const MatOf<S>&, const MatOf<S>&, const VecOf<S>&, S);     \
+    template void rope_forward(MatOf<S>&, const RopeTable&);                                                         \
+    template void rope_backward(MatOf<S>&, const MatOf<S>&, const RopeTable&);                                       \
+    template MatOf<S> swiglu_forward(const MatOf<S>&, const MatOf<S>&, const MatOf<S>&, const MatOf<S>&);            \
+    template void swiglu_backward(MatOf<S>&, MatOf<S>&, MatOf<S>&, MatOf<S>&, const MatOf<S>&, const MatOf<S>&,      \
+                                  const MatOf<S>&, const MatOf<S>&, const MatOf<S>&);                                \
+    template void attention_forward(MatOf<S>&, MatOf<S>&, const MatOf<S>&, const MatOf<S>&, const MatOf<S>&,         \
+                                    int64_t, S);                                                                     \
+    template void attention_backward(MatOf<S>&, MatOf<S>&, MatOf<S>&, const MatOf<S>&, const MatOf<S>&,              \
+                                     const MatOf<S>&, const MatOf<S>&, const MatOf<S>&, int64_t, S);                 \
+    template MatOf<S> embedding_forward(const MatOf<S>&, const std::vector<int32_t>&);                               \
+    template void embedding_backward(MatOf<S>&, const MatOf<S>&, const std::vector<int32_t>&);                       \
+    template S cross_entropy_forward(const MatOf<S>&, const std::vector<int32_t>&);                                  \
+    template void cross_entropy_backward(MatOf<S>&, S, const MatOf<S>&, const std::vector<int32_t>&);                \
+    template MatOf<S> gate_weights_forward(const ModelConfig&, const MatOf<S>&, const IndexMat&);                    \
+    template void gate_weights_backward(MatOf<S>&, const MatOf<S>&, const ModelConfig&, const MatOf<S>&,             \
+                                        const IndexMat&);
+
+SEEK_BACKWARD_INSTANTIATE(float)
+SEEK_BACKWARD_INSTANTIATE(double)
+
+}  // namespace seek

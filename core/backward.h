@@ -1,0 +1,121 @@
+// Backward passes for training, one beside each forward, in the style of llm.c's train_gpt2.c.
+//
+// Every function is a template on the scalar type: float trains, double lets the tests check each
+// gradient against central finite differences to ~1e-9. The float forwards here compute what the
+// inference forwards elsewhere in core/ compute (rms_norm, apply_rope, swiglu_ffn, mla_forward's
+// naive attention, route_tokens' weights), and the tests hold them equal, so each backward belongs
+// to the real forward.
+//
+// Conventions (llm.c's):
+//   - arguments: outputs first, then inputs; backward: gradients of the inputs and parameters,
+//     then the gradient of the output, then what the forward saw.
+//   - every gradient ACCUMULATES (+=) into a matrix the caller has sized and zeroed: a parameter
+//     used twice, or a residual stream read by two branches, sums its gradients for free.
+//   - linear layers are y = x W^T with W [out, in] (tensor.h), so dx = dy W and dW = dy^T x.
+//   - positions are 0 .. T-1: a training sequence is one whole prefill.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "config.h"
+#include "gate.h"
+#include "rope.h"
+#include "tensor.h"
+
+namespace seek {
+
+// MatOf<float> is Mat and MatOf<double> is MatD (tensor.h).
+template <typename S>
+using MatOf = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename S>
+using VecOf = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+
+// ---------------------------------------------------------------------------------------------
+// Linear: y = x W^T  (forward: linear() in tensor.h, or x * W.transpose() in any scalar)
+//   dx += dy W,   dW += dy^T x
+template <typename S>
+void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x,
+                     const MatOf<S>& weight);
+
+// ---------------------------------------------------------------------------------------------
+// RMSNorm (norm.h): y = x r w per row, r = 1 / sqrt(mean(x^2) + eps)
+//   dw_i += sum_t dy_ti x_ti r_t
+//   dx_ti += r_t (w_i dy_ti - x_ti r_t^2 mean_j(dy_tj w_j x_tj))   (r depends on every x of the row)
+template <typename S>
+MatOf<S> rms_norm_forward(const MatOf<S>& x, const VecOf<S>& weight, S eps);
+template <typename S>
+void rms_norm_backward(MatOf<S>& dx, VecOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x,
+                       const VecOf<S>& weight, S eps);
+
+// ---------------------------------------------------------------------------------------------
+// RoPE (rope.h) on x [T, n·dr]: row t is at position t and holds n heads of dr rope lanes each,
+// every adjacent pair rotated by m·R(t θ_i) (m = table.magnitude, 1 without YaRN).
+// The map is linear and m·R(a) transposed is m·R(-a), so the backward rotates dy back:
+//   dx += m R(-t θ_i) dy
+template <typename S>
+void rope_forward(MatOf<S>& x, const RopeTable& table);  // in place, like apply_rope
+template <typename S>
+void rope_backward(MatOf<S>& dx, const MatOf<S>& dy, const RopeTable& table);
+
+// ---------------------------------------------------------------------------------------------
+// SwiGLU FFN (moe.h swiglu_ffn): y = (silu(x Wg^T) ⊙ x Wu^T) Wd^T, silu(a) = a σ(a)
+//   silu'(a) = σ(a) (1 + a (1 - σ(a)))
+// The backward recomputes x Wg^T and x Wu^T instead of saving them: two GEMMs for less to keep.
+template <typename S>
+MatOf<S> swiglu_forward(const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
+                        const MatOf<S>& down_proj);
+template <typename S>
+void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, MatOf<S>& ddown_proj,
+                     const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
+                     const MatOf<S>& down_proj);
+
+// ---------------------------------------------------------------------------------------------
+// Causal multi-head attention in MLA's naive form (mla.h), the one training uses: every head h
+// has its own keys and values.
+//   q [T, H·dq], k [T, H·dq], v [T, H·dv]   (per head: [q_nope ; q_pe], [k_nope ; k_pe], v)
+//   scores_h = scale q_h k_h^T,  P_h = causal softmax(scores_h),  out_h = P_h v_h
+// probs [H·T, T] stacks the heads as rows h·T + s, the trace's layout; out is [T, H·dv].
+// Backward, per head (dP = dout_h v_h^T; a masked entry has P = 0 and so gets no gradient):
+//   dv_h += P_h^T dout_h
+//   dscores[s, t] = P[s, t] (dP[s, t] - sum_t' P[s, t'] dP[s, t'])
+//   dq_h += scale dscores k_h,   dk_h += scale dscores^T q_h
+template <typename S>
+void attention_forward(MatOf<S>& out, MatOf<S>& probs, const MatOf<S>& q, const MatOf<S>& k, const MatOf<S>& v,
+                       int64_t heads, S scale);
+template <typename S>
+void attention_backward(MatOf<S>& dq, MatOf<S>& dk, MatOf<S>& dv, const MatOf<S>& dout, const MatOf<S>& q,
+                        const MatOf<S>& k, const MatOf<S>& v, const MatOf<S>& probs, int64_t heads, S scale);
+
+// ---------------------------------------------------------------------------------------------
+// Embedding: out[t] = table[tokens[t]]. A token seen twice gathers twice, so its row of dtable
+// receives the sum: dtable[tokens[t]] += dout[t].
+template <typename S>
+MatOf<S> embedding_forward(const MatOf<S>& table, const std::vector<int32_t>& tokens);
+template <typename S>
+void embedding_backward(MatOf<S>& dtable, const MatOf<S>& dout, const std::vector<int32_t>& tokens);
+
+// ---------------------------------------------------------------------------------------------
+// Softmax cross-entropy, the mean over tokens of -log softmax(logits[t])[targets[t]]:
+//   loss = 1/T sum_t (logsumexp(logits[t]) - logits[t, targets[t]])
+//   dlogits[t] += dloss / T (softmax(logits[t]) - onehot(targets[t]))
+template <typename S>
+S cross_entropy_forward(const MatOf<S>& logits, const std::vector<int32_t>& targets);
+template <typename S>
+void cross_entropy_backward(MatOf<S>& dlogits, S dloss, const MatOf<S>& logits, const std::vector<int32_t>& targets);
+
+// ---------------------------------------------------------------------------------------------
+// The MoE gate's differentiable part (gate.h): with the selection topk_idx [T, K] held fixed,
+//   s = sigmoid(logits) (or softmax, config.scoring_func),  w_k = c s_{idx_k} / Z  [T, K]
+// where c = routed_scaling_factor and Z = sum_k s_{idx_k} + 1e-20 when norm_topk_prob, else 1.
+// The selection (bias, groups, top-k) is a step function of the logits: no gradient. Backward:
+//   ds_{idx_j} = (c dw_j - sum_k dw_k w_k) / Z      (without normalization: c dw_j)
+//   sigmoid: dlogits_e += ds_e s_e (1 - s_e)        only the chosen experts' logits move
+//   softmax: dlogits_e += s_e (ds_e - sum_i s_i ds_i)   every logit moves through the sum
+template <typename S>
+MatOf<S> gate_weights_forward(const ModelConfig& config, const MatOf<S>& logits, const IndexMat& topk_idx);
+template <typename S>
+void gate_weights_backward(MatOf<S>& dlogits, const MatOf<S>& dweights, const ModelConfig& config,
+                           const MatOf<S>& logits, const IndexMat& topk_idx);
+
+}  // namespace seek
