@@ -8,6 +8,12 @@ packages=(
   libeigen3-dev          # core/: dense tensors
   nlohmann-json3-dev     # core/config, core/safetensors: JSON headers and config.json
   catch2                 # tests/: Catch2 v2
+  libimgui-dev           # viewer/: Dear ImGui 1.86, with the GLFW and OpenGL3 backend sources it compiles
+  libglfw3-dev           # viewer/: window, OpenGL context and input
+  libstb-dev             # viewer/: stb_image_write (screenshots); tests/check_png: stb_image
+  libgl-dev              # viewer/: OpenGL
+  xvfb xauth             # viewer tests and docs screenshots: a virtual X server (xvfb-run needs xauth)
+  libgl1-mesa-dri        # ... and Mesa's software OpenGL 3.3 (llvmpipe) to draw into it
 )
 
 missing=()

@@ -1,0 +1,76 @@
+# Viewer tests (label viewer): seekscope draws under Xvfb, saves a screenshot, and check_png reads
+# it back. Without xvfb-run the Xvfb tests are still registered, and skip saying why.
+add_executable(check_png check_png.cpp)
+target_link_libraries(check_png PRIVATE seek_stb)
+
+find_program(SEEK_XVFB_RUN xvfb-run)
+set(SEEK_VIEWER_WORKDIR ${CMAKE_BINARY_DIR}/viewer_tests)
+file(MAKE_DIRECTORY ${SEEK_VIEWER_WORKDIR})
+file(WRITE ${SEEK_VIEWER_WORKDIR}/corrupt.safetensors "this is not a safetensors file\n")
+
+# seek_viewer_test(NAME "seekscope options" "check_png options" [STDERR_REGEX])
+function(seek_viewer_test name args checks)
+  if(SEEK_XVFB_RUN)
+    set(expect_stderr "")
+    if(ARGC GREATER 3)
+      set(expect_stderr "-DEXPECT_STDERR=${ARGV3}")
+    endif()
+    add_test(NAME viewer.${name}
+             COMMAND ${CMAKE_COMMAND} -DXVFB_RUN=${SEEK_XVFB_RUN} -DSEEKSCOPE=$<TARGET_FILE:seekscope> "-DARGS=${args}"
+                     -DPNG=${SEEK_VIEWER_WORKDIR}/${name}.png -DCHECK_PNG=$<TARGET_FILE:check_png> "-DCHECKS=${checks}"
+                     ${expect_stderr} -DWORKDIR=${SEEK_VIEWER_WORKDIR} -P ${CMAKE_CURRENT_SOURCE_DIR}/run_viewer.cmake)
+  else()
+    add_test(NAME viewer.${name} COMMAND sh -c "echo 'skipped: xvfb-run not found (scripts/setup.sh installs xvfb)'; exit 77")
+    set_tests_properties(viewer.${name} PROPERTIES SKIP_RETURN_CODE 77)
+  endif()
+  # One Xvfb at a time: parallel `xvfb-run -a` can race for the same display number.
+  set_tests_properties(viewer.${name} PROPERTIES LABELS viewer RESOURCE_LOCK xvfb)
+endfunction()
+
+# Without a display: the command line.
+foreach(case "help;0;usage: seekscope;--help" "unknown_panel;2;no panel 'nope';--panel nope"
+             "compare_needs_two;2;needs two trace files;--compare a.safetensors")
+  list(GET case 0 name)
+  list(GET case 1 exit)
+  list(GET case 2 regex)
+  list(GET case 3 args)
+  add_test(NAME viewer.${name}
+           COMMAND ${CMAKE_COMMAND} "-DCOMMAND=$<TARGET_FILE:seekscope> ${args}" -DEXPECT_EXIT=${exit}
+                   "-DEXPECT_OUTPUT=${regex}" -P ${CMAKE_CURRENT_SOURCE_DIR}/run_cli.cmake)
+  set_tests_properties(viewer.${name} PROPERTIES LABELS viewer)
+endforeach()
+
+# Every panel renders on the toy model: one test per viewer/panel_NAME.cpp (`--panel NAME`, with
+# dashes for underscores), so a new panel is covered by adding its file.
+file(GLOB SEEK_PANEL_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/viewer/panel_*.cpp)
+foreach(source ${SEEK_PANEL_SOURCES})
+  get_filename_component(panel ${source} NAME_WE)
+  string(REGEX REPLACE "^panel_" "" panel ${panel})
+  string(REPLACE "_" "-" panel ${panel})
+  seek_viewer_test(panel.${panel} "--panel ${panel} --size 1600x1000" "--size 1600,1000 --not-blank")
+endforeach()
+
+# Known tensors, known colours: the heatmap-test panel draws 4x4 ramps with 100 px cells from
+# (100, 200) and (600, 200); the centres of the cells holding the colour maps' stops must have
+# the stops' colours: viridis #440154 #31688e #35b779 #fde725 down the magnitude ramp's diagonal,
+# RdBu #2166ac #92c5de #f7f7f7 #f4a582 down the signed ramp's first column.
+seek_viewer_test(heatmap_colours "--panel heatmap-test --size 1000x800"
+                 "--pixel 150,250,68,1,84 --pixel 250,350,49,104,142 --pixel 350,450,53,183,121 --pixel 450,550,253,231,37 --pixel 650,250,33,102,172 --pixel 650,350,146,197,222 --pixel 650,450,247,247,247 --pixel 650,550,244,165,130")
+
+# Trace files from `seek step`, for the tests that open them.
+add_test(NAME viewer.make_traces
+         COMMAND sh -c "$<TARGET_FILE:seek> step --attn naive --trace naive.safetensors --quiet && $<TARGET_FILE:seek> step --attn absorb --trace absorb.safetensors --quiet"
+         WORKING_DIRECTORY ${SEEK_VIEWER_WORKDIR})
+set_tests_properties(viewer.make_traces PROPERTIES LABELS viewer FIXTURES_SETUP viewer_traces)
+seek_viewer_test(trace_file "--trace naive.safetensors --tensor layers.0.attn.k_nope" "--not-blank")
+seek_viewer_test(compare_files "--panel compare --compare naive.safetensors absorb.safetensors" "--not-blank")
+set_tests_properties(viewer.trace_file viewer.compare_files PROPERTIES FIXTURES_REQUIRED viewer_traces)
+
+# Files that cannot be read: the error is on stderr and on the window's red banner (140, 30, 30),
+# the viewer draws on and exits 0.
+seek_viewer_test(missing_trace "--trace missing.safetensors --panel compare" "--not-blank --count 140,30,30,5000"
+                 "could not open the trace: missing.safetensors: cannot open")
+seek_viewer_test(corrupt_trace "--trace corrupt.safetensors" "--not-blank --count 140,30,30,5000"
+                 "could not open the trace: corrupt.safetensors")
+seek_viewer_test(corrupt_comparison "--panel compare --compare corrupt.safetensors missing.safetensors"
+                 "--not-blank --count 140,30,30,5000" "could not compare the traces: corrupt.safetensors")

@@ -1,0 +1,82 @@
+// The viewer's shared state and its panels.
+//
+// App holds the data every panel draws from: the model, the forward trace of the prompt (a live
+// run of the toy model, or a trace file), the two traces being compared, and the errors to show.
+// A panel is one function over App in a file of its own, panel_NAME.cpp for `--panel NAME` (dashes
+// for underscores; tests/viewer_tests.cmake screenshots every such file); what it only needs for
+// drawing (a slider position, a sort order) stays in that file. Adding a panel = its file + its
+// line in the table in app.cpp + its declaration below.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/mla.h"
+#include "core/trace.h"
+
+namespace seek::viewer {
+
+struct App {
+    ModelConfig model;  // what the live forward pass runs: the toy preset, generated weights
+    uint64_t seed = 0;
+    AttnImpl attn = AttnImpl::Absorb;
+    std::string analytics_preset;  // the model shape the MLA and MoE panels start on (--preset)
+
+    // The forward pass the Forward and MLA panels show.
+    std::string prompt;
+    std::vector<int32_t> tokens;
+    Trace trace;
+    ModelConfig trace_config;    // the shape `trace` was made with (its metadata's config, else `model`)
+    std::string trace_source;    // "toy model (generated weights, seed 0)" or the file it came from
+    std::string prompt_error;    // why the prompt being edited does not run (tokenizer, length)
+    std::string selected;        // trace name shown in the Forward panel
+    uint64_t trace_version = 0;  // bumped whenever `trace` changes, so panels can refresh derived data
+
+    // The Compare panel's two trace files.
+    std::string compare_paths[2];
+    Trace compared[2];
+    bool comparison_loaded = false;  // both files read; `diffs` is their comparison
+    std::vector<TensorDiff> diffs;
+    uint64_t comparison_version = 0;  // bumped whenever the files are (re)read
+
+    std::vector<std::string> errors;  // problems with files, shown at the top of the window until dismissed
+    std::string panel;                // the panel on screen (--panel NAME)
+    bool headless = false;            // --screenshot: work a panel would run on a button press runs at once
+};
+
+// Prints "seekscope: <message>" on stderr and shows it in the window.
+void report_error(App& app, const std::string& message);
+
+// Runs the toy model on `prompt` and makes it the current trace; a prompt the tokenizer or the
+// model rejects leaves the trace as it was and sets prompt_error instead.
+void run_prompt(App& app, const std::string& prompt);
+// Makes a trace file the current trace; an unreadable file is reported and changes nothing.
+void open_trace(App& app, const std::string& path);
+// Reads both files and compares them; errors are reported and leave comparison_loaded false.
+void open_comparison(App& app, const std::string& path_a, const std::string& path_b);
+// The token ids a trace file's metadata lists ("49,50,43"); empty when absent or malformed.
+std::vector<int32_t> trace_tokens(const Trace& trace);
+
+// One tab of the window. Diagnostic panels have no tab: only --panel reaches them (tests).
+struct Panel {
+    const char* name;   // --panel NAME
+    const char* title;  // the tab's label
+    void (*draw)(App& app);
+    bool diagnostic = false;
+};
+const std::vector<Panel>& panels();
+const Panel* find_panel(const std::string& name);  // nullptr when unknown
+
+// The whole window for one frame: the error banner, the tab bar and the current panel.
+void draw_app(App& app);
+
+void draw_forward_panel(App& app);       // panel_forward.cpp
+void draw_mla_panel(App& app);           // panel_mla.cpp
+void draw_moe_panel(App& app);           // panel_moe.cpp
+void draw_fp8_panel(App& app);           // panel_fp8.cpp
+void draw_compare_panel(App& app);       // panel_compare.cpp
+void draw_heatmap_test_panel(App& app);  // panel_heatmap_test.cpp
+
+}  // namespace seek::viewer

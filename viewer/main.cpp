@@ -1,0 +1,225 @@
+// seekscope: the desktop viewer. Parses the command line into an App, opens a GLFW window with an
+// OpenGL 3.3 context, and draws the panels with Dear ImGui every frame. With --screenshot it
+// draws a few frames, saves the last one as a PNG and exits: that is how docs and tests see it.
+#include <GLFW/glfw3.h>
+#include <imgui.h>
+#include <imgui_impl_glfw.h>
+#include <imgui_impl_opengl3.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <chrono>
+#include <cstdio>
+
+#include "app.h"
+#include "cli/args.h"
+#include "screenshot.h"
+#include "worker.h"
+
+using namespace seek;
+using namespace seek::viewer;
+
+namespace {
+
+cli::CommandSpec command_spec() {
+    std::string panel_names;
+    for (const Panel& panel : panels())
+        panel_names +=
+            std::string(panel_names.empty() ? "" : ", ") + panel.name + (panel.diagnostic ? " (diagnostic)" : "");
+    return {
+        "",
+        "the seekscope viewer: step through DeepSeek-V3's ideas on the toy model",
+        "Panels: Forward pass (every traced tensor of the toy model's first layers, as a heatmap, with its\n"
+        "statistics and histogram; the prompt is editable), MLA (KV-cache bytes against context length for\n"
+        "MHA, GQA, MQA and MLA; the cached latent; attention per head; naive against absorbed attention),\n"
+        "MoE (the gate's token x expert scores and chosen experts, the expert load and MaxVio, for the prompt\n"
+        "or 1024 synthetic tokens at V2-Lite or V3 scale; the balancing simulator: none, aux loss, bias),\n"
+        "FP8 (a tensor's values against the E4M3 grid, quantization error per tile for per-tensor, 1x128 and\n"
+        "128x128 scaling; FP8 GEMM error against K for each accumulation) and Compare (two trace files,\n"
+        "tensor by tensor, sorted by error).\n\n"
+        "With --screenshot the window draws --frames frames, saves the last as a PNG, prints the time per\n"
+        "frame and exits (work that waits for a button, such as the MoE panel's simulator, runs first, short);\n"
+        "on a machine without a display run it under Xvfb:\n"
+        "  xvfb-run -a -s '-screen 0 1920x1200x24' seekscope --panel mla --screenshot mla.png\n\n"
+        "Trace files are what `seek step --trace FILE` writes. A file that cannot be read is reported in\n"
+        "the window and on stderr; the viewer keeps running.",
+        {
+            {"panel", "NAME", "the panel to open: " + panel_names, "forward"},
+            {"prompt", "TEXT", "the toy model's prompt (printable ASCII)", "12+34="},
+            {"attn", "IMPL", "attention form of the live forward pass: absorb or naive", "absorb"},
+            {"tensor", "NAME", "the trace name the Forward panel shows first, e.g. layers.0.attn.probs", ""},
+            {"trace", "FILE", "show this trace file in the Forward panel instead of a live run", ""},
+            {"compare", "", "compare the trace files A and B (the Compare panel)", ""},
+            {"preset", "NAME",
+             "model shape the MLA panel's KV-cache plot and the MoE panel's gate start on: toy, v2-lite or v3", "toy"},
+            {"screenshot", "PATH", "draw --frames frames, save the last as a PNG and exit", ""},
+            {"size", "WxH", "window size in pixels", "1600x1000"},
+            {"frames", "N", "frames to draw before the screenshot", "5"},
+            {"mouse", "X,Y", "with --screenshot: the mouse pointer's position (shows hover tooltips); default: none",
+             ""},
+        },
+        "[A B]",
+        0,
+        2,
+        "seekscope",
+    };
+}
+
+struct Options {
+    std::string screenshot;
+    int width = 0, height = 0;
+    int64_t frames = 0;
+    // Screenshots must not depend on where the X server left the pointer: off the window unless --mouse.
+    ImVec2 mouse = ImVec2(-FLT_MAX, -FLT_MAX);
+};
+
+// Fills `app` from the arguments (reading files, running the model) and returns the window options.
+Options parse_command_line(const cli::ParsedArgs& args, App& app) {
+    Options options;
+    if (std::sscanf(args.str("size").c_str(), "%dx%d", &options.width, &options.height) != 2 || options.width < 320 ||
+        options.height < 240 || options.width > 8192 || options.height > 8192)
+        throw cli::UsageError("--size must be WIDTHxHEIGHT between 320x240 and 8192x8192, got '" + args.str("size") +
+                              "'");
+    options.frames = args.integer("frames");
+    if (options.frames < 1) throw cli::UsageError("--frames must be at least 1");
+    if (args.flag("screenshot")) options.screenshot = args.str("screenshot");
+    app.headless = args.flag("screenshot");
+    if (args.flag("mouse") && std::sscanf(args.str("mouse").c_str(), "%f,%f", &options.mouse.x, &options.mouse.y) != 2)
+        throw cli::UsageError("--mouse must be X,Y in pixels, got '" + args.str("mouse") + "'");
+
+    app.panel = args.str("panel");
+    if (!find_panel(app.panel)) throw cli::UsageError("--panel: no panel '" + app.panel + "' (see --help)");
+    app.analytics_preset = args.str("preset");
+    try {
+        preset_config(app.analytics_preset);
+        app.attn = attn_impl_from_name(args.str("attn"));
+    } catch (const std::runtime_error& error) {
+        throw cli::UsageError(error.what());
+    }
+    if (args.flag("compare") != (args.positional.size() == 2) || args.positional.size() == 1)
+        throw cli::UsageError(args.flag("compare") ? "--compare needs two trace files, A and B"
+                                                   : "trace files A and B are read with --compare A B");
+
+    app.model = preset_config("toy");
+    run_prompt(app, args.str("prompt"));
+    if (!app.prompt_error.empty()) throw cli::UsageError("--prompt: " + app.prompt_error);
+    if (args.flag("trace")) open_trace(app, args.str("trace"));
+    if (args.flag("compare")) open_comparison(app, args.positional[0], args.positional[1]);
+    if (args.flag("tensor")) {
+        if (!trace_find(app.trace, args.str("tensor")))
+            report_error(app, "--tensor: the trace has no tensor '" + args.str("tensor") + "'");
+        else
+            app.selected = args.str("tensor");
+    }
+    return options;
+}
+
+// ImGui's built-in font, rasterized at 20 pixels instead of 13 and the spacing scaled to match:
+// readable on a 1600x1000 window and in the README's screenshots.
+void set_style() {
+    ImGui::StyleColorsDark();
+    ImGuiStyle& style = ImGui::GetStyle();
+    style.ScaleAllSizes(1.5f);
+    style.FrameRounding = 3;
+    style.TabRounding = 3;
+    ImFontConfig font;
+    font.SizePixels = 20;
+    ImGui::GetIO().Fonts->AddFontDefault(&font);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    App app;
+    Options options;
+    const cli::CommandSpec spec = command_spec();
+    try {
+        if (cli::wants_help(spec, argc - 1, argv + 1)) return 0;
+        options = parse_command_line(cli::parse_args(spec, argc - 1, argv + 1), app);
+    } catch (const cli::UsageError& error) {
+        std::fprintf(stderr, "seekscope: %s\n", error.what());
+        return 2;
+    }
+
+    glfwSetErrorCallback(
+        [](int code, const char* message) { std::fprintf(stderr, "seekscope: GLFW error %d: %s\n", code, message); });
+    if (!glfwInit()) {
+        std::fprintf(stderr,
+                     "seekscope: cannot start GLFW: is there a display? (without one: xvfb-run -a seekscope ...)\n");
+        return 1;
+    }
+    glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+    glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 3);
+    glfwWindowHint(GLFW_OPENGL_PROFILE, GLFW_OPENGL_CORE_PROFILE);
+    glfwWindowHint(GLFW_OPENGL_FORWARD_COMPAT, GLFW_TRUE);
+    GLFWwindow* window = glfwCreateWindow(options.width, options.height, "seekscope", nullptr, nullptr);
+    if (!window) {
+        std::fprintf(stderr, "seekscope: cannot open a window with OpenGL 3.3\n");
+        glfwTerminate();
+        return 1;
+    }
+    glfwMakeContextCurrent(window);
+    const bool headless = !options.screenshot.empty();
+    glfwSwapInterval(headless ? 0 : 1);  // screenshots time the drawing, not the display's refresh
+
+    IMGUI_CHECKVERSION();
+    ImGui::CreateContext();
+    ImGui::GetIO().IniFilename = nullptr;  // no imgui.ini left in the working directory
+    set_style();
+    ImGui_ImplGlfw_InitForOpenGL(window, true);
+    ImGui_ImplOpenGL3_Init("#version 330 core");
+
+    int status = 0;
+    int64_t frame = 0;
+    double first_frames_ms = 0, steady_ms = 0, steady_ui_ms = 0;  // ui: building the frame, before rendering it
+    while (!glfwWindowShouldClose(window)) {
+        const auto start = std::chrono::steady_clock::now();
+        glfwPollEvents();
+        ImGui_ImplOpenGL3_NewFrame();
+        ImGui_ImplGlfw_NewFrame();
+        if (headless) ImGui::GetIO().MousePos = options.mouse;
+        ImGui::NewFrame();
+        draw_app(app);
+        ImGui::Render();
+        const auto drawn = std::chrono::steady_clock::now();
+        int width = 0, height = 0;
+        glfwGetFramebufferSize(window, &width, &height);
+        glViewport(0, 0, width, height);
+        glClearColor(0.08f, 0.08f, 0.09f, 1.0f);
+        glClear(GL_COLOR_BUFFER_BIT);
+        ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+        glFinish();  // count the GPU's (or llvmpipe's) share of the frame too
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        // The first two frames lay out the window and open the requested tab (whose one-time work,
+        // such as the MLA panel's two model runs, lands in frame 2); the rest are the steady state.
+        ++frame;
+        (frame <= 2 ? first_frames_ms : steady_ms) += ms;
+        if (frame > 2) steady_ui_ms += std::chrono::duration<double, std::milli>(drawn - start).count();
+        if (headless && frame == options.frames) {
+            try {
+                save_screenshot(options.screenshot, width, height);
+                std::printf("seekscope: %s panel, %dx%d, saved to %s\n", app.panel.c_str(), width, height,
+                            options.screenshot.c_str());
+                const double steady = static_cast<double>(std::max<int64_t>(frame - 2, 1));
+                std::printf(
+                    "seekscope: first 2 frames %.1f ms, then %.2f ms per frame (%.2f ms of it building the UI; "
+                    "mean of %lld)\n",
+                    first_frames_ms, steady_ms / steady, steady_ui_ms / steady,
+                    static_cast<long long>(std::max<int64_t>(frame - 2, 0)));
+            } catch (const std::exception& error) {
+                std::fprintf(stderr, "seekscope: %s\n", error.what());
+                status = 1;
+            }
+            break;
+        }
+        glfwSwapBuffers(window);
+    }
+
+    stop_workers();  // before anything their threads write goes
+    ImGui_ImplOpenGL3_Shutdown();
+    ImGui_ImplGlfw_Shutdown();
+    ImGui::DestroyContext();
+    glfwDestroyWindow(window);
+    glfwTerminate();
+    return status;
+}

@@ -1,0 +1,260 @@
+// Forward pass: the model as a tree of its traced tensors in execution order (layer -> operation
+// -> tensor), stepped with buttons, the arrow keys or J/K; the current tensor as a heatmap with
+// its statistics, histogram and glossary sentence; the prompt as token chips, editable (Enter
+// re-runs the toy model).
+#include <imgui.h>
+#include <imgui_stdlib.h>
+
+#include "app.h"
+#include "core/glossary.h"
+#include "core/tokenizer.h"
+#include "draw.h"
+#include "tensor_view.h"
+
+namespace seek::viewer {
+
+namespace {
+
+struct ForwardUi {
+    std::string prompt;               // the text box, which may hold an edit not yet run
+    uint64_t prompt_version = ~0ull;  // trace_version the text box was last filled from
+    int64_t first = 0;                // the slice of a 3-D tensor
+    bool scroll_to_selected = false;
+    // Made once per shown tensor: rescanning a [T, 7168] tensor every frame would cost the frame rate.
+    uint64_t summary_version = ~0ull;
+    std::string summary_name;
+    TensorStats stats;
+    ColorScale scale;
+    Histogram histogram;
+};
+ForwardUi ui;
+
+// "layers.0.attn.q_a" -> groups {"layers.0", "attn"} and leaf "q_a"; "embed" -> {} and "embed".
+// "layers.N" stays one group, so that the tree reads layer -> operation -> tensor.
+void split_name(const std::string& name, std::vector<std::string>& groups, std::string& leaf) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    for (size_t dot; (dot = name.find('.', start)) != std::string::npos; start = dot + 1)
+        parts.push_back(name.substr(start, dot - start));
+    parts.push_back(name.substr(start));
+    groups.clear();
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+        if (parts[i] == "layers" && i + 2 < parts.size()) {
+            groups.push_back(parts[i] + "." + parts[i + 1]);
+            ++i;
+        } else {
+            groups.push_back(parts[i]);
+        }
+    }
+    leaf = parts.back();
+}
+
+size_t selected_position(const App& app) {
+    for (size_t i = 0; i < app.trace.entries.size(); ++i)
+        if (app.trace.entries[i].name == app.selected) return i;
+    return 0;
+}
+
+void select(App& app, size_t position) {
+    if (position >= app.trace.entries.size()) return;
+    app.selected = app.trace.entries[position].name;
+    ui.scroll_to_selected = true;
+}
+
+// Arrow keys and J/K (vim's down/up) step through the tensors, unless a text box has the keys.
+int key_step() {
+    const ImGuiIO& io = ImGui::GetIO();
+    if (io.WantTextInput) return 0;
+    int step = 0;
+    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_DownArrow)) ||
+        ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_RightArrow)))
+        step = 1;
+    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_UpArrow)) ||
+        ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow)))
+        step = -1;
+    for (ImWchar c : io.InputQueueCharacters) {
+        if (c == 'j' || c == 'J') step = 1;
+        if (c == 'k' || c == 'K') step = -1;
+    }
+    return step;
+}
+
+void draw_prompt(App& app) {
+    if (ui.prompt_version != app.trace_version) {
+        ui.prompt = app.prompt;
+        ui.prompt_version = app.trace_version;
+    }
+    ImGui::AlignTextToFramePadding();
+    ImGui::TextUnformatted("Prompt");
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.45f);
+    if (ImGui::InputText("##prompt", &ui.prompt, ImGuiInputTextFlags_EnterReturnsTrue)) run_prompt(app, ui.prompt);
+    ImGui::SameLine();
+    int attn = app.attn == AttnImpl::Absorb ? 0 : 1;
+    ImGui::TextUnformatted("  attention:");
+    ImGui::SameLine();
+    bool changed = ImGui::RadioButton("absorbed", &attn, 0);
+    ImGui::SameLine();
+    changed |= ImGui::RadioButton("naive", &attn, 1);
+    if (changed) {
+        app.attn = attn == 0 ? AttnImpl::Absorb : AttnImpl::Naive;
+        run_prompt(app, app.prompt);
+    }
+
+    // An edit is tokenized as it is typed, so that a bad character shows before Enter; what the
+    // model itself rejected on Enter (an empty or too long prompt) shows until a run succeeds.
+    if (ui.prompt != app.prompt) {
+        std::string error;
+        try {
+            encode_text(ui.prompt);
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        if (error.empty()) error = app.prompt_error;
+        ImGui::PushTextWrapPos(0);
+        if (error.empty())
+            ImGui::TextColored(ImVec4(0.9f, 0.8f, 0.4f, 1), "edited: press Enter to run the toy model on it");
+        else
+            ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1), "%s", error.c_str());
+        ImGui::PopTextWrapPos();
+    }
+
+    ImGui::AlignTextToFramePadding();
+    ImGui::Text("Tokens (%zu)", app.tokens.size());
+    ImGui::SameLine();
+    token_chips(app.tokens);
+    ImGui::TextDisabled("Showing: %s", app.trace_source.c_str());
+}
+
+void draw_tree(App& app) {
+    std::vector<std::string> open;  // groups entered so far (the path to the current entry)
+    size_t expanded = 0;            // how many of them are expanded: entries show only under expanded ones
+    std::vector<std::string> groups;
+    std::string leaf;
+    for (const TraceEntry& entry : app.trace.entries) {
+        split_name(entry.name, groups, leaf);
+        size_t common = 0;
+        while (common < open.size() && common < groups.size() && open[common] == groups[common]) ++common;
+        while (open.size() > common) {
+            if (expanded == open.size()) {
+                ImGui::TreePop();
+                --expanded;
+            }
+            open.pop_back();
+        }
+        const bool holds_selection = app.selected.compare(0, entry.name.size() - leaf.size(), entry.name, 0,
+                                                          entry.name.size() - leaf.size()) == 0;
+        while (open.size() < groups.size()) {
+            if (expanded == open.size()) {
+                ImGui::SetNextItemOpen(true, ImGuiCond_Once);
+                if (ui.scroll_to_selected && holds_selection) ImGui::SetNextItemOpen(true);
+                if (ImGui::TreeNodeEx(groups[open.size()].c_str(), ImGuiTreeNodeFlags_SpanAvailWidth)) ++expanded;
+            }
+            open.push_back(groups[open.size()]);
+        }
+        if (expanded != open.size()) continue;
+        const bool is_selected = entry.name == app.selected;
+        const std::string label = leaf + "  " + format_shape(entry.shape);
+        if (ImGui::Selectable(label.c_str(), is_selected)) app.selected = entry.name;
+        if (is_selected && ui.scroll_to_selected) ImGui::SetScrollHereY(0.5f);
+        if (ImGui::IsItemHovered()) {
+            const std::string about = describe_tensor(entry.name);
+            ImGui::SetTooltip("%s\n%s", entry.name.c_str(), about.empty() ? "(no description)" : about.c_str());
+        }
+    }
+    while (expanded > 0) {
+        ImGui::TreePop();
+        --expanded;
+    }
+    ui.scroll_to_selected = false;
+}
+
+void draw_statistics(const TensorStats& stats, size_t count) {
+    ImGui::Text("Statistics over all %zu values", count);
+    if (ImGui::BeginTable("stats", 2, ImGuiTableFlags_SizingFixedFit)) {
+        const std::pair<const char*, float> rows[] = {
+            {"min", stats.min}, {"max", stats.max}, {"mean", stats.mean}, {"std", stats.std}};
+        for (const auto& [label, value] : rows) {
+            ImGui::TableNextRow();
+            ImGui::TableNextColumn();
+            ImGui::TextDisabled("%s", label);
+            ImGui::TableNextColumn();
+            ImGui::Text("%+.5g", value);
+        }
+        if (stats.non_finite) {
+            ImGui::TableNextRow();
+            ImGui::TableNextColumn();
+            ImGui::TextDisabled("-inf");
+            ImGui::TableNextColumn();
+            ImGui::Text("%lld (masked: the causal mask)", static_cast<long long>(stats.non_finite));
+        }
+        ImGui::EndTable();
+    }
+}
+
+void draw_selected(App& app) {
+    const size_t position = selected_position(app);
+    const size_t count = app.trace.entries.size();
+    if (ImGui::Button("< Previous") && position > 0) select(app, position - 1);
+    ImGui::SameLine();
+    if (ImGui::Button("Next >")) select(app, position + 1);
+    ImGui::SameLine();
+    ImGui::Text("tensor %zu of %zu", position + 1, count);
+    ImGui::SameLine();
+    ImGui::TextDisabled("(keys: up/down, left/right or J/K)");
+    if (count == 0) {
+        ImGui::TextUnformatted("This trace has no tensors.");
+        return;
+    }
+    const TraceEntry& entry = app.trace.entries[position];
+    ImGui::Text("%s  %s", entry.name.c_str(), format_shape(entry.shape).c_str());
+    const std::string about = describe_tensor(entry.name);
+    ImGui::PushTextWrapPos(0);
+    ImGui::TextDisabled("%s", about.empty() ? "(no description for this name)" : about.c_str());
+    ImGui::PopTextWrapPos();
+    ImGui::Spacing();
+
+    if (ui.summary_version != app.trace_version || ui.summary_name != entry.name) {
+        ui.summary_version = app.trace_version;
+        ui.summary_name = entry.name;
+        ui.stats = tensor_stats(entry.values);
+        ui.scale = color_scale_for(entry.values);
+        ui.histogram = make_histogram(entry.values);
+    }
+    const ImVec2 avail = ImGui::GetContentRegionAvail();
+    const float bottom = std::max(ImGui::GetTextLineHeightWithSpacing() * 8, avail.y * 0.3f);
+    tensor_heatmap("tensor", entry.name, entry.shape, entry.values, ui.scale, app.tokens, ui.first,
+                   ImVec2(avail.x, avail.y - bottom));
+
+    ImGui::Spacing();
+    ImGui::BeginGroup();
+    draw_statistics(ui.stats, entry.values.size());
+    ImGui::EndGroup();
+    ImGui::SameLine(0, ImGui::GetFontSize() * 3);
+    const ImVec2 rest = ImGui::GetContentRegionAvail();
+    draw_histogram("histogram", ui.histogram, ImVec2(std::min(rest.x, ImGui::GetFontSize() * 40), rest.y),
+                   ("value of " + entry.name.substr(entry.name.rfind('.') + 1)).c_str());
+}
+
+}  // namespace
+
+void draw_forward_panel(App& app) {
+    const int step = key_step();
+    if (step != 0 && !app.trace.entries.empty()) {
+        const size_t position = selected_position(app);
+        if (step < 0 && position > 0) select(app, position - 1);
+        if (step > 0) select(app, position + 1);
+    }
+    draw_prompt(app);
+    ImGui::Separator();
+    ImGui::BeginChild("tree", ImVec2(ImGui::GetFontSize() * 19, 0), true);
+    ImGui::TextDisabled("Execution order");
+    draw_tree(app);
+    ImGui::EndChild();
+    ImGui::SameLine();
+    ImGui::BeginChild("tensor", ImVec2(0, 0), false);
+    draw_selected(app);
+    ImGui::EndChild();
+}
+
+}  // namespace seek::viewer
