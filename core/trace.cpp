@@ -167,29 +167,21 @@ static TensorDiff diff_entries(const TraceEntry& a, const TraceEntry& b) {
 
 std::vector<TensorDiff> compare_traces(const Trace& a, const Trace& b) {
     std::vector<TensorDiff> diffs;
-    for (const TraceEntry& entry : a.entries) {
-        if (const TraceEntry* other = trace_find(b, entry.name)) {
-            diffs.push_back(diff_entries(entry, *other));
-        }
-    }
-    for (const TraceEntry& entry : a.entries) {
-        if (!trace_find(b, entry.name)) {
+    for (const TraceEntry& entry : a.entries)
+        if (const TraceEntry* other = trace_find(b, entry.name)) diffs.push_back(diff_entries(entry, *other));
+    // Then the names only one side has, each with its own shape.
+    auto list_missing = [&diffs](const Trace& from, const Trace& other, TensorDiff::Status status) {
+        for (const TraceEntry& entry : from.entries) {
+            if (trace_find(other, entry.name)) continue;
             TensorDiff diff;
             diff.name = entry.name;
-            diff.shape_a = entry.shape;
-            diff.status = TensorDiff::OnlyInA;
+            (status == TensorDiff::OnlyInA ? diff.shape_a : diff.shape_b) = entry.shape;
+            diff.status = status;
             diffs.push_back(diff);
         }
-    }
-    for (const TraceEntry& entry : b.entries) {
-        if (!trace_find(a, entry.name)) {
-            TensorDiff diff;
-            diff.name = entry.name;
-            diff.shape_b = entry.shape;
-            diff.status = TensorDiff::OnlyInB;
-            diffs.push_back(diff);
-        }
-    }
+    };
+    list_missing(a, b, TensorDiff::OnlyInA);
+    list_missing(b, a, TensorDiff::OnlyInB);
     return diffs;
 }
 
