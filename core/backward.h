@@ -1,10 +1,11 @@
 // Backward passes for training, one beside each forward, in the style of llm.c's train_gpt2.c.
 //
 // Every function is a template on the scalar type: float trains, double lets the tests check each
-// gradient against central finite differences to ~1e-9. The float forwards here compute what the
-// inference forwards elsewhere in core/ compute (rms_norm, apply_rope, swiglu_ffn, mla_forward's
-// naive attention, route_tokens' weights), and the tests hold them equal, so each backward belongs
-// to the real forward.
+// gradient against central finite differences to ~1e-9. Where core/ has the forward as one function
+// (linear, RMSNorm, RoPE, SwiGLU), its backward sits beside it in that file. The rest live here
+// with the forms training uses: attention over whole sequences (held equal to mla_forward's naive
+// attention in the tests), embedding, cross-entropy and the gate's weights (held equal to
+// route_tokens').
 //
 // Conventions (llm.c's):
 //   - arguments: outputs first, then inputs; backward: gradients of the inputs and parameters,
@@ -20,55 +21,18 @@
 
 #include "config.h"
 #include "gate.h"
+#include "norm.h"
 #include "rope.h"
 #include "tensor.h"
 
 namespace seek {
 
-// MatOf<float> is Mat and MatOf<double> is MatD (tensor.h).
-template <typename S>
-using MatOf = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <typename S>
-using VecOf = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+// Linear (tensor.h): linear_backward beside linear.
+// RMSNorm (norm.h): rms_norm_forward and rms_norm_backward.
 
-// ---------------------------------------------------------------------------------------------
-// Linear: y = x W^T  (forward: linear() in tensor.h, or x * W.transpose() in any scalar)
-//   dx += dy W,   dW += dy^T x
-template <typename S>
-void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x,
-                     const MatOf<S>& weight);
+// RoPE (rope.h): rope_forward and rope_backward.
 
-// ---------------------------------------------------------------------------------------------
-// RMSNorm (norm.h): y = x r w per row, r = 1 / sqrt(mean(x^2) + eps)
-//   dw_i += sum_t dy_ti x_ti r_t
-//   dx_ti += r_t (w_i dy_ti - x_ti r_t^2 mean_j(dy_tj w_j x_tj))   (r depends on every x of the row)
-template <typename S>
-MatOf<S> rms_norm_forward(const MatOf<S>& x, const VecOf<S>& weight, S eps);
-template <typename S>
-void rms_norm_backward(MatOf<S>& dx, VecOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x,
-                       const VecOf<S>& weight, S eps);
-
-// ---------------------------------------------------------------------------------------------
-// RoPE (rope.h) on x [T, n·dr]: row t is at position t and holds n heads of dr rope lanes each,
-// every adjacent pair rotated by m·R(t θ_i) (m = table.magnitude, 1 without YaRN).
-// The map is linear and m·R(a) transposed is m·R(-a), so the backward rotates dy back:
-//   dx += m R(-t θ_i) dy
-template <typename S>
-void rope_forward(MatOf<S>& x, const RopeTable& table);  // in place, like apply_rope
-template <typename S>
-void rope_backward(MatOf<S>& dx, const MatOf<S>& dy, const RopeTable& table);
-
-// ---------------------------------------------------------------------------------------------
-// SwiGLU FFN (moe.h swiglu_ffn): y = (silu(x Wg^T) ⊙ x Wu^T) Wd^T, silu(a) = a σ(a)
-//   silu'(a) = σ(a) (1 + a (1 - σ(a)))
-// The backward recomputes x Wg^T and x Wu^T instead of saving them: two GEMMs for less to keep.
-template <typename S>
-MatOf<S> swiglu_forward(const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
-                        const MatOf<S>& down_proj);
-template <typename S>
-void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, MatOf<S>& ddown_proj,
-                     const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
-                     const MatOf<S>& down_proj);
+// SwiGLU (moe.h): swiglu_forward and swiglu_backward.
 
 // ---------------------------------------------------------------------------------------------
 // Causal multi-head attention in MLA's naive form (mla.h), the one training uses: every head h

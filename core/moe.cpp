@@ -8,16 +8,51 @@
 
 namespace seek {
 
-Mat swiglu_ffn(const FfnWeights& w, const Mat& x) {
-    const Mat gate = linear(x, w.gate_proj);
-    const Mat up = linear(x, w.up_proj);
-    Mat hidden(gate.rows(), gate.cols());
+// silu(gate) * up, elementwise.
+template <typename S>
+static MatOf<S> swiglu_hidden(const MatOf<S>& gate, const MatOf<S>& up) {
+    MatOf<S> hidden(gate.rows(), gate.cols());
     for (Eigen::Index i = 0; i < gate.size(); ++i) {
-        const float a = gate.data()[i];
-        hidden.data()[i] = a / (1.0f + std::exp(-a)) * up.data()[i];  // silu(gate) * up
+        const S a = gate.data()[i];
+        hidden.data()[i] = a / (S(1) + std::exp(-a)) * up.data()[i];
     }
-    return linear(hidden, w.down_proj);
+    return hidden;
 }
+
+template <typename S>
+MatOf<S> swiglu_forward(const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
+                        const MatOf<S>& down_proj) {
+    return swiglu_hidden<S>(x * gate_proj.transpose(), x * up_proj.transpose()) * down_proj.transpose();
+}
+
+template <typename S>
+void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, MatOf<S>& ddown_proj,
+                     const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
+                     const MatOf<S>& down_proj) {
+    const MatOf<S> gate = x * gate_proj.transpose();
+    const MatOf<S> up = x * up_proj.transpose();
+    const MatOf<S> hidden = swiglu_hidden(gate, up);
+
+    MatOf<S> dhidden = MatOf<S>::Zero(hidden.rows(), hidden.cols());
+    linear_backward(dhidden, ddown_proj, dy, hidden, down_proj);
+
+    MatOf<S> dgate(gate.rows(), gate.cols()), dup(up.rows(), up.cols());
+    for (Eigen::Index i = 0; i < gate.size(); ++i) {
+        const S a = gate.data()[i], sig = sigmoid(a);
+        dup.data()[i] = dhidden.data()[i] * a * sig;                                     // d/dup = silu(gate)
+        dgate.data()[i] = dhidden.data()[i] * up.data()[i] * sig * (S(1) + a * (S(1) - sig));  // silu'(gate) up
+    }
+    linear_backward(dx, dgate_proj, dgate, x, gate_proj);
+    linear_backward(dx, dup_proj, dup, x, up_proj);
+}
+
+template MatOf<float> swiglu_forward(const MatOf<float>&, const MatOf<float>&, const MatOf<float>&, const MatOf<float>&);
+template MatOf<double> swiglu_forward(const MatOf<double>&, const MatOf<double>&, const MatOf<double>&,
+                                      const MatOf<double>&);
+template void swiglu_backward(MatOf<float>&, MatOf<float>&, MatOf<float>&, MatOf<float>&, const MatOf<float>&,
+                              const MatOf<float>&, const MatOf<float>&, const MatOf<float>&, const MatOf<float>&);
+template void swiglu_backward(MatOf<double>&, MatOf<double>&, MatOf<double>&, MatOf<double>&, const MatOf<double>&,
+                              const MatOf<double>&, const MatOf<double>&, const MatOf<double>&, const MatOf<double>&);
 
 FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64_t hidden, int64_t width) {
     auto matrix = [&](const char* leaf, int64_t rows, int64_t cols) {

@@ -38,7 +38,20 @@ struct FfnWeights {
     Mat down_proj;  // [hidden, width]  w2
 };
 
-Mat swiglu_ffn(const FfnWeights& weights, const Mat& x);  // x [T, hidden] -> [T, hidden]
+// SwiGLU FFN : y = (silu(x Wg^T) ⊙ x Wu^T) Wd^T, silu(a) = a σ(a)
+//   silu'(a) = σ(a) (1 + a (1 - σ(a)))
+// The backward recomputes x Wg^T and x Wu^T instead of saving them: two GEMMs for less to keep.
+template <typename S>
+MatOf<S> swiglu_forward(const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
+                        const MatOf<S>& down_proj);
+template <typename S>
+void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, MatOf<S>& ddown_proj,
+                     const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
+                     const MatOf<S>& down_proj);
+
+inline Mat swiglu_ffn(const FfnWeights& w, const Mat& x) {  // x [T, hidden] -> [T, hidden]
+    return swiglu_forward<float>(x, w.gate_proj, w.up_proj, w.down_proj);
+}
 
 // N(0, 1/fan_in) projections named `module`.{gate,up,down}_proj.weight.
 FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64_t hidden, int64_t width);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 namespace seek {
 
@@ -51,14 +53,47 @@ double softmax_scale(const ModelConfig& config) {
     return scale;
 }
 
-void apply_rope(float* x, int64_t position, const RopeTable& table) {
+// Rotates the 2 · inv_freq.size() lanes at x by m·R(position θ_i); a negative position is the
+// transpose (the backward). In double, whatever S is.
+template <typename S>
+static void rotate_lanes(S* x, int64_t position, const RopeTable& table) {
     for (size_t i = 0; i < table.inv_freq.size(); ++i) {
         const double angle = position * table.inv_freq[i];
         const double c = std::cos(angle) * table.magnitude, s = std::sin(angle) * table.magnitude;
         const double even = x[2 * i], odd = x[2 * i + 1];
-        x[2 * i] = static_cast<float>(even * c - odd * s);
-        x[2 * i + 1] = static_cast<float>(even * s + odd * c);
+        x[2 * i] = static_cast<S>(even * c - odd * s);
+        x[2 * i + 1] = static_cast<S>(even * s + odd * c);
     }
 }
+
+void apply_rope(float* x, int64_t position, const RopeTable& table) { rotate_lanes(x, position, table); }
+
+// Every head of every row t of x [T, n·dr], at position direction · t.
+template <typename S>
+static void rotate_rows(MatOf<S>& x, const RopeTable& table, int direction) {
+    const int64_t lanes = 2 * static_cast<int64_t>(table.inv_freq.size());
+    if (x.cols() % lanes != 0)
+        throw std::runtime_error("rope: " + std::to_string(x.cols()) + " columns are not whole heads of " +
+                                 std::to_string(lanes) + " rope lanes");
+    for (Eigen::Index t = 0; t < x.rows(); ++t)
+        for (Eigen::Index head = 0; head < x.cols() / lanes; ++head) rotate_lanes(&x(t, head * lanes), direction * t, table);
+}
+
+template <typename S>
+void rope_forward(MatOf<S>& x, const RopeTable& table) {
+    rotate_rows(x, table, +1);
+}
+
+template <typename S>
+void rope_backward(MatOf<S>& dx, const MatOf<S>& dy, const RopeTable& table) {
+    MatOf<S> rotated_back = dy;
+    rotate_rows(rotated_back, table, -1);
+    dx += rotated_back;
+}
+
+template void rope_forward(MatOf<float>&, const RopeTable&);
+template void rope_forward(MatOf<double>&, const RopeTable&);
+template void rope_backward(MatOf<float>&, const MatOf<float>&, const RopeTable&);
+template void rope_backward(MatOf<double>&, const MatOf<double>&, const RopeTable&);
 
 }  // namespace seek

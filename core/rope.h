@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config.h"
+#include "tensor.h"
 
 namespace seek {
 
@@ -38,5 +39,15 @@ double softmax_scale(const ModelConfig& config);
 
 // Rotates one head's rope part in place: x has inv_freq.size() * 2 values.
 void apply_rope(float* x, int64_t position, const RopeTable& table);
+
+// RoPE (rope.h) on x [T, n·dr]: row t is at position t and holds n heads of dr rope lanes each,
+// every adjacent pair rotated by m·R(t θ_i) (m = table.magnitude, 1 without YaRN).
+// The map is linear and m·R(a) transposed is m·R(-a), so the backward rotates dy back:
+//   dx += m R(-t θ_i) dy
+template <typename S>
+void rope_forward(MatOf<S>& x, const RopeTable& table);  // in place, like apply_rope
+template <typename S>
+void rope_backward(MatOf<S>& dx, const MatOf<S>& dy, const RopeTable& table);
+
 
 }  // namespace seek

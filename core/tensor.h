@@ -5,6 +5,7 @@
 #pragma once
 
 #include <Eigen/Dense>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,9 +16,27 @@ using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor
 using Vec = Eigen::VectorXf;
 using MatD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using Shape = std::vector<int64_t>;
+// Scalar-generic forms for code that runs in float and, for gradient checks, in double:
+// MatOf<float> is Mat and MatOf<double> is MatD.
+template <typename S>
+using MatOf = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename S>
+using VecOf = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+
+template <typename S>
+S sigmoid(S a) {
+    return S(1) / (S(1) + std::exp(-a));
+}
 
 // y = x W^T  (x: [T, in], W: [out, in])
 inline Mat linear(const Mat& x, const Mat& weight) { return x * weight.transpose(); }
+
+// Its backward: dx += dy W,  dW += dy^T x  (gradients accumulate, see backward.h)
+template <typename S>
+void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& weight) {
+    dx += dy * weight;
+    dweight += dy.transpose() * x;
+}
 
 // "[2, 17]"
 inline std::string format_shape(const Shape& shape) {
