@@ -13,20 +13,13 @@ template <typename S>
 void attention_forward(MatOf<S>& out, MatOf<S>& probs, const MatOf<S>& q, const MatOf<S>& k, const MatOf<S>& v,
                        int64_t heads, S scale) {
     const int64_t T = q.rows(), qk_dim = q.cols() / heads, v_dim = v.cols() / heads;
+    MatOf<S> scores(heads * T, T);
+    for (int64_t h = 0; h < heads; ++h)
+        scores.middleRows(h * T, T) = q.middleCols(h * qk_dim, qk_dim) * k.middleCols(h * qk_dim, qk_dim).transpose() * scale;
+    causal_softmax(scores, probs, 0, T);  // a training sequence starts at position 0
     out.resize(T, heads * v_dim);
-    probs.resize(heads * T, T);
-    for (int64_t h = 0; h < heads; ++h) {
-        const MatOf<S> scores = q.middleCols(h * qk_dim, qk_dim) * k.middleCols(h * qk_dim, qk_dim).transpose() * scale;
-        for (int64_t s = 0; s < T; ++s) {
-            // Query s sees keys 0 .. s; later keys get probability exactly 0.
-            const S row_max = scores.row(s).head(s + 1).maxCoeff();
-            double sum = 0;
-            for (int64_t t = 0; t <= s; ++t) sum += probs(h * T + s, t) = std::exp(scores(s, t) - row_max);
-            for (int64_t t = 0; t <= s; ++t) probs(h * T + s, t) = static_cast<S>(probs(h * T + s, t) / sum);
-            for (int64_t t = s + 1; t < T; ++t) probs(h * T + s, t) = 0;
-        }
+    for (int64_t h = 0; h < heads; ++h)
         out.middleCols(h * v_dim, v_dim) = probs.middleRows(h * T, T) * v.middleCols(h * v_dim, v_dim);
-    }
 }
 
 template <typename S>

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "gate.h"
+#include "mla.h"
 #include "norm.h"
 #include "rope.h"
 #include "tensor.h"

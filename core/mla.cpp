@@ -66,21 +66,22 @@ static void ensure_rows(Mat& m, int64_t rows) {
     if (m.rows() < rows) m.conservativeResize(rows, m.cols());
 }
 
-// Causal softmax over stacked [H·T, S] scores in place: row h·T + s is query s, at position
-// start + s, which sees keys 0 .. start + s; the rest are -inf before and exactly 0 after.
-static void causal_softmax(Mat& scores, Mat& probs, int64_t start, int64_t T) {
-    const float neg_inf = -std::numeric_limits<float>::infinity();
+template <typename S>
+void causal_softmax(MatOf<S>& scores, MatOf<S>& probs, int64_t start, int64_t T) {
+    const S neg_inf = -std::numeric_limits<S>::infinity();
     probs.resize(scores.rows(), scores.cols());
     for (Eigen::Index s = 0; s < scores.rows(); ++s) {
         const Eigen::Index visible = start + s % T + 1;
         for (Eigen::Index t = visible; t < scores.cols(); ++t) scores(s, t) = neg_inf;
-        const float row_max = scores.row(s).head(visible).maxCoeff();
+        const S row_max = scores.row(s).head(visible).maxCoeff();
         double sum = 0;
         for (Eigen::Index t = 0; t < visible; ++t) sum += probs(s, t) = std::exp(scores(s, t) - row_max);
-        for (Eigen::Index t = 0; t < visible; ++t) probs(s, t) = static_cast<float>(probs(s, t) / sum);
+        for (Eigen::Index t = 0; t < visible; ++t) probs(s, t) = static_cast<S>(probs(s, t) / sum);
         for (Eigen::Index t = visible; t < scores.cols(); ++t) probs(s, t) = 0;
     }
 }
+template void causal_softmax(MatOf<float>&, MatOf<float>&, int64_t, int64_t);
+template void causal_softmax(MatOf<double>&, MatOf<double>&, int64_t, int64_t);
 
 // kv_a = [c_KV ; k^R] = [W_DKV h ; W_KR h]  (eqs. 1, 3); the latent is normalized, the rope key
 // rotated (one rope key per token, shared by all heads).

@@ -25,6 +25,12 @@ enum class AttnImpl { Naive, Absorb };
 AttnImpl attn_impl_from_name(const std::string& name);  // "naive" or "absorb"; throws otherwise
 const char* attn_impl_name(AttnImpl impl);
 
+// Causal softmax over stacked [H·T, S] scores in place: row h·T + s is query s, at position
+// start + s, which sees keys 0 .. start + s; the rest are -inf before and exactly 0 after.
+// Shared by inference (mla_forward) and training (attention_forward in backward.h).
+template <typename S>
+void causal_softmax(MatOf<S>& scores, MatOf<S>& probs, int64_t start, int64_t T);
+
 // HF names: model.layers.{i}.self_attn.{q_proj | q_a_proj, q_a_layernorm, q_b_proj,
 // kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj, o_proj}.weight
 struct MlaWeights {
