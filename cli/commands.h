@@ -19,6 +19,8 @@ int run_bench(int argc, char** argv);    // bench.cpp: timings on this CPU
 int run_route(int argc, char** argv);    // route.cpp: MoE routing, statistics, balancing simulator
 int run_fp8(int argc, char** argv);      // fp8.cpp: fp8 quant / gemm / encode
 int run_convert(int argc, char** argv);  // convert.cpp: checkpoint precision conversion
+int run_train(int argc, char** argv);    // train.cpp: pretraining with AdamW, MTP, balancing
+int run_generate(int argc, char** argv); // generate.cpp: sampling from a trained model
 
 // The options every command that needs a model shape takes: --preset NAME or --config FILE.
 Option preset_option(const std::string& default_preset);

@@ -22,6 +22,8 @@ const Subcommand subcommands[] = {
     {"route", "DeepSeekMoE routing: gate, expert load, and the V3-scale balancing simulator", seek::cli::run_route},
     {"fp8", "FP8 formats, fine-grained scaling and FP8 GEMM accumulation error (quant, gemm, encode)", seek::cli::run_fp8},
     {"convert", "convert a checkpoint between FP8, BF16 and F32 in the HF layout", seek::cli::run_convert},
+    {"train", "pretrain the toy model on an arithmetic corpus (AdamW, MTP, bias balancing, FP8 GEMMs)", seek::cli::run_train},
+    {"generate", "complete a prompt with a trained model (greedy, temperature, top-p)", seek::cli::run_generate},
     {"bench", "benchmarks on this machine (mla: naive vs absorbed decoding; moe: one MoE layer)", seek::cli::run_bench},
 };
 

@@ -18,6 +18,7 @@ struct Progress {
 
 Progress start_progress(const std::string& label, const std::string& unit, int64_t total);
 // Redraws at most ten times a second, and always when done == total (then ends the line).
-void show_progress(Progress& progress, int64_t done);
+// `detail` ("loss 1.23") is shown after the counts.
+void show_progress(Progress& progress, int64_t done, const std::string& detail = "");
 
 }  // namespace seek::cli

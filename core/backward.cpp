@@ -78,20 +78,31 @@ static S log_sum_exp(const MatOf<S>& logits, Eigen::Index t) {
     return max + std::log((logits.row(t).array() - max).exp().sum());
 }
 
+static int64_t counted_targets(const std::vector<int32_t>& targets) {
+    int64_t counted = 0;
+    for (int32_t target : targets) counted += target != kIgnoreTarget;
+    return counted;
+}
+
 template <typename S>
 S cross_entropy_forward(const MatOf<S>& logits, const std::vector<int32_t>& targets) {
+    const int64_t counted = counted_targets(targets);
     S loss = 0;
     for (size_t t = 0; t < targets.size(); ++t) {
+        if (targets[t] == kIgnoreTarget) continue;
         check_token(targets[t], logits.cols());
         loss += log_sum_exp(logits, t) - logits(t, targets[t]);
     }
-    return loss / S(targets.size());
+    return counted ? loss / S(counted) : S(0);
 }
 
 template <typename S>
 void cross_entropy_backward(MatOf<S>& dlogits, S dloss, const MatOf<S>& logits, const std::vector<int32_t>& targets) {
-    const S per_token = dloss / S(targets.size());
+    const int64_t counted = counted_targets(targets);
+    if (counted == 0) return;
+    const S per_token = dloss / S(counted);
     for (size_t t = 0; t < targets.size(); ++t) {
+        if (targets[t] == kIgnoreTarget) continue;
         const S lse = log_sum_exp(logits, t);
         dlogits.row(t).array() += per_token * (logits.row(t).array() - lse).exp();  // softmax
         dlogits(t, targets[t]) -= per_token;

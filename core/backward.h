@@ -12,7 +12,7 @@
 //     then the gradient of the output, then what the forward saw.
 //   - every gradient ACCUMULATES (+=) into a matrix the caller has sized and zeroed: a parameter
 //     used twice, or a residual stream read by two branches, sums its gradients for free.
-//   - linear layers are y = x W^T with W [out, in] (tensor.h), so dx = dy W and dW = dy^T x.
+//   - linear layers are y = x W^T with W [out, in] (linear.h), so dx = dy W and dW = dy^T x.
 //   - positions are 0 .. T-1: a training sequence is one whole prefill.
 #pragma once
 
@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "gate.h"
+#include "linear.h"
 #include "mla.h"
 #include "norm.h"
 #include "rope.h"
@@ -28,7 +29,7 @@
 
 namespace seek {
 
-// Linear (tensor.h): linear_backward beside linear.
+// Linear (linear.h): linear_forward and linear_backward, in FP32, BF16 or FP8.
 // RMSNorm (norm.h): rms_norm_forward and rms_norm_backward.
 
 // RoPE (rope.h): rope_forward and rope_backward.
@@ -61,9 +62,12 @@ template <typename S>
 void embedding_backward(MatOf<S>& dtable, const MatOf<S>& dout, const std::vector<int32_t>& tokens);
 
 // ---------------------------------------------------------------------------------------------
-// Softmax cross-entropy, the mean over tokens of -log softmax(logits[t])[targets[t]]:
-//   loss = 1/T sum_t (logsumexp(logits[t]) - logits[t, targets[t]])
-//   dlogits[t] += dloss / T (softmax(logits[t]) - onehot(targets[t]))
+// Softmax cross-entropy, the mean over the counted tokens of -log softmax(logits[t])[targets[t]]:
+//   loss = 1/C sum_t (logsumexp(logits[t]) - logits[t, targets[t]])
+//   dlogits[t] += dloss / C (softmax(logits[t]) - onehot(targets[t]))
+// A target of kIgnoreTarget (a prompt token, a sequence's last position) is not counted; C is the
+// number of the others, and the loss is 0 when there are none.
+constexpr int32_t kIgnoreTarget = -1;
 template <typename S>
 S cross_entropy_forward(const MatOf<S>& logits, const std::vector<int32_t>& targets);
 template <typename S>

@@ -35,7 +35,7 @@ static void check_inputs(const ModelConfig& config, const std::vector<int32_t>& 
 }
 
 // One decoder block's weights. Norm weights are ones, as in a freshly initialized model.
-struct BlockWeights {
+struct GeneratedBlock {
     MlaWeights attn;
     FfnWeights dense;  // layers before first_k_dense_replace
     MoeLayer moe;      // the others
@@ -44,8 +44,8 @@ struct BlockWeights {
 // A run that reaches V3's MoE layers keeps this many generated experts per layer (5.6 GB in FP32).
 constexpr int64_t kExpertCache = 32;
 
-static BlockWeights generated_block(const ModelConfig& config, int64_t layer, uint64_t seed) {
-    BlockWeights w;
+static GeneratedBlock generated_block(const ModelConfig& config, int64_t layer, uint64_t seed) {
+    GeneratedBlock w;
     w.attn = generated_mla_weights(config, layer, seed);
     if (config.is_moe_layer(layer)) w.moe = generated_moe_layer(config, layer, seed, kExpertCache);
     else w.dense = generated_dense_ffn(config, layer, seed);
@@ -53,7 +53,7 @@ static BlockWeights generated_block(const ModelConfig& config, int64_t layer, ui
 }
 
 // h = x + MLA(RMSNorm(x)); out = h + FFN(RMSNorm(h)). Traced under "layers.<layer>".
-static Mat block_forward(const ModelConfig& config, int64_t layer, BlockWeights& w, const RopeTable& rope,
+static Mat block_forward(const ModelConfig& config, int64_t layer, GeneratedBlock& w, const RopeTable& rope,
                          const Mat& x, MlaCache& cache, Trace* trace) {
     const std::string prefix = "layers." + std::to_string(layer);
     const Vec norm_weight = Vec::Ones(config.hidden_size);
@@ -96,7 +96,7 @@ Trace forward_trace(const ModelConfig& config, const std::vector<int32_t>& token
     const Mat embed = generated_embedding(config, tokens, options.seed);
     trace_record(&trace, "embed", embed);
 
-    std::vector<BlockWeights> blocks;
+    std::vector<GeneratedBlock> blocks;
     std::vector<MlaCache> caches;
     for (int64_t layer = 0; layer < layers; ++layer) {
         blocks.push_back(generated_block(config, layer, options.seed));

@@ -14,10 +14,10 @@ bool gate_has_bias(const ModelConfig& config) { return config.topk_method == "no
 
 std::string mlp_module_name(int64_t layer) { return "model.layers." + std::to_string(layer) + ".mlp"; }
 
-GateWeights generated_gate_weights(const ModelConfig& config, int64_t layer, uint64_t seed) {
+GateWeights generated_gate_weights(const ModelConfig& config, int64_t layer, uint64_t seed, float std) {
     GateWeights gate;
     gate.weight = generated_matrix(seed, mlp_module_name(layer) + ".gate.weight", config.n_routed_experts, config.hidden_size,
-                                   1.0f / std::sqrt(float(config.hidden_size)));
+                                   std > 0 ? std : 1.0f / std::sqrt(float(config.hidden_size)));
     if (gate_has_bias(config)) gate.bias = Vec::Zero(config.n_routed_experts);
     return gate;
 }

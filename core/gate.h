@@ -45,7 +45,8 @@ struct GateWeights {
 bool gate_has_bias(const ModelConfig& config);
 
 // N(0, 1/hidden) gate weights from (seed, HF name); the bias starts at zero, as in a fresh model.
-GateWeights generated_gate_weights(const ModelConfig& config, int64_t layer, uint64_t seed);
+// std > 0 draws N(0, std^2) instead (a model to train, model.h).
+GateWeights generated_gate_weights(const ModelConfig& config, int64_t layer, uint64_t seed, float std = 0);
 
 struct Routing {
     Mat scores;         // [T, E]  s: sigmoid or softmax of the logits

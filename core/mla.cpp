@@ -21,11 +21,11 @@ std::string attn_weight_name(int64_t layer, const std::string& leaf) {
     return "model.layers." + std::to_string(layer) + ".self_attn." + leaf + ".weight";
 }
 
-MlaWeights generated_mla_weights(const ModelConfig& config, int64_t layer, uint64_t seed) {
+MlaWeights generated_mla_weights(const ModelConfig& config, int64_t layer, uint64_t seed, float std) {
     const int64_t d = config.hidden_size, H = config.num_attention_heads, r = config.kv_lora_rank;
     const int64_t dn = config.qk_nope_head_dim, dr = config.qk_rope_head_dim, dv = config.v_head_dim;
     auto matrix = [&](const std::string& leaf, int64_t rows, int64_t cols) {
-        return generated_matrix(seed, attn_weight_name(layer, leaf), rows, cols, 1.0f / std::sqrt(float(cols)));
+        return generated_matrix(seed, attn_weight_name(layer, leaf), rows, cols, std > 0 ? std : 1.0f / std::sqrt(float(cols)));
     };
     MlaWeights w;
     if (config.q_lora_rank == 0) {

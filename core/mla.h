@@ -46,8 +46,9 @@ struct MlaWeights {
 
 std::string attn_weight_name(int64_t layer, const std::string& leaf);  // "model.layers.3.self_attn.<leaf>.weight"
 
-// Random weights, a pure function of (seed, tensor name, index): N(0, 1/fan_in) matrices, unit norms.
-MlaWeights generated_mla_weights(const ModelConfig& config, int64_t layer, uint64_t seed);
+// Random weights, a pure function of (seed, tensor name, index): N(0, 1/fan_in) matrices, or
+// N(0, std^2) when std > 0 (a model to train, model.h); unit norms.
+MlaWeights generated_mla_weights(const ModelConfig& config, int64_t layer, uint64_t seed, float std = 0);
 
 struct MlaCache {
     AttnImpl impl = AttnImpl::Absorb;

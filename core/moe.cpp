@@ -21,20 +21,21 @@ static MatOf<S> swiglu_hidden(const MatOf<S>& gate, const MatOf<S>& up) {
 
 template <typename S>
 MatOf<S> swiglu_forward(const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
-                        const MatOf<S>& down_proj) {
-    return swiglu_hidden<S>(x * gate_proj.transpose(), x * up_proj.transpose()) * down_proj.transpose();
+                        const MatOf<S>& down_proj, const LinearPrecision& precision) {
+    const MatOf<S> hidden = swiglu_hidden<S>(linear_forward(x, gate_proj, precision), linear_forward(x, up_proj, precision));
+    return linear_forward(hidden, down_proj, precision);
 }
 
 template <typename S>
 void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, MatOf<S>& ddown_proj,
                      const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
-                     const MatOf<S>& down_proj) {
-    const MatOf<S> gate = x * gate_proj.transpose();
-    const MatOf<S> up = x * up_proj.transpose();
+                     const MatOf<S>& down_proj, const LinearPrecision& precision) {
+    const MatOf<S> gate = linear_forward(x, gate_proj, precision);
+    const MatOf<S> up = linear_forward(x, up_proj, precision);
     const MatOf<S> hidden = swiglu_hidden(gate, up);
 
     MatOf<S> dhidden = MatOf<S>::Zero(hidden.rows(), hidden.cols());
-    linear_backward(dhidden, ddown_proj, dy, hidden, down_proj);
+    linear_backward(dhidden, ddown_proj, dy, hidden, down_proj, precision);
 
     MatOf<S> dgate(gate.rows(), gate.cols()), dup(up.rows(), up.cols());
     for (Eigen::Index i = 0; i < gate.size(); ++i) {
@@ -42,21 +43,24 @@ void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, Mat
         dup.data()[i] = dhidden.data()[i] * a * sig;                                     // d/dup = silu(gate)
         dgate.data()[i] = dhidden.data()[i] * up.data()[i] * sig * (S(1) + a * (S(1) - sig));  // silu'(gate) up
     }
-    linear_backward(dx, dgate_proj, dgate, x, gate_proj);
-    linear_backward(dx, dup_proj, dup, x, up_proj);
+    linear_backward(dx, dgate_proj, dgate, x, gate_proj, precision);
+    linear_backward(dx, dup_proj, dup, x, up_proj, precision);
 }
 
-template MatOf<float> swiglu_forward(const MatOf<float>&, const MatOf<float>&, const MatOf<float>&, const MatOf<float>&);
+template MatOf<float> swiglu_forward(const MatOf<float>&, const MatOf<float>&, const MatOf<float>&, const MatOf<float>&,
+                                     const LinearPrecision&);
 template MatOf<double> swiglu_forward(const MatOf<double>&, const MatOf<double>&, const MatOf<double>&,
-                                      const MatOf<double>&);
+                                      const MatOf<double>&, const LinearPrecision&);
 template void swiglu_backward(MatOf<float>&, MatOf<float>&, MatOf<float>&, MatOf<float>&, const MatOf<float>&,
-                              const MatOf<float>&, const MatOf<float>&, const MatOf<float>&, const MatOf<float>&);
+                              const MatOf<float>&, const MatOf<float>&, const MatOf<float>&, const MatOf<float>&,
+                              const LinearPrecision&);
 template void swiglu_backward(MatOf<double>&, MatOf<double>&, MatOf<double>&, MatOf<double>&, const MatOf<double>&,
-                              const MatOf<double>&, const MatOf<double>&, const MatOf<double>&, const MatOf<double>&);
+                              const MatOf<double>&, const MatOf<double>&, const MatOf<double>&, const MatOf<double>&,
+                              const LinearPrecision&);
 
-FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64_t hidden, int64_t width) {
+FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64_t hidden, int64_t width, float std) {
     auto matrix = [&](const char* leaf, int64_t rows, int64_t cols) {
-        return generated_matrix(seed, module + "." + leaf + ".weight", rows, cols, 1.0f / std::sqrt(float(cols)));
+        return generated_matrix(seed, module + "." + leaf + ".weight", rows, cols, std > 0 ? std : 1.0f / std::sqrt(float(cols)));
     };
     return {matrix("gate_proj", width, hidden), matrix("up_proj", width, hidden), matrix("down_proj", hidden, width)};
 }

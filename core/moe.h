@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "gate.h"
+#include "linear.h"
 #include "tensor.h"
 #include "trace.h"
 
@@ -40,21 +41,22 @@ struct FfnWeights {
 
 // SwiGLU FFN : y = (silu(x Wg^T) ⊙ x Wu^T) Wd^T, silu(a) = a σ(a)
 //   silu'(a) = σ(a) (1 + a (1 - σ(a)))
-// The backward recomputes x Wg^T and x Wu^T instead of saving them: two GEMMs for less to keep.
+// Its three projections run in `precision` (linear.h). The backward recomputes x Wg^T and x Wu^T
+// instead of saving them: two GEMMs for less to keep.
 template <typename S>
 MatOf<S> swiglu_forward(const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
-                        const MatOf<S>& down_proj);
+                        const MatOf<S>& down_proj, const LinearPrecision& precision = {});
 template <typename S>
 void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, MatOf<S>& ddown_proj,
                      const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
-                     const MatOf<S>& down_proj);
+                     const MatOf<S>& down_proj, const LinearPrecision& precision = {});
 
 inline Mat swiglu_ffn(const FfnWeights& w, const Mat& x) {  // x [T, hidden] -> [T, hidden]
     return swiglu_forward<float>(x, w.gate_proj, w.up_proj, w.down_proj);
 }
 
-// N(0, 1/fan_in) projections named `module`.{gate,up,down}_proj.weight.
-FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64_t hidden, int64_t width);
+// N(0, 1/fan_in) projections named `module`.{gate,up,down}_proj.weight; N(0, std^2) when std > 0.
+FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64_t hidden, int64_t width, float std = 0);
 FfnWeights generated_dense_ffn(const ModelConfig& config, int64_t layer, uint64_t seed);     // intermediate_size
 FfnWeights generated_shared_experts(const ModelConfig& config, int64_t layer, uint64_t seed);  // n_shared x moe_intermediate_size
 FfnWeights generated_expert(const ModelConfig& config, int64_t layer, int64_t expert, uint64_t seed);

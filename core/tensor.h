@@ -31,12 +31,7 @@ S sigmoid(S a) {
 // y = x W^T  (x: [T, in], W: [out, in])
 inline Mat linear(const Mat& x, const Mat& weight) { return x * weight.transpose(); }
 
-// Its backward: dx += dy W,  dW += dy^T x  (gradients accumulate, see backward.h)
-template <typename S>
-void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& weight) {
-    dx += dy * weight;
-    dweight += dy.transpose() * x;
-}
+// Its backward and the BF16 / FP8 forms training uses: linear.h.
 
 // "[2, 17]"
 inline std::string format_shape(const Shape& shape) {

@@ -1,0 +1,51 @@
+// The three GEMMs of a linear layer y = x W^T (W [out, in]), in the precision training runs them:
+//   Fprop  y   = x W^T
+//   Dgrad  dx += dy W
+//   Wgrad  dW += dy^T x
+//
+//   fp32  as written.
+//   bf16  both operands rounded to BF16 (nearest even), products summed in FP32: a BF16 tensor core.
+//   fp8   the V3 recipe (report §3.3): both operands E4M3, scaled in fine-grained tiles along the
+//         GEMM's inner dimension K (quantize.h):
+//           Fprop  x  1x128 (per token, 128 input channels)    W 128x128
+//           Dgrad  dy 1x128 (per token, 128 output channels)   W 128x128 (the same blocks, read transposed)
+//           Wgrad  dy and x 128x1 (per channel, 128 tokens: K is now the token dimension)
+//         Accumulation follows `Fp8Training::accumulation` (fp8_gemm.h): Exact sums each 128-wide K
+//         block in FP32 and scales it, which is the tensor core's partial sum promoted to FP32 every
+//         N_C = 128 products without the accumulator's own error; it runs as dequantize + an FP32
+//         GEMM, equal to fp8_gemm's Exact up to FP32 summation order (tests/test_linear.cpp).
+//         TensorCore adds the 14-bit accumulator between promotions through fp8_gemm: faithful,
+//         and about a hundred times slower.
+// Gradients and master weights stay FP32 whatever the GEMMs use; the outputs are FP32.
+//
+// Templates on the scalar for the gradient checks: double supports fp32 only.
+#pragma once
+
+#include <string>
+
+#include "fp8_gemm.h"
+#include "tensor.h"
+
+namespace seek {
+
+enum class GemmPrecision { FP32, BF16, FP8 };
+const char* gemm_precision_name(GemmPrecision precision);  // "fp32", "bf16", "fp8"
+// "fp32", "bf16" or "fp8"; anything else throws std::invalid_argument naming the text.
+GemmPrecision gemm_precision_from_name(const std::string& name);
+
+struct LinearPrecision {
+    GemmPrecision gemm = GemmPrecision::FP32;
+    AccumulationModel accumulation;  // fp8 only: Exact (default) or TensorCore
+};
+
+template <typename S>
+MatOf<S> linear_forward(const MatOf<S>& x, const MatOf<S>& weight, const LinearPrecision& precision = {});
+template <typename S>
+void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& weight,
+                     const LinearPrecision& precision = {});
+
+// A @ B^T with both operands rounded as `precision` says; a_tile and b_tile are their FP8 tiles.
+Mat low_precision_gemm(const Mat& a, const Mat& b, const LinearPrecision& precision, const Tile& a_tile,
+                       const Tile& b_tile);
+
+}  // namespace seek
