@@ -2,6 +2,7 @@
 // argument after the subcommand. Each returns the process exit status.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,6 +22,11 @@ int run_fp8(int argc, char** argv);      // fp8.cpp: fp8 quant / gemm / encode
 int run_convert(int argc, char** argv);  // convert.cpp: checkpoint precision conversion
 int run_train(int argc, char** argv);    // train.cpp: pretraining with AdamW, MTP, balancing
 int run_generate(int argc, char** argv); // generate.cpp: sampling from a trained model
+int run_grpo(int argc, char** argv);     // grpo.cpp: GRPO reinforcement learning
+int run_eval(int argc, char** argv);     // eval.cpp: held-out accuracy of a model
+
+// "0.001", "1e-05": a default value for --help.
+std::string number_text(double value);
 
 // The options every command that needs a model shape takes: --preset NAME or --config FILE.
 Option preset_option(const std::string& default_preset);
@@ -37,5 +43,10 @@ std::vector<int32_t> prompt_from_args(const ParsedArgs& args, const ModelConfig&
 // kernel on free, and faulting them back in cost as much as the work itself on a small VM. After
 // this call freed memory stays in the process for the next allocation.
 void keep_freed_memory();
+
+// Long runs (train, grpo): Ctrl-C and SIGTERM set the returned flag instead of ending the process,
+// so the run can save before it stops; release_interrupts restores the default handlers.
+const std::atomic<bool>& catch_interrupts();
+void release_interrupts();
 
 }  // namespace seek::cli

@@ -2,9 +2,18 @@
 
 #include <malloc.h>
 
+#include <csignal>
+#include <cstdio>
+
 #include "../core/tokenizer.h"
 
 namespace seek::cli {
+
+std::string number_text(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return text;
+}
 
 Option preset_option(const std::string& default_preset) {
     return {"preset", "NAME", "model shape: toy, v2-lite or v3", default_preset};
@@ -53,6 +62,21 @@ std::vector<int32_t> prompt_from_args(const ParsedArgs& args, const ModelConfig&
 void keep_freed_memory() {
     mallopt(M_MMAP_THRESHOLD, 1 << 30);  // blocks up to 1 GB come from the heap, not fresh mappings
     mallopt(M_TRIM_THRESHOLD, 1 << 30);  // and the heap is not trimmed until 1 GB sits free at its top
+}
+
+static std::atomic<bool> interrupted{false};
+extern "C" void seek_on_interrupt(int) { interrupted = true; }
+
+const std::atomic<bool>& catch_interrupts() {
+    interrupted = false;
+    std::signal(SIGINT, seek_on_interrupt);
+    std::signal(SIGTERM, seek_on_interrupt);
+    return interrupted;
+}
+
+void release_interrupts() {
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
 }
 
 }  // namespace seek::cli

@@ -24,6 +24,8 @@ const Subcommand subcommands[] = {
     {"convert", "convert a checkpoint between FP8, BF16 and F32 in the HF layout", seek::cli::run_convert},
     {"train", "pretrain the toy model on an arithmetic corpus (AdamW, MTP, bias balancing, FP8 GEMMs)", seek::cli::run_train},
     {"generate", "complete a prompt with a trained model (greedy, temperature, top-p)", seek::cli::run_generate},
+    {"grpo", "GRPO: reinforcement learning from verifiable rewards (R1-Zero style) on a trained model", seek::cli::run_grpo},
+    {"eval", "held-out accuracy, format, think and check/retry rates and length of a model on a task", seek::cli::run_eval},
     {"bench", "benchmarks on this machine (mla: naive vs absorbed decoding; moe: one MoE layer)", seek::cli::run_bench},
 };
 

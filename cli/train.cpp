@@ -1,5 +1,4 @@
 // seek train: pretrain the toy model on a task's corpus, with DeepSeek-V3's recipe.
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -13,12 +12,6 @@ namespace seek::cli {
 namespace {
 
 const TrainOptions defaults;
-
-std::string text(double value) {
-    char buffer[32];
-    std::snprintf(buffer, sizeof buffer, "%g", value);
-    return buffer;
-}
 
 const CommandSpec spec = {
     "train",
@@ -56,14 +49,14 @@ const CommandSpec spec = {
      {"steps", "N", "optimizer steps", std::to_string(defaults.steps)},
      {"batch", "B", "sequences per step", std::to_string(defaults.batch)},
      {"seed", "S", "seed of the weights and the data", "0"},
-     {"lr", "LR", "peak learning rate", text(defaults.adamw.lr)},
-     {"min-lr", "LR", "learning rate at the end of the cosine", text(defaults.min_lr)},
+     {"lr", "LR", "peak learning rate", number_text(defaults.adamw.lr)},
+     {"min-lr", "LR", "learning rate at the end of the cosine", number_text(defaults.min_lr)},
      {"warmup", "N", "linear warmup steps", std::to_string(defaults.warmup)},
-     {"weight-decay", "W", "AdamW decoupled weight decay (matrices only)", text(defaults.adamw.weight_decay)},
-     {"clip", "C", "max global gradient norm; 0 = off", text(defaults.adamw.clip)},
-     {"mtp-weight", "L", "lambda, the weight of the MTP loss (V3: 0.3, then 0.1)", text(defaults.loss.mtp_weight)},
-     {"balance-alpha", "A", "alpha of the sequence-wise balance loss (V3: 0.0001); 0 = off", text(defaults.loss.balance_alpha)},
-     {"bias-gamma", "G", "speed of the aux-loss-free bias update (V3: 0.001); 0 = off", text(defaults.bias_gamma)},
+     {"weight-decay", "W", "AdamW decoupled weight decay (matrices only)", number_text(defaults.adamw.weight_decay)},
+     {"clip", "C", "max global gradient norm; 0 = off", number_text(defaults.adamw.clip)},
+     {"mtp-weight", "L", "lambda, the weight of the MTP loss (V3: 0.3, then 0.1)", number_text(defaults.loss.mtp_weight)},
+     {"balance-alpha", "A", "alpha of the sequence-wise balance loss (V3: 0.0001); 0 = off", number_text(defaults.loss.balance_alpha)},
+     {"bias-gamma", "G", "speed of the aux-loss-free bias update (V3: 0.001); 0 = off", number_text(defaults.bias_gamma)},
      {"precision", "P", "GEMMs of the linear layers: fp32, bf16 or fp8", "fp32"},
      {"fp8-accumulation", "M", "fp8: exact (FP32 per 128 products) or tensor-core (14-bit model, slow)", "exact"},
      {"eval-every", "N", "held-out loss every N steps; 0 = never", std::to_string(defaults.eval_every)},
@@ -71,9 +64,6 @@ const CommandSpec spec = {
      {"save-every", "N", "checkpoint every N steps", std::to_string(defaults.save_every)}},
     "", 0, 0,
 };
-
-std::atomic<bool> stop_requested{false};
-extern "C" void on_interrupt(int) { stop_requested = true; }
 
 CorpusMix mix_from_text(const std::string& value) {
     double shares[4];
@@ -159,8 +149,7 @@ int run_train(int argc, char** argv) {
                 gemm_precision_name(run.options.precision.gemm), out.c_str());
     std::fflush(stdout);
 
-    std::signal(SIGINT, on_interrupt);
-    std::signal(SIGTERM, on_interrupt);
+    const std::atomic<bool>& stop_requested = catch_interrupts();
     Progress progress = start_progress("train", "steps", run.options.steps);
     progress.start = std::chrono::steady_clock::now();
     int64_t tokens = 0;
@@ -178,10 +167,10 @@ int run_train(int argc, char** argv) {
         if (!progress.enabled && m.evaluated)
             std::printf("step %lld/%lld  %s  lr %.2e  grad norm %.3f%s\n", static_cast<long long>(m.step),
                         static_cast<long long>(run.options.steps), loss_text(m).c_str(), m.lr, m.grad_norm, rate);
+        std::fflush(stdout);
     };
     const bool finished = train(run, out, callbacks);
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
+    release_interrupts();
     if (!finished) {
         std::printf("\nstopped at step %lld; saved to %s (continue with: seek train --out %s --resume)\n",
                     static_cast<long long>(run.optimizer.step), out.c_str(), out.c_str());

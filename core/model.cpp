@@ -209,9 +209,13 @@ static Mat mla_train_forward(const ModelConfig& config, const MlaWeights& w, con
     }
 
     const float scale = static_cast<float>(softmax_scale(config));
+    const int64_t sequences = static_cast<int64_t>(offsets.size()) - 1;
     act.attn.resize(N, H * dv);
-    act.probs.resize(offsets.size() - 1);
-    for (size_t s = 0; s + 1 < offsets.size(); ++s) {
+    act.probs.resize(sequences);
+    // Sequences attend independently and each writes only its own rows: one per thread, the
+    // same numbers whatever the thread count.
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t s = 0; s < sequences; ++s) {
         Mat out;
         attention_forward(out, act.probs[s], sequence_rows(act.q, offsets, s), sequence_rows(act.k, offsets, s),
                           sequence_rows(act.v, offsets, s), H, scale);
@@ -233,8 +237,10 @@ static void mla_train_backward(Mat& dx, MlaWeights& dw, const Mat& dout, const M
     Mat dattn = Mat::Zero(N, H * dv);
     linear_backward(dattn, dw.o_proj, dout, act.attn, w.o_proj, precision);
 
-    Mat dq_all = Mat::Zero(N, H * dq), dk = Mat::Zero(N, H * dq), dv_all = Mat::Zero(N, H * dv);
-    for (size_t s = 0; s + 1 < offsets.size(); ++s) {
+    Mat dq_all(N, H * dq), dk(N, H * dq), dv_all(N, H * dv);  // every row is written below
+    const int64_t sequences = static_cast<int64_t>(offsets.size()) - 1;
+#pragma omp parallel for schedule(dynamic)  // independent sequences, as in the forward
+    for (int64_t s = 0; s < sequences; ++s) {
         const int64_t T = offsets[s + 1] - offsets[s];
         Mat dq_s = Mat::Zero(T, H * dq), dk_s = Mat::Zero(T, H * dq), dv_s = Mat::Zero(T, H * dv);
         attention_backward(dq_s, dk_s, dv_s, sequence_rows(dattn, offsets, s), sequence_rows(act.q, offsets, s),
@@ -298,14 +304,19 @@ static Mat ffn_forward(const ModelConfig& config, const BlockWeights& w, bool mo
     std::vector<std::vector<int64_t>> slots(E);
     for (int64_t t = 0; t < N; ++t)
         for (int64_t k = 0; k < K; ++k) slots[routing.topk_idx(t, k)].push_back(t * K + k);
+    // Each expert runs on its own tokens, one expert per thread; the weighted sums below then
+    // add the outputs in expert order, as a single thread would.
     std::vector<Mat> outputs(E);
-    Mat routed = Mat::Zero(N, x.cols());
+#pragma omp parallel for schedule(dynamic)
     for (int64_t e = 0; e < E; ++e) {
         if (slots[e].empty()) continue;
         Mat gathered(static_cast<int64_t>(slots[e].size()), x.cols());
         for (size_t i = 0; i < slots[e].size(); ++i) gathered.row(i) = x.row(slots[e][i] / K);
         const FfnWeights& expert = w.experts[e];
         outputs[e] = swiglu_forward(gathered, expert.gate_proj, expert.up_proj, expert.down_proj, precision);
+    }
+    Mat routed = Mat::Zero(N, x.cols());
+    for (int64_t e = 0; e < E; ++e) {
         for (size_t i = 0; i < slots[e].size(); ++i) {
             const int64_t t = slots[e][i] / K, k = slots[e][i] % K;
             routed.row(t) += routing.topk_weight(t, k) * outputs[e].row(i);
@@ -340,8 +351,13 @@ static void ffn_backward(Mat& dx, BlockWeights& dw, const Mat& dout, const Model
                         precision);
 
     // out_t += w_tk y_e(x_t): dy = w_tk dout_t, dw_tk = dout_t · y_e(x_t)
+    // One expert per thread: each writes its own weight gradients and its own (t, k) entries of
+    // dweights; the input gradients are added to dx afterwards in expert order.
+    const int64_t E = static_cast<int64_t>(act.expert_slots.size());
     Mat dweights = Mat::Zero(N, K);
-    for (size_t e = 0; e < act.expert_slots.size(); ++e) {
+    std::vector<Mat> dgathered(E);
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t e = 0; e < E; ++e) {
         const std::vector<int64_t>& slots = act.expert_slots[e];
         if (slots.empty()) continue;
         const int64_t rows = static_cast<int64_t>(slots.size());
@@ -352,13 +368,14 @@ static void ffn_backward(Mat& dx, BlockWeights& dw, const Mat& dout, const Model
             dy.row(i) = act.routing.topk_weight(t, k) * dout.row(t);
             dweights(t, k) = dout.row(t).dot(act.expert_out[e].row(i));
         }
-        Mat dgathered = Mat::Zero(rows, x.cols());
+        dgathered[e] = Mat::Zero(rows, x.cols());
         FfnWeights& dexpert = dw.experts[e];
         const FfnWeights& expert = w.experts[e];
-        swiglu_backward(dgathered, dexpert.gate_proj, dexpert.up_proj, dexpert.down_proj, dy, gathered,
+        swiglu_backward(dgathered[e], dexpert.gate_proj, dexpert.up_proj, dexpert.down_proj, dy, gathered,
                         expert.gate_proj, expert.up_proj, expert.down_proj, precision);
-        for (int64_t i = 0; i < rows; ++i) dx.row(slots[i] / K) += dgathered.row(i);
     }
+    for (int64_t e = 0; e < E; ++e)
+        for (size_t i = 0; i < act.expert_slots[e].size(); ++i) dx.row(act.expert_slots[e][i] / K) += dgathered[e].row(i);
 
     Mat dlogits = Mat::Zero(N, config.n_routed_experts);
     gate_weights_backward(dlogits, dweights, config, act.gate_logits, act.routing.topk_idx);
@@ -452,7 +469,7 @@ LossReport model_forward(const ModelConfig& config, const ModelWeights& w, const
     report.main = cross_entropy_forward(act.logits, batch.targets);
 
     build_mtp_batch(batch, act);
-    if (!w.mtp.empty() && !act.mtp_rows.empty()) {
+    if (loss.mtp_weight > 0 && !w.mtp.empty() && !act.mtp_rows.empty()) {
         const MtpWeights& mtp = w.mtp[0];
         const int64_t M = static_cast<int64_t>(act.mtp_rows.size());
         Mat previous(M, config.hidden_size);
@@ -476,18 +493,24 @@ LossReport model_forward(const ModelConfig& config, const ModelWeights& w, const
 
 void model_backward(ModelWeights& g, const ModelConfig& config, const ModelWeights& w, const Batch& batch,
                     const LinearPrecision& precision, const TrainingLoss& loss, const ModelActivations& act) {
+    Mat dlogits = Mat::Zero(act.logits.rows(), act.logits.cols());
+    cross_entropy_backward(dlogits, 1.0f, act.logits, batch.targets);
+    model_backward_from_logits(g, config, w, batch, precision, loss, act, dlogits);
+}
+
+void model_backward_from_logits(ModelWeights& g, const ModelConfig& config, const ModelWeights& w, const Batch& batch,
+                                const LinearPrecision& precision, const TrainingLoss& loss, const ModelActivations& act,
+                                const Mat& dlogits) {
     const float eps = static_cast<float>(config.rms_norm_eps);
     const RopeTable rope = rope_table(config);
     const int64_t L = config.num_hidden_layers, d = config.hidden_size;
 
-    Mat dlogits = Mat::Zero(act.logits.rows(), act.logits.cols());
-    cross_entropy_backward(dlogits, 1.0f, act.logits, batch.targets);
     Mat dfinal = Mat::Zero(act.final_norm.rows(), d);
     linear_backward(dfinal, g.lm_head, dlogits, act.final_norm, w.lm_head);
     Mat dh = Mat::Zero(act.hidden.rows(), d);
     rms_norm_backward(dh, g.norm, dfinal, act.hidden, w.norm, eps);
 
-    if (!w.mtp.empty() && !act.mtp_rows.empty()) {
+    if (loss.mtp_weight > 0 && !w.mtp.empty() && !act.mtp_rows.empty()) {
         const MtpWeights& mtp = w.mtp[0];
         MtpWeights& dmtp = g.mtp[0];
         const int64_t M = static_cast<int64_t>(act.mtp_rows.size());

@@ -98,7 +98,7 @@ struct Batch {
 void check_batch(const ModelConfig& config, const Batch& batch);
 
 struct TrainingLoss {
-    double mtp_weight = 0.3;     // λ (V3: 0.3, then 0.1)
+    double mtp_weight = 0.3;     // λ (V3: 0.3, then 0.1); 0 skips the MTP module altogether
     double balance_alpha = 0.0;  // α of the sequence-wise balance loss (V3: 0.0001), 0 = off
 };
 
@@ -139,6 +139,11 @@ LossReport model_forward(const ModelConfig& config, const ModelWeights& weights,
 // Accumulates d(total)/d(every trainable tensor) into grads (sized like the weights; zero it first).
 void model_backward(ModelWeights& grads, const ModelConfig& config, const ModelWeights& weights, const Batch& batch,
                     const LinearPrecision& precision, const TrainingLoss& loss, const ModelActivations& act);
+// The same for a loss of the caller's on the main logits (GRPO's), given as d(loss)/d(logits)
+// [N, vocab]; MTP and the balance loss take part as `loss` says (GRPO turns both off).
+void model_backward_from_logits(ModelWeights& grads, const ModelConfig& config, const ModelWeights& weights,
+                                const Batch& batch, const LinearPrecision& precision, const TrainingLoss& loss,
+                                const ModelActivations& act, const Mat& dlogits);
 
 // ---------------------------------------------------------------------------------------------
 // Inference with the latent KV cache

@@ -181,8 +181,7 @@ double heldout_loss(const TrainRun& run, int64_t count) {
     return counted ? sum / counted : 0.0;
 }
 
-// Keeps the log's lines of steps 1 .. last_step (a partial last line is dropped), atomically.
-static void cut_log(const std::string& path, int64_t last_step) {
+void cut_log(const std::string& path, int64_t last_step) {
     std::ifstream in(path);
     if (!in) return;
     std::string kept, line;
@@ -207,6 +206,7 @@ static void balance_block(const ModelConfig& config, GateWeights& gate, const Bl
 }
 
 bool train(TrainRun& run, const std::string& directory, const TrainCallbacks& callbacks) {
+    const SingleThreadedProducts single_threaded;
     const TrainOptions& o = run.options;
     const TaskSpec task = task_from_name(o.task);
     std::filesystem::create_directories(directory);

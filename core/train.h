@@ -90,6 +90,10 @@ struct TrainCallbacks {
 // Returns true when it finished, false when stopped.
 bool train(TrainRun& run, const std::string& directory, const TrainCallbacks& callbacks = {});
 
+// Keeps the JSON lines of a log whose "step" is at most last_step, atomically; stops at a line cut
+// short by a kill. A resumed run calls it so that steps after its checkpoint are redone, not doubled.
+void cut_log(const std::string& path, int64_t last_step);
+
 // Mean main loss over `count` held-out examples, in batches.
 double heldout_loss(const TrainRun& run, int64_t count);
 

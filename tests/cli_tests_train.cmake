@@ -24,3 +24,15 @@ set_tests_properties(cli.train_refuses_overwrite cli.train_resume_keeps_options 
 
 add_test(NAME cli.train_interrupt_resume COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/train_interrupt.sh $<TARGET_FILE:seek>)
 set_tests_properties(cli.train_interrupt_resume PROPERTIES LABELS cpu)
+
+# seek grpo and seek eval on the short run's model
+seek_cli_test(grpo_needs_model 2 "--model DIR is required" grpo --out t_grpo_none)
+seek_cli_test(grpo_bad_loss 2 "--loss: loss aggregation must be grpo, dapo or dr-grpo, got 'ppo'" grpo --model t_short --out t_grpo_bad --loss ppo)
+seek_cli_test(grpo_bad_group 2 "group >= 2" grpo --model t_short --out t_grpo_bad --group 1)
+seek_cli_test(grpo_bad_task 2 "mul:12" grpo --model t_short --out t_grpo_bad --task mul:12)
+seek_cli_test(grpo_missing_model 1 "t_missing" grpo --model t_missing --out t_grpo_bad)
+seek_cli_test(eval_short 0 "accuracy +format +think.*0 [(]greedy[)] +[0-9.]+%" eval --model t_short --task add:1 --n 5 --max-new 8)
+seek_cli_test(eval_json 0 "\"think_rate\"" eval --model t_short --task add:1 --n 3 --max-new 8 --json)
+seek_cli_test(eval_bad_temperature 2 "--temperatures: 'hot' is not a temperature" eval --model t_short --temperatures 0,hot)
+set_tests_properties(cli.grpo_bad_loss cli.grpo_bad_group cli.grpo_bad_task cli.eval_short cli.eval_json
+                     cli.eval_bad_temperature PROPERTIES FIXTURES_REQUIRED train_short)
