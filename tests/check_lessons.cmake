@@ -1,8 +1,9 @@
-# Runs every `./build/seek ...` command line of one lesson (or the README), in order, in a scratch directory, and
+# Runs every `./build/seek ...` command line of one lesson (or the README), in order, in a fresh scratch directory, and
 # fails on the first non-zero exit: lessons never drift away from the program they teach.
 # Lines whose comment says "takes minutes" are listed but not run, to keep CI short.
 # -DLESSON=file.md -DSEEK=path/to/seek -DWORKDIR=dir
 file(STRINGS ${LESSON} lines REGEX "^\\./build/seek ")
+file(REMOVE_RECURSE ${WORKDIR})  # commands like `seek train --out DIR` refuse a DIR an earlier run left
 file(MAKE_DIRECTORY ${WORKDIR})
 list(LENGTH lines count)
 if(count EQUAL 0)

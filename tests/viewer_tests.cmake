@@ -7,18 +7,31 @@ find_program(SEEK_XVFB_RUN xvfb-run)
 set(SEEK_VIEWER_WORKDIR ${CMAKE_BINARY_DIR}/viewer_tests)
 file(MAKE_DIRECTORY ${SEEK_VIEWER_WORKDIR})
 file(WRITE ${SEEK_VIEWER_WORKDIR}/corrupt.safetensors "this is not a safetensors file\n")
+# Logs for the GRPO panel: one with no usable line, and the GRPO fixture with a bad line 3.
+file(WRITE ${SEEK_VIEWER_WORKDIR}/corrupt_log.jsonl "this is not a log\n{\"step\": 1}\n")
+file(STRINGS ${CMAKE_SOURCE_DIR}/tests/data/grpo_fixture.jsonl SEEK_GRPO_FIXTURE_LINES)
+list(INSERT SEEK_GRPO_FIXTURE_LINES 2 "{\"kind\": \"step\", \"step\": \"three\"}")
+list(JOIN SEEK_GRPO_FIXTURE_LINES "\n" SEEK_GRPO_FIXTURE_TEXT)
+file(WRITE ${SEEK_VIEWER_WORKDIR}/partial_log.jsonl "${SEEK_GRPO_FIXTURE_TEXT}\n")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/data/grpo_fixture.jsonl)
 
-# seek_viewer_test(NAME "seekscope options" "check_png options" [STDERR_REGEX])
+# seek_viewer_test(NAME "seekscope options" "check_png options" [STDERR_REGEX [OUTPUT_REGEX]])
+# STDERR_REGEX: seekscope's stderr must match ("" for no check); OUTPUT_REGEX: its stdout and stderr.
 function(seek_viewer_test name args checks)
   if(SEEK_XVFB_RUN)
     set(expect_stderr "")
-    if(ARGC GREATER 3)
+    if(ARGC GREATER 3 AND NOT "${ARGV3}" STREQUAL "")
       set(expect_stderr "-DEXPECT_STDERR=${ARGV3}")
+    endif()
+    set(expect_output "")
+    if(ARGC GREATER 4)
+      set(expect_output "-DEXPECT_VIEWER_OUTPUT=${ARGV4}")
     endif()
     add_test(NAME viewer.${name}
              COMMAND ${CMAKE_COMMAND} -DXVFB_RUN=${SEEK_XVFB_RUN} -DSEEKSCOPE=$<TARGET_FILE:seekscope> "-DARGS=${args}"
                      -DPNG=${SEEK_VIEWER_WORKDIR}/${name}.png -DCHECK_PNG=$<TARGET_FILE:check_png> "-DCHECKS=${checks}"
-                     ${expect_stderr} -DWORKDIR=${SEEK_VIEWER_WORKDIR} -P ${CMAKE_CURRENT_SOURCE_DIR}/run_viewer.cmake)
+                     ${expect_stderr} ${expect_output} -DWORKDIR=${SEEK_VIEWER_WORKDIR}
+                     -P ${CMAKE_CURRENT_SOURCE_DIR}/run_viewer.cmake)
   else()
     add_test(NAME viewer.${name} COMMAND sh -c "echo 'skipped: xvfb-run not found (scripts/setup.sh installs xvfb)'; exit 77")
     set_tests_properties(viewer.${name} PROPERTIES SKIP_RETURN_CODE 77)
@@ -74,3 +87,40 @@ seek_viewer_test(corrupt_trace "--trace corrupt.safetensors" "--not-blank --coun
                  "could not open the trace: corrupt.safetensors")
 seek_viewer_test(corrupt_comparison "--panel compare --compare corrupt.safetensors missing.safetensors"
                  "--not-blank --count 140,30,30,5000" "could not compare the traces: corrupt.safetensors")
+
+# The GRPO panel on logs: tests/data/grpo_fixture.jsonl (made by make_grpo_fixture.py in the format
+# `seek grpo` writes) must draw its sampled groups (the "correct" badges, 0,171,120) and their
+# <answer> text (240,228,66); tests/data/train_fixture.jsonl (a real `seek train --steps 40 --batch 8
+# --eval-every 10` log) its four curves, MaxVio's fourth block in yellow (240,228,66).
+seek_viewer_test(grpo_log "--panel grpo --log ${CMAKE_SOURCE_DIR}/tests/data/grpo_fixture.jsonl --size 1600x1000"
+                 "--not-blank --count 0,171,120,2000 --count 240,228,66,200")
+seek_viewer_test(train_log "--panel grpo --log ${CMAKE_SOURCE_DIR}/tests/data/train_fixture.jsonl --size 1600x1000"
+                 "--not-blank --count 240,228,66,500")
+# Logs that cannot be read, wholly or in part: reported (file and line) on stderr and in the banner;
+# the good lines of a partly bad log still draw.
+seek_viewer_test(corrupt_log "--panel grpo --log corrupt_log.jsonl" "--not-blank --count 140,30,30,5000"
+                 "corrupt_log.jsonl:1: not JSON.*could not read the log: corrupt_log.jsonl")
+seek_viewer_test(partial_log "--panel grpo --log partial_log.jsonl" "--not-blank --count 140,30,30,5000 --count 0,171,120,2000"
+                 "partial_log.jsonl:3: .step. is string, not a number")
+seek_viewer_test(missing_log "--panel grpo --log missing.jsonl" "--not-blank --count 140,30,30,5000"
+                 "could not read the log: missing.jsonl: cannot open")
+
+# --model: a checkpoint from `seek train` runs the live forward pass (all its layers, so the trace
+# ends in logits, which the generated 2-layer run does not have); a missing directory or a corrupt
+# checkpoint is reported and the viewer falls back to generated weights.
+add_test(NAME viewer.make_model
+         COMMAND sh -c "rm -rf model corrupt_model && $<TARGET_FILE:seek> train --steps 2 --batch 2 --eval-every 0 --out model && mkdir corrupt_model && cp model/config.json corrupt_model/ && echo 'not safetensors' > corrupt_model/model.safetensors"
+         WORKING_DIRECTORY ${SEEK_VIEWER_WORKDIR})
+set_tests_properties(viewer.make_model PROPERTIES LABELS viewer FIXTURES_SETUP viewer_model)
+seek_viewer_test(model_forward "--model model --tensor logits" "--not-blank" "" "seekscope: model model .4 layers")
+seek_viewer_test(model_mla "--model model --panel mla" "--not-blank" "" "seekscope: model model")
+seek_viewer_test(missing_model "--model no_such_model" "--not-blank --count 140,30,30,5000"
+                 "could not load the model from no_such_model: no_such_model: no such directory")
+seek_viewer_test(corrupt_model "--model corrupt_model" "--not-blank --count 140,30,30,5000"
+                 "could not load the model from corrupt_model: corrupt_model/model.safetensors")
+set_tests_properties(viewer.model_forward viewer.model_mla viewer.corrupt_model PROPERTIES FIXTURES_REQUIRED viewer_model)
+
+# Keyboard stepping in the Forward panel: from embed, down, down, j, right (+4) then k (-1) is the
+# fourth tensor, layers.0.attn.q_norm.
+seek_viewer_test(forward_keys "--tensor embed --keys down,down,j,right,k --frames 14" "--not-blank" ""
+                 "seekscope: showing layers.0.attn.q_norm")

@@ -2,11 +2,16 @@
 
 #include <imgui.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/analytics.h"
 #include "core/forward.h"
+#include "core/generate.h"
+#include "core/sample.h"
 #include "core/tokenizer.h"
 
 namespace seek::viewer {
@@ -18,6 +23,7 @@ const std::vector<Panel>& panels() {
         {"moe", "MoE: routing and load balance", draw_moe_panel},
         {"fp8", "FP8: scaling and accumulation", draw_fp8_panel},
         {"compare", "Compare traces", draw_compare_panel},
+        {"grpo", "GRPO and training logs", draw_grpo_panel},
         {"heatmap-test", "Heatmap test", draw_heatmap_test_panel, true},
     };
     return table;
@@ -46,19 +52,128 @@ static void set_trace(App& app, Trace trace, const ModelConfig& config, std::vec
     ++app.trace_version;
 }
 
-void run_prompt(App& app, const std::string& prompt) {
+bool load_checkpoint(App& app, const std::string& directory) {
     try {
-        std::vector<int32_t> tokens = encode_text(prompt);
+        namespace fs = std::filesystem;
+        if (!fs::exists(directory)) throw std::runtime_error(directory + ": no such directory");
+        if (!fs::is_directory(directory))
+            throw std::runtime_error(directory + ": not a directory (expected one with config.json and model.safetensors)");
+        ModelConfig config = load_config(directory + "/config.json");
+        // The weights are held in FP32 in memory: a full-size checkpoint is not for the live pass.
+        const int64_t parameters = count_parameters(config).total;
+        if (parameters > 2'000'000'000)
+            throw std::runtime_error(directory + ": " + human_count(static_cast<double>(parameters)) +
+                                     " parameters is too large for the viewer's live forward pass (at most 2 B)");
+        auto weights = std::make_shared<const ModelWeights>(load_model(directory, config));
+        app.model = config;
+        app.weights = std::move(weights);
+        app.model_dir = directory;
+        return true;
+    } catch (const std::exception& error) {
+        report_error(app, "could not load the model from " + directory + ": " + error.what());
+        return false;
+    }
+}
+
+std::string bundled_checkpoint() {
+    namespace fs = std::filesystem;
+    std::vector<std::string> candidates = {"data/toy"};
+#ifdef SEEK_SOURCE_DIR
+    candidates.push_back(std::string(SEEK_SOURCE_DIR) + "/data/toy");
+#endif
+    for (const std::string& directory : candidates) {
+        std::error_code error;
+        if (fs::is_regular_file(directory + "/config.json", error) &&
+            fs::is_regular_file(directory + "/model.safetensors", error))
+            return directory;
+    }
+    return "";
+}
+
+Trace run_model(const App& app, const std::vector<int32_t>& tokens, AttnImpl attn,
+                const std::vector<std::string>& filters) {
+    if (!app.weights) {
         ForwardOptions options;
         options.seed = app.seed;
-        options.attn = app.attn;
-        Trace trace = forward_trace(app.model, tokens, options);
-        trace.metadata["prompt"] = prompt;
-        app.prompt = prompt;
+        options.attn = attn;
+        options.filters = filters;
+        return forward_trace(app.model, tokens, options);
+    }
+    const ModelConfig& config = app.model;
+    std::string token_list;
+    for (size_t t = 0; t < tokens.size(); ++t) {
+        if (tokens[t] < 0 || tokens[t] >= config.vocab_size)
+            throw std::runtime_error("token " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
+                                     " is outside the model's vocabulary of " + std::to_string(config.vocab_size));
+        token_list += (t ? "," : "") + std::to_string(tokens[t]);
+    }
+    Trace trace;
+    trace.filters = filters;
+    DecodeState state;
+    for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer)
+        state.caches.push_back(make_mla_cache(config, attn, static_cast<int64_t>(tokens.size())));
+    model_decode(config, *app.weights, state, tokens, &trace);
+    trace.metadata = {{"config", config_to_json(config).dump()},
+                      {"preset", config.name},
+                      {"model", app.model_dir},
+                      {"tokens", token_list},
+                      {"device", "cpu"},
+                      {"layers", std::to_string(config.num_hidden_layers)},
+                      {"attn_impl", attn_impl_name(attn)},
+                      {"mode", "prefill"},
+                      {"kv_cache_floats", std::to_string(state.caches.empty() ? 0 : mla_cache_floats(state.caches[0]))}};
+    return trace;
+}
+
+// The five likeliest next tokens: softmax of the last row of `logits`.
+static std::vector<NextToken> likeliest_next_tokens(const Trace& trace) {
+    const TraceEntry* logits = trace_find(trace, "logits");
+    if (!logits || logits->shape.size() != 2 || logits->shape[0] < 1) return {};
+    const int64_t vocab = logits->shape[1];
+    const std::vector<double> p =
+        token_probabilities(logits->values.data() + (logits->shape[0] - 1) * vocab, vocab, SamplingOptions{});
+    std::vector<NextToken> next;
+    for (int64_t token = 0; token < vocab; ++token) next.push_back({static_cast<int32_t>(token), p[token]});
+    const size_t shown = std::min<size_t>(5, next.size());
+    std::partial_sort(next.begin(), next.begin() + static_cast<std::ptrdiff_t>(shown), next.end(),
+                      [](const NextToken& a, const NextToken& b) { return a.probability > b.probability; });
+    next.resize(shown);
+    return next;
+}
+
+void run_prompt(App& app, const std::string& prompt) {
+    try {
+        const std::string text = app.weights && prompt.rfind("<bos>", 0) != 0 ? "<bos>" + prompt : prompt;
+        std::vector<int32_t> tokens = encode_text(text);
+        Trace trace = run_model(app, tokens, app.attn);
+        trace.metadata["prompt"] = text;
+        std::vector<NextToken> next;
+        std::string completion;
+        if (app.weights) {
+            next = likeliest_next_tokens(trace);
+            try {
+                GenerateOptions options;
+                options.sampling.temperature = 0;  // greedy
+                options.max_new_tokens = 120;
+                Rng rng(0);
+                const Generation generation = generate(app.model, *app.weights, tokens, options, rng);
+                completion = decode_tokens(generation.tokens) + (generation.finished ? "" : " [cut off]");
+            } catch (const std::exception& error) {
+                completion = std::string("(no completion: ") + error.what() + ")";
+            }
+        }
+        app.prompt = text;
         app.prompt_error.clear();
-        set_trace(app, std::move(trace), app.model, std::move(tokens),
-                  "live run of the " + app.model.name + " model (generated weights, seed " + std::to_string(app.seed) +
-                      ", " + attn_impl_name(app.attn) + " attention)");
+        const std::string attention = app.attn == AttnImpl::Absorb ? "absorbed" : "naive";
+        const std::string source =
+            app.weights ? "live run of the checkpoint in " + app.model_dir + " (all " +
+                              std::to_string(app.model.num_hidden_layers) + " layers, " + attention +
+                              " attention)"
+                        : "live run of the " + app.model.name + " model (generated weights, seed " +
+                              std::to_string(app.seed) + ", first 2 layers, " + attention + " attention)";
+        set_trace(app, std::move(trace), app.model, std::move(tokens), source);
+        app.next_tokens = std::move(next);
+        app.greedy_completion = std::move(completion);
     } catch (const std::exception& error) {
         app.prompt_error = error.what();
     }
@@ -88,6 +203,8 @@ void open_trace(App& app, const std::string& path) {
         const ModelConfig trace_config =
             config != trace.metadata.end() ? config_from_json(nlohmann::json::parse(config->second), path) : app.model;
         set_trace(app, std::move(trace), trace_config, std::move(tokens), "trace file " + path);
+        app.next_tokens.clear();
+        app.greedy_completion.clear();
     } catch (const std::exception& error) {
         report_error(app, std::string("could not open the trace: ") + error.what());
     }
@@ -106,6 +223,40 @@ void open_comparison(App& app, const std::string& path_a, const std::string& pat
     } catch (const std::exception& error) {
         report_error(app, std::string("could not compare the traces: ") + error.what());
     }
+}
+
+void open_log(App& app, const std::string& path) {
+    RunLog log;
+    try {
+        log = load_run_log(path);
+    } catch (const std::exception& error) {
+        report_error(app, std::string("could not read the log: ") + error.what());
+        return;
+    }
+    // stderr lists the first malformed lines (a binary file would give thousands); the window the
+    // first few, or for a file with no usable line at all, one message.
+    const size_t listed = 20, shown = log.empty() ? 0 : 3;
+    for (size_t i = 0; i < log.problems.size() && i < listed; ++i) {
+        if (i < shown)
+            report_error(app, "skipped a malformed log line: " + log.problems[i]);
+        else
+            std::fprintf(stderr, "seekscope: skipped a malformed log line: %s\n", log.problems[i].c_str());
+    }
+    if (log.problems.size() > listed)
+        std::fprintf(stderr, "seekscope: ... and %zu more malformed lines in %s\n", log.problems.size() - listed,
+                     path.c_str());
+    if (log.empty()) {
+        std::string message = "could not read the log: " + path + ": none of its " + std::to_string(log.lines) +
+                              " lines is a grpo.jsonl or train.jsonl line";
+        if (!log.problems.empty()) message += " (line " + log.problems.front().substr(path.size() + 1) + ")";
+        report_error(app, message);
+        return;
+    }
+    if (log.problems.size() > shown)
+        app.errors.push_back("... and " + std::to_string(log.problems.size() - shown) + " more malformed lines in " +
+                             path + " (listed on stderr)");
+    app.log = std::move(log);
+    app.log_loaded = true;
 }
 
 // Errors stay at the top of the window, on a red band, until dismissed.

@@ -1,7 +1,8 @@
 // The viewer's shared state and its panels.
 //
-// App holds the data every panel draws from: the model, the forward trace of the prompt (a live
-// run of the toy model, or a trace file), the two traces being compared, and the errors to show.
+// App holds the data every panel draws from: the model (the toy preset with generated weights, or
+// a checkpoint that `seek train` wrote), the forward trace of the prompt (a live run of that model,
+// or a trace file), the two traces being compared, the run log, and the errors to show.
 // A panel is one function over App in a file of its own, panel_NAME.cpp for `--panel NAME` (dashes
 // for underscores; tests/viewer_tests.cmake screenshots every such file); what it only needs for
 // drawing (a slider position, a sort order) stays in that file. Adding a panel = its file + its
@@ -9,17 +10,30 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
 #include "core/mla.h"
+#include "core/model.h"
 #include "core/trace.h"
+#include "run_log.h"
 
 namespace seek::viewer {
 
+// One of the model's likeliest next tokens after the prompt.
+struct NextToken {
+    int32_t token = 0;
+    double probability = 0;
+};
+
 struct App {
-    ModelConfig model;  // what the live forward pass runs: the toy preset, generated weights
+    // What the live forward pass runs: a checkpoint's config and weights (--model, or the bundled
+    // data/toy), or the toy preset with weights generated from `seed` when `weights` is null.
+    ModelConfig model;
+    std::shared_ptr<const ModelWeights> weights;
+    std::string model_dir;  // where `weights` came from
     uint64_t seed = 0;
     AttnImpl attn = AttnImpl::Absorb;
     std::string analytics_preset;  // the model shape the MLA and MoE panels start on (--preset)
@@ -29,10 +43,14 @@ struct App {
     std::vector<int32_t> tokens;
     Trace trace;
     ModelConfig trace_config;    // the shape `trace` was made with (its metadata's config, else `model`)
-    std::string trace_source;    // "toy model (generated weights, seed 0)" or the file it came from
+    std::string trace_source;    // "live run of the toy model (generated weights, seed 0, ...)", the checkpoint, or the file
     std::string prompt_error;    // why the prompt being edited does not run (tokenizer, length)
     std::string selected;        // trace name shown in the Forward panel
     uint64_t trace_version = 0;  // bumped whenever `trace` changes, so panels can refresh derived data
+    // A checkpoint's live run only (a trained model makes them meaningful): the likeliest next
+    // tokens after the prompt (the last row of `logits`, softmax), and its greedy completion.
+    std::vector<NextToken> next_tokens;
+    std::string greedy_completion;
 
     // The Compare panel's two trace files.
     std::string compare_paths[2];
@@ -40,6 +58,10 @@ struct App {
     bool comparison_loaded = false;  // both files read; `diffs` is their comparison
     std::vector<TensorDiff> diffs;
     uint64_t comparison_version = 0;  // bumped whenever the files are (re)read
+
+    // The GRPO panel's log (--log): a `seek grpo` grpo.jsonl or a `seek train` train.jsonl.
+    RunLog log;
+    bool log_loaded = false;
 
     std::vector<std::string> errors;  // problems with files, shown at the top of the window until dismissed
     std::string panel;                // the panel on screen (--panel NAME)
@@ -49,13 +71,27 @@ struct App {
 // Prints "seekscope: <message>" on stderr and shows it in the window.
 void report_error(App& app, const std::string& message);
 
-// Runs the toy model on `prompt` and makes it the current trace; a prompt the tokenizer or the
-// model rejects leaves the trace as it was and sets prompt_error instead.
+// Loads a checkpoint directory (config.json + model.safetensors) as the model the live forward
+// pass runs; an unreadable one is reported, leaves the model as it was and returns false.
+bool load_checkpoint(App& app, const std::string& directory);
+// The checkpoint to use when --model is not given: data/toy (config.json + model.safetensors) in
+// the working directory or in the source tree, if it is there; else "".
+std::string bundled_checkpoint();
+// The model on these tokens, traced (names matching `filters` only, all when empty): model_decode
+// with `attn` caches for a checkpoint, forward_trace of the first blocks for generated weights.
+Trace run_model(const App& app, const std::vector<int32_t>& tokens, AttnImpl attn,
+                const std::vector<std::string>& filters = {});
+// Runs the model on `prompt` and makes it the current trace; a prompt the tokenizer or the
+// model rejects leaves the trace as it was and sets prompt_error instead. A checkpoint's prompt
+// starts with <bos>, as it was trained (added when missing, as `seek generate` does).
 void run_prompt(App& app, const std::string& prompt);
 // Makes a trace file the current trace; an unreadable file is reported and changes nothing.
 void open_trace(App& app, const std::string& path);
 // Reads both files and compares them; errors are reported and leave comparison_loaded false.
 void open_comparison(App& app, const std::string& path_a, const std::string& path_b);
+// Reads a run log for the GRPO panel; an unreadable file is reported (and changes nothing), each
+// malformed line is reported with its line number and skipped.
+void open_log(App& app, const std::string& path);
 // The token ids a trace file's metadata lists ("49,50,43"); empty when absent or malformed.
 std::vector<int32_t> trace_tokens(const Trace& trace);
 
@@ -77,6 +113,7 @@ void draw_mla_panel(App& app);           // panel_mla.cpp
 void draw_moe_panel(App& app);           // panel_moe.cpp
 void draw_fp8_panel(App& app);           // panel_fp8.cpp
 void draw_compare_panel(App& app);       // panel_compare.cpp
+void draw_grpo_panel(App& app);          // panel_grpo.cpp
 void draw_heatmap_test_panel(App& app);  // panel_heatmap_test.cpp
 
 }  // namespace seek::viewer

@@ -535,7 +535,7 @@ std::string axis_text(const PlotAxis& axis, double v) { return axis.format ? axi
 }  // namespace
 
 void line_plot(const char* id, const std::vector<double>& x, const std::vector<Series>& series, const PlotAxis& x_axis,
-               const PlotAxis& y_axis, ImVec2 size) {
+               const PlotAxis& y_axis, ImVec2 size, double mark_x) {
     const WidgetBox box(id, size);
     if (x.empty() || series.empty()) {
         return;
@@ -543,11 +543,15 @@ void line_plot(const char* id, const std::vector<double>& x, const std::vector<S
 
     double x_lo = *std::min_element(x.begin(), x.end()), x_hi = *std::max_element(x.begin(), x.end());
     double y_lo = INFINITY, y_hi = -INFINITY;
+    // Missing values (NaN) and, on a log axis, values it cannot show are left out.
+    auto shown = [&y_axis](double v) { return std::isfinite(v) && (y_axis.log_base <= 0 || v > 0); };
     for (const Series& s : series)
-        for (double v : s.y) {
-            y_lo = std::min(y_lo, v);
-            y_hi = std::max(y_hi, v);
-        }
+        for (double v : s.y)
+            if (shown(v)) {
+                y_lo = std::min(y_lo, v);
+                y_hi = std::max(y_hi, v);
+            }
+    if (y_lo > y_hi) y_lo = y_hi = y_axis.log_base > 0 ? 1.0 : 0.0;  // nothing to show: an empty frame
     axis_range(x_axis, x_lo, x_hi);
     axis_range(y_axis, y_lo, y_hi);
     const std::vector<double> y_ticks =
@@ -599,16 +603,23 @@ void line_plot(const char* id, const std::vector<double>& x, const std::vector<S
         const ImU32 color = series_color(static_cast<int>(s));
         std::vector<ImVec2> points;
         for (size_t i = 0; i < x.size() && i < series[s].y.size(); ++i)
-            points.push_back(to_screen(x[i], series[s].y[i]));
+            if (shown(series[s].y[i])) points.push_back(to_screen(x[i], series[s].y[i]));
         box.draw->PushClipRect(plot_min, plot_max, true);
         box.draw->AddPolyline(points.data(), static_cast<int>(points.size()), color, 0, 2.5f);
         // Dots on the points only where they stay apart; dense series (a step per pixel) are lines.
-        if (points.size() < 2 || plot_w / static_cast<float>(points.size() - 1) >= 8)
+        if (points.size() < 2 || (points.back().x - points.front().x) / static_cast<float>(points.size() - 1) >= 8)
             for (const ImVec2& p : points) box.draw->AddCircleFilled(p, 3.0f, color);
         box.draw->PopClipRect();
         const ImVec2 at = legend_at[s];
         box.draw->AddLine(ImVec2(at.x, at.y + box.line / 2), ImVec2(at.x + 26, at.y + box.line / 2), color, 3.0f);
         box.draw->AddText(ImVec2(at.x + 32, at.y), kTextColor, series[s].name.c_str());
+    }
+
+    if (std::isfinite(mark_x) && mark_x >= x_lo && mark_x <= x_hi) {
+        const float xs = to_screen(mark_x, y_lo).x;
+        for (float y = plot_min.y; y < plot_max.y; y += 10)
+            box.draw->AddLine(ImVec2(xs, y), ImVec2(xs, std::min(y + 6, plot_max.y)), IM_COL32(255, 255, 255, 200),
+                              1.5f);
     }
 
     // Hover: the x nearest the mouse, with every series' value there.
@@ -623,7 +634,7 @@ void line_plot(const char* id, const std::vector<double>& x, const std::vector<S
         ImGui::BeginTooltip();
         ImGui::Text("%s: %s", x_axis.label.c_str(), axis_text(x_axis, x[nearest]).c_str());
         for (size_t s = 0; s < series.size(); ++s)
-            if (nearest < series[s].y.size())
+            if (nearest < series[s].y.size() && shown(series[s].y[nearest]))
                 ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(series_color(static_cast<int>(s))), "%s: %s",
                                    series[s].name.c_str(), axis_text(y_axis, series[s].y[nearest]).c_str());
         ImGui::EndTooltip();
@@ -694,6 +705,96 @@ int token_chips(const std::vector<int32_t>& tokens, int max_rows, const std::vec
     }
     if (scrolls) ImGui::EndChild();
     return hovered;
+}
+
+// ---- completions ---------------------------------------------------------------------------
+
+namespace {
+
+struct Span {
+    std::string text;
+    ImU32 color;
+};
+
+// The completion cut at its special tokens: each tag dim, what lies inside <think> or <answer>
+// in that part's colour.
+std::vector<Span> completion_spans(const std::string& text) {
+    std::vector<Span> spans;
+    ImU32 inside = kTextColor;
+    std::string run;
+    auto flush = [&] {
+        if (!run.empty()) spans.push_back({run, inside});
+        run.clear();
+    };
+    for (size_t i = 0; i < text.size();) {
+        const std::string* tag = nullptr;
+        for (const std::string& special : special_tokens())
+            if (text.compare(i, special.size(), special) == 0) tag = &special;
+        if (text[i] == '\n') {  // a newline shows as the tokenizer writes it, not as a line break
+            flush();
+            spans.push_back({"\\n", kDimTextColor});
+            ++i;
+            continue;
+        }
+        if (!tag) {
+            run += text[i++];
+            continue;
+        }
+        flush();
+        spans.push_back({*tag, kDimTextColor});
+        if (*tag == "<think>") inside = kThinkColor;
+        if (*tag == "<answer>") inside = kAnswerColor;
+        if (*tag == "</think>" || *tag == "</answer>") inside = kTextColor;
+        i += tag->size();
+    }
+    flush();
+    return spans;
+}
+
+}  // namespace
+
+bool completion_text(const std::string& text, float width, int max_lines) {
+    const ImVec2 origin = ImGui::GetCursorScreenPos();
+    const float line = ImGui::GetTextLineHeight();
+    const std::string ellipsis = " ...";
+    ImDrawList* draw = ImGui::GetWindowDrawList();
+    width = std::max(width, 4 * text_width("M") + text_width(ellipsis));
+    float x = 0;
+    int lines = 1;
+    bool cut = false;
+    for (const Span& span : completion_spans(text)) {
+        // Words (each with the spaces after it) wrap as a whole; a word wider than the line is cut.
+        for (size_t start = 0; start < span.text.size() && !cut;) {
+            size_t end = span.text.find(' ', start);
+            end = end == std::string::npos ? span.text.size() : span.text.find_first_not_of(' ', end);
+            if (end == std::string::npos) end = span.text.size();
+            std::string word = span.text.substr(start, end - start);
+            start = end;
+            while (!word.empty()) {
+                // The last line allowed keeps room for the ellipsis.
+                const float room = max_lines > 0 && lines == max_lines ? width - text_width(ellipsis) : width;
+                if (x > 0 && x + text_width(word) > room) {
+                    if (max_lines > 0 && lines == max_lines) {
+                        cut = true;
+                        break;
+                    }
+                    x = 0;
+                    ++lines;
+                    continue;
+                }
+                size_t fits = word.size();
+                while (fits > 1 && text_width(word.substr(0, fits)) > room) --fits;
+                const std::string piece = word.substr(0, fits);
+                draw->AddText(ImVec2(origin.x + x, origin.y + (lines - 1) * line), span.color, piece.c_str());
+                x += text_width(piece);
+                word.erase(0, fits);
+            }
+        }
+        if (cut) break;
+    }
+    if (cut) draw->AddText(ImVec2(origin.x + x, origin.y + (lines - 1) * line), kDimTextColor, ellipsis.c_str());
+    ImGui::Dummy(ImVec2(width, lines * line));
+    return cut;
 }
 
 }  // namespace seek::viewer

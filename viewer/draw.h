@@ -5,6 +5,7 @@
 
 #include <imgui.h>
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -128,16 +129,18 @@ void draw_histogram(const char* id, const Histogram& histogram, ImVec2 size, con
 
 struct Series {
     std::string name;
-    std::vector<double> y;  // one value per x
+    std::vector<double> y;  // one value per x; NaN where the series has no value (a held-out loss
+                            // measured every few steps): the line joins the values on either side
 };
 struct PlotAxis {
     std::string label;
     double log_base = 0;                      // 0: linear; else log scale, ticks at powers of log_base
     std::string (*format)(double) = nullptr;  // tick and tooltip text; format_value when null
 };
-// Several series over shared x values, with a legend, axis labels and a hover readout.
+// Several series over shared x values (ascending), with a legend, axis labels and a hover readout.
+// `mark_x`, when finite, is drawn as a vertical line (the step a panel is showing in detail).
 void line_plot(const char* id, const std::vector<double>& x, const std::vector<Series>& series, const PlotAxis& x_axis,
-               const PlotAxis& y_axis, ImVec2 size);
+               const PlotAxis& y_axis, ImVec2 size, double mark_x = NAN);
 
 // A token as an axis tick label: its text, a space as ' ' (a blank label reads as a missing one).
 std::string token_label(int32_t token);
@@ -147,5 +150,13 @@ std::string token_label(int32_t token);
 // expert it went to); otherwise special tokens are purple, the rest blue. Returns the hovered
 // position, or -1.
 int token_chips(const std::vector<int32_t>& tokens, int max_rows = 3, const std::vector<ImU32>& fills = {});
+
+// A completion in the R1 format as wrapped text, `width` pixels wide: the <think> part in
+// kThinkColor, the <answer> part in kAnswerColor, the tags themselves (and <eos>) dim, anything
+// else in the text colour. With max_lines > 0, text beyond that many lines is cut with "...";
+// returns whether it was.
+constexpr ImU32 kThinkColor = IM_COL32(86, 180, 233, 255);   // Okabe-Ito sky blue
+constexpr ImU32 kAnswerColor = IM_COL32(240, 228, 66, 255);  // Okabe-Ito yellow
+bool completion_text(const std::string& text, float width, int max_lines = 0);
 
 }  // namespace seek::viewer

@@ -10,8 +10,11 @@
 #include <cfloat>
 #include <chrono>
 #include <cstdio>
+#include <sstream>
+#include <vector>
 
 #include "app.h"
+#include "core/analytics.h"
 #include "cli/args.h"
 #include "screenshot.h"
 #include "worker.h"
@@ -29,23 +32,33 @@ cli::CommandSpec command_spec() {
     return {
         "",
         "the seekscope viewer: step through DeepSeek-V3's ideas on the toy model",
-        "Panels: Forward pass (every traced tensor of the toy model's first layers, as a heatmap, with its\n"
-        "statistics and histogram; the prompt is editable), MLA (KV-cache bytes against context length for\n"
-        "MHA, GQA, MQA and MLA; the cached latent; attention per head; naive against absorbed attention),\n"
+        "Panels: Forward pass (every traced tensor of the model, as a heatmap, with its statistics and\n"
+        "histogram; the prompt is editable; a checkpoint's likeliest next tokens and greedy completion),\n"
+        "MLA (KV-cache bytes against context length for MHA, GQA, MQA and MLA; the cached latent;\n"
+        "attention per head; naive against absorbed attention),\n"
         "MoE (the gate's token x expert scores and chosen experts, the expert load and MaxVio, for the prompt\n"
         "or 1024 synthetic tokens at V2-Lite or V3 scale; the balancing simulator: none, aux loss, bias),\n"
         "FP8 (a tensor's values against the E4M3 grid, quantization error per tile for per-tensor, 1x128 and\n"
-        "128x128 scaling; FP8 GEMM error against K for each accumulation) and Compare (two trace files,\n"
-        "tensor by tensor, sorted by error).\n\n"
+        "128x128 scaling; FP8 GEMM error against K for each accumulation), Compare (two trace files,\n"
+        "tensor by tensor, sorted by error) and GRPO (a --log: `seek grpo`'s grpo.jsonl, with reward,\n"
+        "accuracy, length, behaviour, KL curves and the sampled completions at step 0 against later; or\n"
+        "`seek train`'s train.jsonl, with the losses, learning rate, gradient norm and MaxVio per step).\n\n"
+        "The model: --model DIR (config.json + model.safetensors, as `seek train --out DIR` writes), else\n"
+        "the bundled data/toy checkpoint when there is one, else the toy shape with generated weights (the\n"
+        "first two layers). The Forward panel says which it shows.\n\n"
         "With --screenshot the window draws --frames frames, saves the last as a PNG, prints the time per\n"
         "frame and exits (work that waits for a button, such as the MoE panel's simulator, runs first, short);\n"
         "on a machine without a display run it under Xvfb:\n"
         "  xvfb-run -a -s '-screen 0 1920x1200x24' seekscope --panel mla --screenshot mla.png\n\n"
-        "Trace files are what `seek step --trace FILE` writes. A file that cannot be read is reported in\n"
-        "the window and on stderr; the viewer keeps running.",
+        "Trace files are what `seek step --trace FILE` writes. A file that cannot be read (a trace, a\n"
+        "checkpoint, a log; a log's malformed lines, by number) is reported in the window and on stderr;\n"
+        "the viewer keeps running.",
         {
             {"panel", "NAME", "the panel to open: " + panel_names, "forward"},
-            {"prompt", "TEXT", "the toy model's prompt (printable ASCII)", "12+34="},
+            {"prompt", "TEXT", "the model's prompt (printable ASCII; a checkpoint's starts with <bos>, added if missing)",
+             "12+34="},
+            {"model", "DIR", "run this checkpoint (config.json + model.safetensors) in the live forward pass", ""},
+            {"log", "FILE", "the GRPO panel's log: a grpo.jsonl (seek grpo) or a train.jsonl (seek train)", ""},
             {"attn", "IMPL", "attention form of the live forward pass: absorb or naive", "absorb"},
             {"tensor", "NAME", "the trace name the Forward panel shows first, e.g. layers.0.attn.probs", ""},
             {"trace", "FILE", "show this trace file in the Forward panel instead of a live run", ""},
@@ -57,6 +70,10 @@ cli::CommandSpec command_spec() {
             {"frames", "N", "frames to draw before the screenshot", "5"},
             {"mouse", "X,Y", "with --screenshot: the mouse pointer's position (shows hover tooltips); default: none",
              ""},
+            {"keys", "LIST",
+             "with --screenshot: keys to press, one every other frame from the third: up, down, left, right, j, k "
+             "(e.g. down,down,j steps the Forward panel three tensors on)",
+             ""},
         },
         "[A B]",
         0,
@@ -65,8 +82,15 @@ cli::CommandSpec command_spec() {
     };
 }
 
+// A key --keys presses: an arrow (a GLFW key) or a letter (a typed character).
+struct Key {
+    int glfw_key = -1;
+    char character = 0;
+};
+
 struct Options {
     std::string screenshot;
+    std::vector<Key> keys;
     int width = 0, height = 0;
     int64_t frames = 0;
     // Screenshots must not depend on where the X server left the pointer: off the window unless --mouse.
@@ -87,6 +111,23 @@ Options parse_command_line(const cli::ParsedArgs& args, App& app) {
     if (args.flag("mouse") && std::sscanf(args.str("mouse").c_str(), "%f,%f", &options.mouse.x, &options.mouse.y) != 2)
         throw cli::UsageError("--mouse must be X,Y in pixels, got '" + args.str("mouse") + "'");
 
+    if (args.flag("keys")) {
+        if (!args.flag("screenshot")) throw cli::UsageError("--keys needs --screenshot");
+        std::stringstream list(args.str("keys"));
+        for (std::string name; std::getline(list, name, ',');) {
+            if (name == "up") options.keys.push_back({GLFW_KEY_UP, 0});
+            else if (name == "down") options.keys.push_back({GLFW_KEY_DOWN, 0});
+            else if (name == "left") options.keys.push_back({GLFW_KEY_LEFT, 0});
+            else if (name == "right") options.keys.push_back({GLFW_KEY_RIGHT, 0});
+            else if (name == "j" || name == "k") options.keys.push_back({-1, name[0]});
+            else throw cli::UsageError("--keys: no key '" + name + "' (up, down, left, right, j, k)");
+        }
+        const int64_t needed = 3 + 2 * static_cast<int64_t>(options.keys.size());
+        if (options.frames < needed)
+            throw cli::UsageError("--keys: " + std::to_string(options.keys.size()) + " keys need --frames " +
+                                  std::to_string(needed) + " or more");
+    }
+
     app.panel = args.str("panel");
     if (!find_panel(app.panel)) throw cli::UsageError("--panel: no panel '" + app.panel + "' (see --help)");
     app.analytics_preset = args.str("preset");
@@ -101,10 +142,16 @@ Options parse_command_line(const cli::ParsedArgs& args, App& app) {
                                                    : "trace files A and B are read with --compare A B");
 
     app.model = preset_config("toy");
+    const std::string checkpoint = args.flag("model") ? args.str("model") : bundled_checkpoint();
+    if (!checkpoint.empty() && load_checkpoint(app, checkpoint))  // a failure is reported: generated weights
+        std::printf("seekscope: model %s (%lld layers, %s parameters)\n", checkpoint.c_str(),
+                    static_cast<long long>(app.model.num_hidden_layers),
+                    with_commas(count_parameters(app.model).total).c_str());
     run_prompt(app, args.str("prompt"));
     if (!app.prompt_error.empty()) throw cli::UsageError("--prompt: " + app.prompt_error);
     if (args.flag("trace")) open_trace(app, args.str("trace"));
     if (args.flag("compare")) open_comparison(app, args.positional[0], args.positional[1]);
+    if (args.flag("log")) open_log(app, args.str("log"));
     if (args.flag("tensor")) {
         if (!trace_find(app.trace, args.str("tensor")))
             report_error(app, "--tensor: the trace has no tensor '" + args.str("tensor") + "'");
@@ -112,6 +159,31 @@ Options parse_command_line(const cli::ParsedArgs& args, App& app) {
             app.selected = args.str("tensor");
     }
     return options;
+}
+
+void set_key(int glfw_key, bool down) {
+#if IMGUI_VERSION_NUM >= 18700
+    const ImGuiKey key = glfw_key == GLFW_KEY_UP     ? ImGuiKey_UpArrow
+                         : glfw_key == GLFW_KEY_DOWN ? ImGuiKey_DownArrow
+                         : glfw_key == GLFW_KEY_LEFT ? ImGuiKey_LeftArrow
+                                                     : ImGuiKey_RightArrow;
+    ImGui::GetIO().AddKeyEvent(key, down);
+#else
+    ImGui::GetIO().KeysDown[glfw_key] = down;
+#endif
+}
+
+// --keys: key i goes down at the start of frame 3 + 2i (frames counted from 1) and up at the
+// next, so that each press is a press and not a key held down.
+void press_scripted_key(const std::vector<Key>& keys, int64_t frames_done) {
+    const int64_t i = (frames_done - 2) / 2;
+    if (frames_done < 2 || i >= static_cast<int64_t>(keys.size())) return;
+    const Key& key = keys[static_cast<size_t>(i)];
+    const bool down = (frames_done - 2) % 2 == 0;
+    if (key.glfw_key >= 0)
+        set_key(key.glfw_key, down);
+    else if (down)
+        ImGui::GetIO().AddInputCharacter(static_cast<unsigned>(key.character));
 }
 
 // ImGui's built-in font, rasterized at 20 pixels instead of 13 and the spacing scaled to match:
@@ -177,7 +249,10 @@ int main(int argc, char** argv) {
         glfwPollEvents();
         ImGui_ImplOpenGL3_NewFrame();
         ImGui_ImplGlfw_NewFrame();
-        if (headless) ImGui::GetIO().MousePos = options.mouse;
+        if (headless) {
+            ImGui::GetIO().MousePos = options.mouse;
+            press_scripted_key(options.keys, frame);
+        }
         ImGui::NewFrame();
         draw_app(app);
         ImGui::Render();
@@ -200,6 +275,7 @@ int main(int argc, char** argv) {
                 save_screenshot(options.screenshot, width, height);
                 std::printf("seekscope: %s panel, %dx%d, saved to %s\n", app.panel.c_str(), width, height,
                             options.screenshot.c_str());
+                if (app.panel == "forward") std::printf("seekscope: showing %s\n", app.selected.c_str());
                 const double steady = static_cast<double>(std::max<int64_t>(frame - 2, 1));
                 std::printf(
                     "seekscope: first 2 frames %.1f ms, then %.2f ms per frame (%.2f ms of it building the UI; "

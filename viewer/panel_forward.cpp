@@ -1,9 +1,11 @@
 // Forward pass: the model as a tree of its traced tensors in execution order (layer -> operation
 // -> tensor), stepped with buttons, the arrow keys or J/K; the current tensor as a heatmap with
 // its statistics, histogram and glossary sentence; the prompt as token chips, editable (Enter
-// re-runs the toy model).
+// re-runs the model); for a trained checkpoint, its likeliest next tokens and greedy completion.
 #include <imgui.h>
 #include <imgui_stdlib.h>
+
+#include <cstdio>
 
 #include "app.h"
 #include "core/glossary.h"
@@ -79,6 +81,45 @@ int key_step() {
     return step;
 }
 
+// What a trained model makes of the prompt: its five likeliest next tokens (the last row of
+// `logits`, softmax) and the completion it writes greedily.
+void draw_prediction(const App& app) {
+    if (app.next_tokens.empty()) return;
+    ImGui::PushID("prediction");
+    ImGui::AlignTextToFramePadding();
+    ImGui::TextUnformatted("Next token:");
+    const ImGuiStyle& style = ImGui::GetStyle();
+    for (size_t i = 0; i < app.next_tokens.size(); ++i) {
+        const NextToken& next = app.next_tokens[i];
+        ImGui::SameLine(0, i == 0 ? style.ItemSpacing.x : ImGui::GetFontSize());
+        char probability[32];
+        std::snprintf(probability, sizeof probability, "%.1f%%", 100 * next.probability);
+        // The token as a chip (the prompt's colours), its probability after it; the first is greedy's pick.
+        ImGui::PushID(static_cast<int>(i));
+        token_chips({next.token}, 1);
+        ImGui::PopID();
+        if (ImGui::IsItemHovered()) ImGui::SetTooltip("token id %d: probability %.4g", next.token, next.probability);
+        ImGui::SameLine(0, style.ItemSpacing.x / 2);
+        if (i == 0)
+            ImGui::Text("%s", probability);
+        else
+            ImGui::TextDisabled("%s", probability);
+    }
+    ImGui::SameLine(0, ImGui::GetFontSize());
+    ImGui::TextDisabled("(softmax of the last row of logits)");
+    if (!app.greedy_completion.empty()) {
+        ImGui::TextUnformatted("Greedy completion:");
+        ImGui::SameLine();
+        const bool cut = completion_text(app.greedy_completion, ImGui::GetContentRegionAvail().x, 2);
+        if (cut && ImGui::IsItemHovered()) {
+            ImGui::BeginTooltip();
+            completion_text(app.greedy_completion, ImGui::GetFontSize() * 40);
+            ImGui::EndTooltip();
+        }
+    }
+    ImGui::PopID();
+}
+
 void draw_prompt(App& app) {
     if (ui.prompt_version != app.trace_version) {
         ui.prompt = app.prompt;
@@ -113,7 +154,7 @@ void draw_prompt(App& app) {
         if (error.empty()) error = app.prompt_error;
         ImGui::PushTextWrapPos(0);
         if (error.empty())
-            ImGui::TextColored(ImVec4(0.9f, 0.8f, 0.4f, 1), "edited: press Enter to run the toy model on it");
+            ImGui::TextColored(ImVec4(0.9f, 0.8f, 0.4f, 1), "edited: press Enter to run the model on it");
         else
             ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1), "%s", error.c_str());
         ImGui::PopTextWrapPos();
@@ -124,6 +165,7 @@ void draw_prompt(App& app) {
     ImGui::SameLine();
     token_chips(app.tokens);
     ImGui::TextDisabled("Showing: %s", app.trace_source.c_str());
+    draw_prediction(app);
 }
 
 void draw_tree(App& app) {

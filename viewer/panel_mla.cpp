@@ -10,7 +10,6 @@
 
 #include "app.h"
 #include "core/analytics.h"
-#include "core/forward.h"
 #include "draw.h"
 #include "tensor_view.h"
 
@@ -140,8 +139,8 @@ void draw_probs_view(const App& app) {
                    ImGui::GetContentRegionAvail());
 }
 
-// Once per trace change: the colour scales of its tensors, and the toy model run both ways on
-// the prompt's tokens.
+// Once per trace change: the colour scales of its tensors, and the model (generated or loaded)
+// run both ways on the prompt's tokens.
 void refresh(const App& app) {
     if (ui.runs_version == app.trace_version) return;
     ui.runs_version = app.trace_version;
@@ -152,13 +151,8 @@ void refresh(const App& app) {
     ui.runs_error.clear();
     ui.out_difference.clear();
     try {
-        ForwardOptions options;
-        options.seed = app.seed;
-        options.filters = {kOut};
-        options.attn = AttnImpl::Naive;
-        const Trace naive = forward_trace(app.model, app.tokens, options);
-        options.attn = AttnImpl::Absorb;
-        const Trace absorbed = forward_trace(app.model, app.tokens, options);
+        const Trace naive = run_model(app, app.tokens, AttnImpl::Naive, {kOut});
+        const Trace absorbed = run_model(app, app.tokens, AttnImpl::Absorb, {kOut});
         ui.out_diff = compare_traces(naive, absorbed).at(0);
         ui.out_difference = abs_difference(naive.entries.at(0).values, absorbed.entries.at(0).values);
         ui.difference_scale = color_scale_for(ui.out_difference);
@@ -193,7 +187,7 @@ void draw_mla_panel(App& app) {
     refresh(app);
     view_quadrants({
         {"kv", "KV cache against context length", draw_kv_view},
-        {"latent", "The latent c_kv the toy model caches for this prompt (layer 0)", [&] { draw_latent_view(app); }},
+        {"latent", "The latent c_kv the model caches for this prompt (layer 0)", [&] { draw_latent_view(app); }},
         {"probs", "Attention probabilities per head (layer 0)", [&] { draw_probs_view(app); }},
         {"absorb", "Naive against absorbed attention (layer 0 output)", [&] { draw_absorb_view(app); }},
     });
