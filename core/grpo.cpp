@@ -389,8 +389,9 @@ static void rollout_metrics(const Rollouts& rollouts, int64_t group, GrpoStepMet
     }
     m.accuracy = correct / n;
     m.reward_std = std::sqrt(std::max(0.0, square - m.reward_mean * m.reward_mean));
-    m.length_correct = correct > 0 ? correct_length / correct : 0;
-    m.length_wrong = correct < n ? wrong_length / (n - correct) : 0;
+    // NaN (null in the log) when there is nothing to average: a gap in a plot, not a false 0
+    m.length_correct = correct > 0 ? correct_length / correct : std::nan("");
+    m.length_wrong = correct < n ? wrong_length / (n - correct) : std::nan("");
     const size_t groups = rollouts.completions.size() / group;
     for (size_t p = 0; p < groups; ++p) {
         bool equal = true;

@@ -116,7 +116,7 @@ struct GrpoStepMetrics {
     int64_t step = 0;
     double reward_mean = 0, reward_std = 0;
     double accuracy = 0, format_rate = 0, think_rate = 0, check_rate = 0, retry_rate = 0;
-    double mean_length = 0, length_correct = 0, length_wrong = 0;  // in tokens
+    double mean_length = 0, length_correct = 0, length_wrong = 0;  // in tokens; NaN when no such completion
     double kl = 0, clip_fraction = 0, entropy = 0;
     double equal_reward_groups = 0;  // share of groups whose G rewards were all equal (no signal)
     double lr = 0, seconds = 0;

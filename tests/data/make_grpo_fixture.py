@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes grpo_fixture.jsonl: a small, realistic log in the format `seek grpo` writes (one JSON
 object per line: "kind": "step" every step, "kind": "samples" at step 0 and every 10 steps), for
-the viewer's GRPO panel and its tests until `seek grpo` exists.
+the viewer's GRPO panel and its tests. The numbers are SYNTHETIC, made up to exercise every plot
+and colour; they are not a result of any run (the README's pictures come from real runs).
 
 The story it tells is R1-Zero's on the toy addition task: at step 0 the pretrained model mostly
 answers directly and is often wrong; reward for correct answers makes the worked trace
