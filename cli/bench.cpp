@@ -1,14 +1,24 @@
 // seek bench: measurements on this machine, printed as tables (never asserted in unit tests).
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
+#include "../core/analytics.h"
+#include "../core/backward.h"
 #include "../core/mla.h"
+#include "../core/model.h"
 #include "../core/moe.h"
 #include "../core/norm.h"
+#include "../core/optim.h"
 #include "../core/random.h"
 #include "commands.h"
 #include "progress.h"
@@ -30,18 +40,39 @@ static const CommandSpec bench_spec = {
     "layer's experts are 44 GB in FP32, so each routed expert is generated from --seed and its HF name\n"
     "when first used and kept in a cache of --cache experts: memory stays at gate + shared expert +\n"
     "cache (V3, --cache 8: about 1.6 GB). Reports tokens per second with the weight generation and\n"
-    "without it (what resident weights would give), GFLOP/s, and the peak resident memory.",
+    "without it (what resident weights would give), GFLOP/s, and the peak resident memory.\n\n"
+    "bench train: training throughput of the whole model (default the toy preset; --preset or --config\n"
+    "for another shape small enough to train on the CPU) on one fixed batch of --batch sequences of --seq\n"
+    "random token ids 7..127 (from --seed): full steps of forward + backward + AdamW (lr 1e-3, clip 1.0),\n"
+    "MTP on (lambda 0.3), targets the next token. --warmup steps run first and are not timed, then\n"
+    "--steps timed steps, for each GEMM precision of --precision (fp32,bf16,fp8: the linear layers'\n"
+    "GEMMs, linear.h). Reports ms per step, tokens per second and the ratio to fp32.\n"
+    "--peer also runs the PyTorch peer, scripts/bench_torch_train.py (the same toy model, MTP, AdamW\n"
+    "and clipping in eager PyTorch, float32) under /usr/bin/python3 with the same --batch, --seq,\n"
+    "--steps, --warmup and thread count, and prints its tokens per second and seek's ratio to it;\n"
+    "without python3 or torch it says so and exits 0. Both sides get OpenMP's thread count\n"
+    "(OMP_NUM_THREADS, default: one per core; PyTorch through torch.set_num_threads); set it to 1 to\n"
+    "compare single-threaded. seek's threads share out the sequences' attention and the MoE experts,\n"
+    "each matrix product running on one thread, as in seek train; on a machine whose cores are busy\n"
+    "with other work one thread can be faster.",
     {
-        preset_option("v3"),
+        {"preset", "NAME", "model shape: toy, v2-lite or v3 (train: toy unless given)", "v3"},
         config_option(),
         {"context", "N", "mla: tokens already in the cache (k suffix allowed: 4k)", "4096"},
         {"repeats", "N", "mla: timed decode steps per form (median reported)", "5"},
         {"tokens", "N", "moe: tokens in the batch", "64"},
         {"cache", "N", "moe: routed experts kept in memory", "8"},
         {"seed", "N", "seed of the generated weights and inputs", "0"},
+        {"batch", "B", "train: sequences per step", "16"},
+        {"seq", "T", "train: tokens per sequence", "64"},
+        {"steps", "N", "train: timed steps per precision", "20"},
+        {"warmup", "N", "train: untimed steps first", "3"},
+        {"precision", "LIST", "train: comma-separated GEMM precisions (fp32, bf16, fp8)", "fp32,bf16,fp8"},
+        {"peer", "", "train: also run the PyTorch peer and compare", ""},
+        {"peer-script", "PATH", "train: the PyTorch peer", "scripts/bench_torch_train.py"},
         {"json", "", "print the results as JSON", ""},
     },
-    "mla|moe",
+    "mla|moe|train",
     1,
     1,
 };
@@ -259,12 +290,240 @@ static int bench_moe(const ParsedArgs& args) {
     return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// bench train
+
+struct TrainTiming {
+    std::string precision;
+    double seconds_per_step = 0;
+    double tokens_per_second = 0;
+    double final_loss = 0;
+};
+
+// One fixed batch: `batch` sequences of `seq` random token ids 7..127 (or the vocabulary's top),
+// each position's target the next token, the last of each sequence ignored.
+static Batch random_batch(const ModelConfig& config, int64_t batch, int64_t seq, uint64_t seed) {
+    const int64_t low = 7, high = std::min<int64_t>(127, config.vocab_size - 1);
+    if (high < low) throw UsageError("bench train needs a vocabulary of more than 8 tokens");
+    Rng rng(seed);
+    Batch b;
+    b.offsets.push_back(0);
+    for (int64_t s = 0; s < batch; ++s) {
+        for (int64_t t = 0; t < seq; ++t)
+            b.tokens.push_back(static_cast<int32_t>(low + static_cast<int64_t>(rng.next_u64() % (high - low + 1))));
+        for (int64_t t = 0; t < seq; ++t) b.targets.push_back(t + 1 < seq ? b.tokens[s * seq + t + 1] : kIgnoreTarget);
+        b.offsets.push_back(static_cast<int64_t>(b.tokens.size()));
+    }
+    return b;
+}
+
+// From the same starting weights with a fresh optimizer: `warmup` untimed steps, then `steps` timed
+// ones of forward, backward and AdamW, as train.cpp runs them, minus the data loading and logging.
+static TrainTiming time_training(const ModelConfig& config, const ModelWeights& initial, const Batch& batch,
+                                 GemmPrecision gemm, int64_t warmup, int64_t steps) {
+    const SingleThreadedProducts single_threaded;  // as train() runs: OpenMP over sequences and experts only
+    ModelWeights weights = initial;
+    AdamWState optimizer = make_adamw_state(weights);
+    ModelWeights grads = zeros_like(weights);
+    std::vector<Parameter> grad_list = model_parameters(grads);
+    LinearPrecision precision;
+    precision.gemm = gemm;
+    const TrainingLoss loss;  // λ 0.3, no balance loss
+    const AdamWOptions adamw;  // lr 1e-3, clip 1.0
+    TrainTiming timing;
+    timing.precision = gemm_precision_name(gemm);
+    auto step = [&] {
+        for (Parameter& p : grad_list) std::fill_n(p.values, shape_numel(p.shape), 0.0f);
+        ModelActivations act;
+        const LossReport report = model_forward(config, weights, batch, precision, loss, act);
+        model_backward(grads, config, weights, batch, precision, loss, act);
+        adamw_step(weights, grads, optimizer, adamw, adamw.lr);
+        timing.final_loss = report.total;
+    };
+    for (int64_t i = 0; i < warmup; ++i) step();
+    const auto start = Clock::now();
+    for (int64_t i = 0; i < steps; ++i) step();
+    const double seconds = seconds_since(start);
+    timing.seconds_per_step = seconds / steps;
+    timing.tokens_per_second = static_cast<double>(batch.tokens.size()) * steps / seconds;
+    return timing;
+}
+
+static std::vector<GemmPrecision> precisions_from_text(const std::string& text) {
+    std::vector<GemmPrecision> list;
+    size_t start = 0;
+    while (start <= text.size()) {
+        const size_t comma = std::min(text.find(',', start), text.size());
+        try {
+            list.push_back(gemm_precision_from_name(text.substr(start, comma - start)));
+        } catch (const std::invalid_argument& error) {
+            throw UsageError(std::string("--precision: ") + error.what());
+        }
+        start = comma + 1;
+    }
+    return list;
+}
+
+static std::string shell_quoted(const std::string& text) {
+    std::string quoted = "'";
+    for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+// The PyTorch peer's JSON line, or {"available": false, "reason": ...} when it cannot run.
+static nlohmann::json run_torch_peer(const std::string& script, int64_t batch, int64_t seq, int64_t steps,
+                                     int64_t warmup, int threads, uint64_t seed) {
+    const std::string python = "/usr/bin/python3";
+    auto unavailable = [](const std::string& reason) { return nlohmann::json{{"available", false}, {"reason", reason}}; };
+    if (access(python.c_str(), X_OK) != 0) return unavailable(python + " is not installed");
+    if (access(script.c_str(), R_OK) != 0)
+        return unavailable("the peer script " + script + " is not there (pass its path with --peer-script)");
+    const std::string command = python + " " + shell_quoted(script) + " --batch " + std::to_string(batch) +
+                                " --seq " + std::to_string(seq) + " --steps " + std::to_string(steps) + " --warmup " +
+                                std::to_string(warmup) + " --threads " + std::to_string(threads) + " --seed " +
+                                std::to_string(seed) + " 2>&1";
+    std::fprintf(stderr, "running the PyTorch peer: %s\n", command.c_str());
+    FILE* pipe = popen(command.c_str(), "r");
+    if (!pipe) return unavailable("could not start " + python);
+    std::string output, line;
+    char buffer[4096];
+    while (std::fgets(buffer, sizeof buffer, pipe)) output += buffer;
+    const int status = pclose(pipe);
+    // The result is the one line that parses as a JSON object; the rest is the peer's stderr.
+    nlohmann::json result;
+    size_t begin = 0;
+    while (begin < output.size()) {
+        const size_t end = std::min(output.find('\n', begin), output.size());
+        line = output.substr(begin, end - begin);
+        begin = end + 1;
+        if (line.empty() || line[0] != '{') continue;
+        try {
+            result = nlohmann::json::parse(line);
+        } catch (const std::exception&) {
+            continue;
+        }
+    }
+    if (status == 0 && result.is_object() && result.contains("tokens_per_s")) {
+        result["available"] = true;
+        return result;
+    }
+    if (output.find("No module named 'torch'") != std::string::npos)
+        return unavailable("PyTorch is not installed for " + python + " (Debian: apt-get install python3-torch)");
+    while (!output.empty() && output.back() == '\n') output.pop_back();
+    const size_t last_line = output.rfind('\n');
+    return unavailable("the peer failed (exit status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
+                       "): " + (last_line == std::string::npos ? output : output.substr(last_line + 1)));
+}
+
+static int bench_train(const ParsedArgs& args) {
+    const ModelConfig config = args.flag("preset") || args.flag("config") ? config_from_args(args) : preset_config("toy");
+    const int64_t batch_size = args.integer("batch"), seq = args.integer("seq");
+    const int64_t steps = args.integer("steps"), warmup = args.integer("warmup");
+    const uint64_t seed = static_cast<uint64_t>(args.integer("seed"));
+    if (batch_size < 1) throw UsageError("--batch must be >= 1");
+    if (seq < 3 || seq > config.max_position_embeddings)
+        throw UsageError("--seq must be between 3 (MTP predicts two tokens ahead) and max_position_embeddings (" +
+                         std::to_string(config.max_position_embeddings) + ")");
+    if (steps < 1) throw UsageError("--steps must be >= 1");
+    if (warmup < 0) throw UsageError("--warmup must be >= 0");
+    const std::vector<GemmPrecision> precisions = precisions_from_text(args.str("precision"));
+    // Weights, gradients and two AdamW moments in FP32, plus activations: keep it to toy-like sizes.
+    const ParameterCounts counts = count_parameters(config);
+    const int64_t max_parameters = int64_t{100} << 20;
+    if (counts.total + counts.mtp > max_parameters)
+        throw UsageError(config.name + " has " + std::to_string(counts.total + counts.mtp) +
+                         " parameters; bench train trains at most " + std::to_string(max_parameters) +
+                         " on the CPU (try --preset toy)");
+
+#ifdef _OPENMP
+    const int threads = omp_get_max_threads();
+#else
+    const int threads = 1;
+#endif
+    const char* omp_env = std::getenv("OMP_NUM_THREADS");
+    const std::string omp_text = omp_env ? std::string("OMP_NUM_THREADS=") + omp_env : "OMP_NUM_THREADS unset";
+
+    // Each step frees and allocates the same activations again; without this glibc returns them
+    // to the kernel and page-faults them back in, which cost a third of a toy step.
+    keep_freed_memory();
+    const Batch batch = random_batch(config, batch_size, seq, seed);
+    ModelWeights initial = init_model_weights(config, seed);
+    const int64_t parameters = parameter_count(initial);
+
+    std::vector<TrainTiming> timings;
+    for (GemmPrecision gemm : precisions) {
+        std::fprintf(stderr, "timing %s: %lld warm-up + %lld timed steps ...", gemm_precision_name(gemm),
+                     static_cast<long long>(warmup), static_cast<long long>(steps));
+        timings.push_back(time_training(config, initial, batch, gemm, warmup, steps));
+        std::fprintf(stderr, " %.1f ms/step\n", 1e3 * timings.back().seconds_per_step);
+    }
+    double fp32_rate = 0;
+    for (const TrainTiming& t : timings)
+        if (t.precision == "fp32") fp32_rate = t.tokens_per_second;
+
+    nlohmann::json peer;
+    if (args.flag("peer"))
+        peer = run_torch_peer(args.str("peer-script"), batch_size, seq, steps, warmup, threads, seed);
+    // seek's ratio to the peer: fp32 against PyTorch's float32, else the first precision timed.
+    const TrainTiming& reference = fp32_rate > 0 ? *std::find_if(timings.begin(), timings.end(),
+                                                                 [](const TrainTiming& t) { return t.precision == "fp32"; })
+                                                 : timings.front();
+    const bool peer_ran = peer.is_object() && peer.value("available", false);
+    const double peer_ratio = peer_ran ? reference.tokens_per_second / peer["tokens_per_s"].get<double>() : 0;
+
+    const int64_t tokens = static_cast<int64_t>(batch.tokens.size());
+    if (args.flag("json")) {
+        nlohmann::json out = {{"preset", config.name}, {"parameters", parameters}, {"threads", threads},
+                              {"omp_num_threads", omp_env ? nlohmann::json(omp_env) : nlohmann::json(nullptr)},
+                              {"batch", batch_size}, {"seq", seq}, {"tokens_per_step", tokens},
+                              {"warmup", warmup}, {"steps", steps}, {"results", nlohmann::json::array()}};
+        for (const TrainTiming& t : timings)
+            out["results"].push_back({{"precision", t.precision}, {"ms_per_step", 1e3 * t.seconds_per_step},
+                                      {"tokens_per_second", t.tokens_per_second},
+                                      {"vs_fp32", fp32_rate > 0 ? nlohmann::json(t.tokens_per_second / fp32_rate)
+                                                                : nlohmann::json(nullptr)},
+                                      {"final_loss", t.final_loss}});
+        if (args.flag("peer")) {
+            out["peer"] = peer;
+            if (peer_ran) out["seek_vs_peer"] = {{"precision", reference.precision}, {"ratio", peer_ratio}};
+        }
+        std::printf("%s\n", out.dump(2).c_str());
+        return 0;
+    }
+
+    std::printf("Training throughput, %s (%lld parameters): %lld sequences x %lld tokens = %lld tokens per step,\n"
+                "forward + backward (MTP, lambda 0.3) + AdamW (clip 1.0); %lld warm-up steps, then the mean of %lld timed steps\n"
+                "%d OpenMP threads (%s) over sequences and experts, each matrix product on one thread, as seek train\n\n",
+                config.name.c_str(), static_cast<long long>(parameters), static_cast<long long>(batch_size),
+                static_cast<long long>(seq), static_cast<long long>(tokens), static_cast<long long>(warmup),
+                static_cast<long long>(steps), threads, omp_text.c_str());
+    std::printf("%-10s %12s %12s %9s %12s\n", "precision", "ms / step", "tokens/s", "vs fp32", "final loss");
+    for (const TrainTiming& t : timings) {
+        char ratio[32] = "-";
+        if (fp32_rate > 0) std::snprintf(ratio, sizeof ratio, "%.2fx", t.tokens_per_second / fp32_rate);
+        std::printf("%-10s %12.2f %12.0f %9s %12.4f\n", t.precision.c_str(), 1e3 * t.seconds_per_step,
+                    t.tokens_per_second, ratio, t.final_loss);
+    }
+    if (!args.flag("peer")) return 0;
+    if (!peer_ran) {
+        std::printf("\nPyTorch peer not run: %s\n", peer.value("reason", std::string("unknown")).c_str());
+        return 0;
+    }
+    std::printf("\nPyTorch %s peer, float32, torch.get_num_threads() = %lld: %.2f ms / step, %.0f tokens/s\n"
+                "seek %s / PyTorch: %.2fx\n",
+                peer.value("version", std::string("?")).c_str(), static_cast<long long>(peer.value("threads", 0)),
+                peer.value("ms_per_step", 0.0), peer["tokens_per_s"].get<double>(), reference.precision.c_str(),
+                peer_ratio);
+    return 0;
+}
+
 int run_bench(int argc, char** argv) {
     if (wants_help(bench_spec, argc, argv)) return 0;
     const ParsedArgs args = parse_args(bench_spec, argc, argv);
     if (args.positional[0] == "mla") return bench_mla(args);
     if (args.positional[0] == "moe") return bench_moe(args);
-    throw UsageError("unknown benchmark '" + args.positional[0] + "' (available: mla, moe)");
+    if (args.positional[0] == "train") return bench_train(args);
+    throw UsageError("unknown benchmark '" + args.positional[0] + "' (available: mla, moe, train)");
 }
 
 }  // namespace seek::cli

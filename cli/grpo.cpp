@@ -119,6 +119,7 @@ int run_grpo(int argc, char** argv) {
                 aggregation_name(o.loss.aggregation), o.scale_by_std ? "" : " (no std)", out.c_str());
     std::fflush(stdout);
 
+    keep_freed_memory();  // each step frees and reallocates the same activations
     const std::atomic<bool>& stop_requested = catch_interrupts();
     Progress progress = start_progress("grpo", "steps", o.steps);
     std::string last_detail;

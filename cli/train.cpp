@@ -149,6 +149,7 @@ int run_train(int argc, char** argv) {
                 gemm_precision_name(run.options.precision.gemm), out.c_str());
     std::fflush(stdout);
 
+    keep_freed_memory();  // each step frees and reallocates the same activations
     const std::atomic<bool>& stop_requested = catch_interrupts();
     Progress progress = start_progress("train", "steps", run.options.steps);
     progress.start = std::chrono::steady_clock::now();

@@ -26,14 +26,14 @@ template <typename S>
 void attention_backward(MatOf<S>& dq, MatOf<S>& dk, MatOf<S>& dv, const MatOf<S>& dout, const MatOf<S>& q,
                         const MatOf<S>& k, const MatOf<S>& v, const MatOf<S>& probs, int64_t heads, S scale) {
     const int64_t T = q.rows(), qk_dim = q.cols() / heads, v_dim = v.cols() / heads;
+    MatOf<S> dp(T, T), dscores(T, T);
     for (int64_t h = 0; h < heads; ++h) {
-        const MatOf<S> p = probs.middleRows(h * T, T);
-        const MatOf<S> dout_h = dout.middleCols(h * v_dim, v_dim);
+        const auto p = probs.middleRows(h * T, T);  // views, not copies
+        const auto dout_h = dout.middleCols(h * v_dim, v_dim);
         dv.middleCols(h * v_dim, v_dim) += p.transpose() * dout_h;
-        const MatOf<S> dp = dout_h * v.middleCols(h * v_dim, v_dim).transpose();
+        dp.noalias() = dout_h * v.middleCols(h * v_dim, v_dim).transpose();
 
         // Softmax backward, row by row: the Jacobian diag(p) - p p^T applied to dp.
-        MatOf<S> dscores(T, T);
         for (int64_t s = 0; s < T; ++s) {
             S p_dot_dp = 0;
             for (int64_t t = 0; t < T; ++t) p_dot_dp += p(s, t) * dp(s, t);

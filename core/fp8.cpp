@@ -86,24 +86,6 @@ double fp8_ulp(double value, Fp8Format format) {
     return std::ldexp(1.0, binade_exponent(std::fabs(value), spec) - spec.mantissa_bits);
 }
 
-uint16_t bf16_encode(float value) {
-    uint32_t bits;
-    std::memcpy(&bits, &value, 4);
-    if (std::isnan(value)) return 0x7FFF;  // the canonical NaN, as cuda_bf16.h returns
-    // Adding 0x7FFF rounds the dropped 16 bits half down; adding one more when the kept part is
-    // odd turns exact halves into round-half-to-even. A carry into the exponent is the correct
-    // rounding up to the next binade (or to infinity).
-    const uint32_t round_to_nearest_even = 0x7FFF + ((bits >> 16) & 1);
-    return static_cast<uint16_t>((bits + round_to_nearest_even) >> 16);
-}
-
-float bf16_decode(uint16_t bits) {
-    const uint32_t widened = static_cast<uint32_t>(bits) << 16;
-    float value;
-    std::memcpy(&value, &widened, 4);
-    return value;
-}
-
 std::vector<uint8_t> e4m3_bytes(const float* values, int64_t count) {
     std::vector<uint8_t> bytes(static_cast<size_t>(count));
     for (int64_t i = 0; i < count; ++i) bytes[i] = fp8_encode(values[i], Fp8Format::E4M3, Saturation::Finite);

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -57,8 +58,24 @@ std::vector<uint8_t> e4m3_bytes(const float* values, int64_t count);
 std::vector<uint8_t> bf16_bytes(const float* values, int64_t count);
 
 // bfloat16: the upper 16 bits of a float32, rounded to nearest even; every NaN becomes 0x7FFF
-// (cuda_bf16.h's __float2bfloat16_rn, also checked by the oracle test).
-uint16_t bf16_encode(float value);
-float bf16_decode(uint16_t bits);
+// (cuda_bf16.h's __float2bfloat16_rn, also checked by the oracle test). Inline, so that a loop
+// rounding a whole matrix (BF16 training, linear.cpp) compiles to vector code.
+inline uint16_t bf16_encode(float value) {
+    uint32_t bits;
+    std::memcpy(&bits, &value, 4);
+    if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FFF;  // NaN: the canonical one
+    // Adding 0x7FFF rounds the dropped 16 bits half down; adding one more when the kept part is
+    // odd turns exact halves into round-half-to-even. A carry into the exponent is the correct
+    // rounding up to the next binade (or to infinity).
+    const uint32_t round_to_nearest_even = 0x7FFF + ((bits >> 16) & 1);
+    return static_cast<uint16_t>((bits + round_to_nearest_even) >> 16);
+}
+
+inline float bf16_decode(uint16_t bits) {
+    const uint32_t widened = static_cast<uint32_t>(bits) << 16;
+    float value;
+    std::memcpy(&value, &widened, 4);
+    return value;
+}
 
 }  // namespace seek

@@ -35,9 +35,10 @@ Mat low_precision_gemm(const Mat& a, const Mat& b, const LinearPrecision& precis
         case GemmPrecision::FP32: return a * b.transpose();
         case GemmPrecision::BF16: return rounded_to_bf16(a) * rounded_to_bf16(b).transpose();
         case GemmPrecision::FP8: {
-            const QuantizedMatrix qa = quantize(a, a_tile), qb = quantize(b, b_tile);
-            if (precision.accumulation.mode == AccumulationMode::TensorCore) return fp8_gemm(qa, qb, precision.accumulation);
-            return dequantize(qa) * dequantize(qb).transpose();
+            if (precision.accumulation.mode == AccumulationMode::TensorCore)
+                return fp8_gemm(quantize(a, a_tile), quantize(b, b_tile), precision.accumulation);
+            // Exact: the E4M3 values times their scales, as dequantize(quantize()) gives them.
+            return quantize_dequantize(a, a_tile) * quantize_dequantize(b, b_tile).transpose();
         }
     }
     return {};

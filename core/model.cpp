@@ -277,6 +277,9 @@ static void mla_train_backward(Mat& dx, MlaWeights& dw, const Mat& dout, const M
     linear_backward(dx, dw.q_a_proj, dq_a, x, w.q_a_proj, precision);
 }
 
+// Fewer rows than this run the experts on one thread (see ffn_forward).
+constexpr int64_t kParallelRows = 32;
+
 // ---------------------------------------------------------------------------------------------
 // FFN: dense SwiGLU, or DeepSeekMoE with the routed experts dispatched grouped by expert.
 // `act` (training) keeps the routing and each expert's outputs; the trace (inference) gets the
@@ -296,19 +299,24 @@ static Mat ffn_forward(const ModelConfig& config, const BlockWeights& w, bool mo
     Routing routing = trace ? gate_forward(config, w.gate, x, trace, name) : route_tokens(config, logits, w.gate.bias);
     const int64_t N = x.rows(), K = config.num_experts_per_tok, E = config.n_routed_experts;
 
-    Mat shared = Mat::Zero(N, x.cols());
-    if (config.n_shared_experts > 0)
-        shared = swiglu_forward(x, w.shared_experts.gate_proj, w.shared_experts.up_proj, w.shared_experts.down_proj,
-                                precision);
-
     std::vector<std::vector<int64_t>> slots(E);
     for (int64_t t = 0; t < N; ++t)
         for (int64_t k = 0; k < K; ++k) slots[routing.topk_idx(t, k)].push_back(t * K + k);
-    // Each expert runs on its own tokens, one expert per thread; the weighted sums below then
-    // add the outputs in expert order, as a single thread would.
+    // Each expert runs on its own tokens, one expert per thread (job 0 is the shared expert, the
+    // largest, then routed expert job - 1); the weighted sums below then add the outputs in
+    // expert order, as a single thread would. Decoding a token or two stays on one thread: there
+    // the threads' start and join would cost more than the work.
+    Mat shared = Mat::Zero(N, x.cols());
     std::vector<Mat> outputs(E);
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t e = 0; e < E; ++e) {
+#pragma omp parallel for schedule(dynamic) if (N >= kParallelRows)
+    for (int64_t job = 0; job <= E; ++job) {
+        if (job == 0) {
+            if (config.n_shared_experts > 0)
+                shared = swiglu_forward(x, w.shared_experts.gate_proj, w.shared_experts.up_proj,
+                                        w.shared_experts.down_proj, precision);
+            continue;
+        }
+        const int64_t e = job - 1;
         if (slots[e].empty()) continue;
         Mat gathered(static_cast<int64_t>(slots[e].size()), x.cols());
         for (size_t i = 0; i < slots[e].size(); ++i) gathered.row(i) = x.row(slots[e][i] / K);
@@ -345,19 +353,24 @@ static void ffn_backward(Mat& dx, BlockWeights& dw, const Mat& dout, const Model
         return;
     }
     const int64_t N = x.rows(), K = config.num_experts_per_tok;
-    if (config.n_shared_experts > 0)
-        swiglu_backward(dx, dw.shared_experts.gate_proj, dw.shared_experts.up_proj, dw.shared_experts.down_proj,
-                        dout, x, w.shared_experts.gate_proj, w.shared_experts.up_proj, w.shared_experts.down_proj,
-                        precision);
 
     // out_t += w_tk y_e(x_t): dy = w_tk dout_t, dw_tk = dout_t · y_e(x_t)
-    // One expert per thread: each writes its own weight gradients and its own (t, k) entries of
-    // dweights; the input gradients are added to dx afterwards in expert order.
+    // One expert per thread, as in the forward (job 0 the shared one): each writes its own weight
+    // gradients and its own (t, k) entries of dweights; the input gradients are added to dx
+    // afterwards, shared expert first, then the routed ones in expert order.
     const int64_t E = static_cast<int64_t>(act.expert_slots.size());
-    Mat dweights = Mat::Zero(N, K);
+    Mat dweights = Mat::Zero(N, K), dshared = Mat::Zero(N, x.cols());
     std::vector<Mat> dgathered(E);
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t e = 0; e < E; ++e) {
+#pragma omp parallel for schedule(dynamic) if (N >= kParallelRows)
+    for (int64_t job = 0; job <= E; ++job) {
+        if (job == 0) {
+            if (config.n_shared_experts > 0)
+                swiglu_backward(dshared, dw.shared_experts.gate_proj, dw.shared_experts.up_proj,
+                                dw.shared_experts.down_proj, dout, x, w.shared_experts.gate_proj,
+                                w.shared_experts.up_proj, w.shared_experts.down_proj, precision);
+            continue;
+        }
+        const int64_t e = job - 1;
         const std::vector<int64_t>& slots = act.expert_slots[e];
         if (slots.empty()) continue;
         const int64_t rows = static_cast<int64_t>(slots.size());
@@ -374,6 +387,7 @@ static void ffn_backward(Mat& dx, BlockWeights& dw, const Mat& dout, const Model
         swiglu_backward(dgathered[e], dexpert.gate_proj, dexpert.up_proj, dexpert.down_proj, dy, gathered,
                         expert.gate_proj, expert.up_proj, expert.down_proj, precision);
     }
+    dx += dshared;
     for (int64_t e = 0; e < E; ++e)
         for (size_t i = 0; i < act.expert_slots[e].size(); ++i) dx.row(act.expert_slots[e][i] / K) += dgathered[e].row(i);
 

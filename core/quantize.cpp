@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "random.h"
@@ -56,6 +57,80 @@ Mat dequantize(const QuantizedMatrix& q) {
     for (int64_t r = 0; r < q.rows; ++r)
         for (int64_t c = 0; c < q.cols; ++c) x(r, c) = q.value(r, c);
     return x;
+}
+
+// round_to_e4m3 for a finite v. Written on the float's bits, choosing with masks, so that a loop
+// over it vectorizes: GCC keeps a branch per element for a float min or a ?: between float values.
+static inline float round_finite_to_e4m3(float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    const uint32_t sign = bits & 0x80000000u;
+    bits &= 0x7FFFFFFFu;                                 // |v|: non-negative floats order like their bits,
+    bits = bits < 0x43E00000u ? bits : 0x43E00000u;     // so this is min(|v|, 448): satfinite
+    float magnitude;
+    std::memcpy(&magnitude, &bits, 4);
+    // Below the smallest normal, 2^-6, the grid is every multiple of 2^-9. Adding 2^14, whose
+    // float ulp is 2^-9, makes the FPU round to that grid (nearest even); subtracting is exact.
+    const float subnormal = (magnitude + 0x1p14f) - 0x1p14f;
+    uint32_t subnormal_bits;
+    std::memcpy(&subnormal_bits, &subnormal, 4);
+    // Normal: keep 3 of float's 23 mantissa bits. Adding 0x7FFFF rounds the 20 dropped bits half
+    // down; one more when the kept part is odd makes ties go to even (bf16_encode's trick). A
+    // carry into the exponent is the correct rounding up to the next binade.
+    const uint32_t normal_bits = (bits + 0x7FFFFu + ((bits >> 20) & 1u)) & ~0xFFFFFu;
+    const uint32_t below_normal = 0u - static_cast<uint32_t>(bits < 0x3C800000u);  // all ones if |v| < 2^-6
+    const uint32_t rounded = (below_normal & subnormal_bits) | (~below_normal & normal_bits) | sign;
+    float result;
+    std::memcpy(&result, &rounded, 4);
+    return result;
+}
+
+float round_to_e4m3(float v) {
+    if (std::isnan(v)) return fp8_decode(fp8_encode(v, Fp8Format::E4M3), Fp8Format::E4M3);
+    return round_finite_to_e4m3(v);  // an infinity saturates to +-448 like any large value
+}
+
+Mat quantize_dequantize(const Mat& x, const Tile& tile, ScaleFormat format) {
+    const int64_t rows = x.rows(), cols = x.cols();
+    const uint32_t infinity_bits = 0x7F800000u;
+    Mat out(rows, cols);
+    for (int64_t row_begin = 0; row_begin < rows; row_begin += tile.rows) {
+        const int64_t row_end = std::min(rows, row_begin + tile.rows);
+        for (int64_t col_begin = 0; col_begin < cols; col_begin += tile.cols) {
+            const int64_t width = std::min(cols, col_begin + tile.cols) - col_begin;
+            // The largest |x| as the largest magnitude bit pattern (an integer max vectorizes;
+            // a float one does not without -ffast-math). NaNs have the largest patterns of all.
+            uint32_t amax_bits = 0;
+            for (int64_t r = row_begin; r < row_end; ++r) {
+                const float* in = &x(r, col_begin);
+                for (int64_t c = 0; c < width; ++c) {
+                    uint32_t bits;
+                    std::memcpy(&bits, &in[c], 4);
+                    bits &= 0x7FFFFFFFu;
+                    amax_bits = amax_bits < bits ? bits : amax_bits;
+                }
+            }
+            const bool finite = amax_bits < infinity_bits;
+            float amax;
+            std::memcpy(&amax, &amax_bits, 4);
+            if (!finite) {  // quantize's amax: std::max skips NaNs, so it may be an infinity or finite
+                amax = 0;
+                for (int64_t r = row_begin; r < row_end; ++r)
+                    for (int64_t c = col_begin; c < col_begin + width; ++c) amax = std::max(amax, std::fabs(x(r, c)));
+            }
+            const float scale = scale_for_amax(amax, format);
+            for (int64_t r = row_begin; r < row_end; ++r) {
+                const float* in = &x(r, col_begin);
+                float* o = &out(r, col_begin);
+                if (finite) {
+                    for (int64_t c = 0; c < width; ++c) o[c] = round_finite_to_e4m3(in[c] / scale) * scale;
+                } else {  // x / s may be NaN here (a NaN element, or infinity / infinity)
+                    for (int64_t c = 0; c < width; ++c) o[c] = round_to_e4m3(in[c] / scale) * scale;
+                }
+            }
+        }
+    }
+    return out;
 }
 
 ErrorStats error_stats(const Mat& reference, const Mat& approx) {

@@ -68,6 +68,16 @@ int64_t tile_count(int64_t extent, int64_t tile_extent);
 QuantizedMatrix quantize(const Mat& x, const Tile& tile, ScaleFormat format = ScaleFormat::Float32);
 Mat dequantize(const QuantizedMatrix& q);
 
+// dequantize(quantize(x, tile, format)) bit for bit, without the codes in between: "fake
+// quantization", what FP8 training with exact accumulation multiplies (linear.h). Each element
+// is rounded to the E4M3 grid in float arithmetic (round_to_e4m3) instead of being encoded and
+// decoded, which is many times faster; tests/test_quantize.cpp checks the two agree on every bit.
+Mat quantize_dequantize(const Mat& x, const Tile& tile, ScaleFormat format = ScaleFormat::Float32);
+
+// fp8_decode(fp8_encode(v, E4M3, Saturation::Finite)): v rounded to the nearest E4M3 value, ties
+// to even, saturating at +-448, with v's sign (also on a zero); NaN stays NaN.
+float round_to_e4m3(float v);
+
 // How far `approx` is from `reference` (same shape). The relative errors are taken per group of
 // 128 consecutive elements of a row (a 1x128 activation tile; for a weight, 128 input channels
 // of one output channel): |group - approx group| / |group| in 2-norms. An element-wise ratio would

@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
 
 #include "core/quantize.h"
 #include "core/random.h"
@@ -115,4 +118,99 @@ TEST_CASE("quantize: 1x128 tiles beat one scale per tensor by a wide margin on o
     const double snr_per_tensor = error_stats(w, dequantize(quantize(w, whole_matrix_tile(w)))).snr_db;
     const double snr_blocks = error_stats(w, dequantize(quantize(w, kWeightTile))).snr_db;
     CHECK(std::fabs(snr_blocks - snr_per_tensor) < 1.0);
+}
+
+// quantize_dequantize (training's fake quantization) must be dequantize(quantize()) exactly:
+// the same bits for every element, on inputs made to hit every corner of the rounding.
+static bool same_float(float a, float b) {
+    if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+    uint32_t bits_a, bits_b;
+    std::memcpy(&bits_a, &a, 4);
+    std::memcpy(&bits_b, &b, 4);
+    return bits_a == bits_b;  // tells -0 from +0
+}
+
+static float float_from_bits(uint32_t bits) {
+    float value;
+    std::memcpy(&value, &bits, 4);
+    return value;
+}
+
+TEST_CASE("quantize: round_to_e4m3 is fp8_decode(fp8_encode()) for every bf16 value, ties and random floats", "[quantize]") {
+    auto reference = [](float v) { return fp8_decode(fp8_encode(v, Fp8Format::E4M3), Fp8Format::E4M3); };
+    std::vector<float> values;
+    for (uint32_t high = 0; high < 0x10000; ++high) values.push_back(float_from_bits(high << 16));  // every bf16
+    // Every E4M3 value, the midpoints between neighbours (ties) and one float either side of them.
+    for (int code = 0; code < 0x7E; ++code) {
+        const float low = fp8_decode(static_cast<uint8_t>(code), Fp8Format::E4M3);
+        const float mid = (low + fp8_decode(static_cast<uint8_t>(code + 1), Fp8Format::E4M3)) / 2;
+        for (float v : {low, mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 1000.0f)}) {
+            values.push_back(v);
+            values.push_back(-v);
+        }
+    }
+    for (float v : {448.0f, 464.0f, 479.0f, 480.0f, 1e30f, std::numeric_limits<float>::infinity(), 0x1p-10f,
+                    std::nextafter(0x1p-10f, 1.0f), std::numeric_limits<float>::denorm_min(), -0.0f})
+        values.insert(values.end(), {v, -v});
+    Rng rng(5);
+    for (int i = 0; i < 1000000; ++i) values.push_back(float_from_bits(static_cast<uint32_t>(rng.next_u64())));
+    int64_t mismatches = 0;
+    for (float v : values) {
+        if (same_float(round_to_e4m3(v), reference(v))) continue;
+        if (++mismatches <= 5) FAIL_CHECK("round_to_e4m3(" << v << ") = " << round_to_e4m3(v) << ", reference " << reference(v));
+    }
+    CHECK(mismatches == 0);
+}
+
+TEST_CASE("quantize: quantize_dequantize equals dequantize(quantize()) bit for bit", "[quantize]") {
+    Rng rng(2024);
+    const std::vector<Tile> tiles = {kActivationTile, kWeightTile, {3, 5}, {1, 7}, {128, 1}};
+    int64_t compared = 0, mismatches = 0;
+    for (int trial = 0; trial < 60; ++trial) {
+        // Partial edge tiles: sizes that are rarely multiples of the tile.
+        const int64_t rows = 1 + static_cast<int64_t>(rng.uniform() * 300);
+        const int64_t cols = 1 + static_cast<int64_t>(rng.uniform() * 300);
+        Mat x(rows, cols);
+        const int kind = trial % 5;
+        for (int64_t i = 0; i < x.size(); ++i) {
+            const double u = rng.uniform();
+            float v = rng.normal();
+            if (kind == 0) v *= static_cast<float>(std::exp(8 * rng.normal()));  // heavy tails over many binades
+            if (kind == 1) v = u < 0.5 ? 0.0f : (u < 0.6 ? -0.0f : v * 1e-6f);    // zeros and tiny values
+            if (kind == 2) v *= 1e-38f;                                          // float subnormals: amax floored
+            if (kind == 3) {
+                // Ties at a power-of-two scale: the tile's amax 448 x 2^-3, the rest E4M3 midpoints.
+                const int code = static_cast<int>(u * 0x7D);
+                const float a = fp8_decode(static_cast<uint8_t>(code), Fp8Format::E4M3);
+                const float b = fp8_decode(static_cast<uint8_t>(code + 1), Fp8Format::E4M3);
+                v = (rng.uniform() < 0.5 ? -1 : 1) * (a + b) / 2 * 0.125f;
+                if (i % 7 == 0) v = 448.0f * 0.125f;
+            }
+            if (kind == 4) v = static_cast<float>(std::ldexp(std::round(rng.normal() * 64), -static_cast<int>(u * 20)));
+            x.data()[i] = v;
+        }
+        if (trial % 10 == 9) x(0, 0) = std::numeric_limits<float>::quiet_NaN();  // NaN stays NaN
+        if (trial % 20 == 19) x(rows - 1, cols - 1) = -std::numeric_limits<float>::infinity();
+        std::vector<Tile> trial_tiles = tiles;
+        trial_tiles.push_back(whole_matrix_tile(x));
+        for (const Tile& tile : trial_tiles) {
+            for (ScaleFormat format : {ScaleFormat::Float32, ScaleFormat::PowerOfTwo}) {
+                const Mat reference = dequantize(quantize(x, tile, format));
+                const Mat fast = quantize_dequantize(x, tile, format);
+                REQUIRE(fast.rows() == rows);
+                REQUIRE(fast.cols() == cols);
+                for (int64_t i = 0; i < x.size(); ++i) {
+                    ++compared;
+                    if (same_float(fast.data()[i], reference.data()[i])) continue;
+                    if (++mismatches <= 5)
+                        FAIL_CHECK("trial " << trial << ", tile " << tile_name(tile) << ", element " << i << ": x = "
+                                            << x.data()[i] << ", fast " << fast.data()[i] << ", reference "
+                                            << reference.data()[i]);
+                }
+            }
+        }
+    }
+    INFO(compared << " elements compared");
+    CHECK(mismatches == 0);
+    CHECK(compared > 1000000);
 }
