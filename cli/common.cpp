@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 
 #include "../core/tokenizer.h"
@@ -62,6 +63,20 @@ std::vector<int32_t> prompt_from_args(const ParsedArgs& args, const ModelConfig&
 void keep_freed_memory() {
     mallopt(M_MMAP_THRESHOLD, 1 << 30);  // blocks up to 1 GB come from the heap, not fresh mappings
     mallopt(M_TRIM_THRESHOLD, 1 << 30);  // and the heap is not trimmed until 1 GB sits free at its top
+}
+
+bool resuming_run(const CommandSpec& spec, const ParsedArgs& args, const std::string& out) {
+    const bool has_run = std::filesystem::exists(out + "/optimizer.safetensors");
+    if (!args.flag("resume")) {
+        if (has_run) throw UsageError(out + " already holds a run: pass --resume to continue it, or choose another --out");
+        return false;
+    }
+    for (const Option& option : spec.options)
+        if (option.name != "out" && option.name != "resume" && args.flag(option.name))
+            throw UsageError("--resume continues the run saved in " + out + " with its own options; --" + option.name +
+                             " cannot change them");
+    if (!has_run) throw UsageError("--resume: " + out + " holds no saved run (no optimizer.safetensors)");
+    return true;
 }
 
 static std::atomic<bool> interrupted{false};

@@ -1,6 +1,5 @@
 // seek grpo: reinforcement learning from rule-based rewards on a trained model.
 #include <cstdio>
-#include <filesystem>
 #include <string>
 
 #include "../core/grpo.h"
@@ -89,21 +88,14 @@ int run_grpo(int argc, char** argv) {
     const ParsedArgs args = parse_args(spec, argc, argv);
     if (!args.flag("out")) throw UsageError("--out DIR is required");
     const std::string out = args.str("out");
-    const bool has_run = std::filesystem::exists(out + "/optimizer.safetensors");
     GrpoRun run;
-    if (args.flag("resume")) {
-        for (const Option& option : spec.options)
-            if (option.name != "out" && option.name != "resume" && args.flag(option.name))
-                throw UsageError("--resume continues the run saved in " + out + " with its own options; --" +
-                                 option.name + " cannot change them");
-        if (!has_run) throw UsageError("--resume: " + out + " holds no saved run (no optimizer.safetensors)");
+    if (resuming_run(spec, args, out)) {
         run = resume_grpo(out);
         std::printf("resuming %s at step %lld of %lld\n", out.c_str(),
                     static_cast<long long>(run.optimizer.step / run.options.inner_updates),
                     static_cast<long long>(run.options.steps));
     } else {
         if (!args.flag("model")) throw UsageError("--model DIR is required (the model to start from)");
-        if (has_run) throw UsageError(out + " already holds a run: pass --resume to continue it, or choose another --out");
         GrpoOptions options;
         try {
             options = options_from_args(args);

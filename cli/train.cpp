@@ -1,6 +1,5 @@
 // seek train: pretrain the toy model on a task's corpus, with DeepSeek-V3's recipe.
 #include <cstdio>
-#include <filesystem>
 #include <string>
 
 #include "../core/train.h"
@@ -120,21 +119,12 @@ int run_train(int argc, char** argv) {
     if (wants_help(spec, argc, argv)) return 0;
     const ParsedArgs args = parse_args(spec, argc, argv);
     const std::string out = args.str("out");
-    const bool has_run = std::filesystem::exists(out + "/optimizer.safetensors");
-
     TrainRun run;
-    if (args.flag("resume")) {
-        for (const Option& option : spec.options)
-            if (option.name != "out" && option.name != "resume" && args.flag(option.name))
-                throw UsageError("--resume continues the run saved in " + out + " with its own options; --" +
-                                 option.name + " cannot change them");
-        if (!has_run) throw UsageError("--resume: " + out + " holds no saved run (no optimizer.safetensors)");
+    if (resuming_run(spec, args, out)) {
         run = resume_run(out);
         std::printf("resuming %s at step %lld of %lld\n", out.c_str(), static_cast<long long>(run.optimizer.step),
                     static_cast<long long>(run.options.steps));
     } else {
-        if (has_run)
-            throw UsageError(out + " already holds a run: pass --resume to continue it, or choose another --out");
         TrainOptions options;
         try {
             options = options_from_args(args);
