@@ -2,8 +2,6 @@
 // gradient against finite differences, and a tiny run that crashes and resumes.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "core/backward.h"
 #include "core/grpo.h"
@@ -122,20 +120,6 @@ TEST_CASE("grpo: the loss gradient matches finite differences for each aggregati
         INFO(aggregation_name(aggregation));
         CHECK((dlogits - numeric).cwiseAbs().maxCoeff() < 1e-6 * numeric.cwiseAbs().maxCoeff());
     }
-}
-
-static std::string file_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream bytes;
-    bytes << in.rdbuf();
-    return bytes.str();
-}
-
-static std::vector<std::string> lines_of(const std::string& path) {
-    std::ifstream in(path);
-    std::vector<std::string> lines;
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return lines;
 }
 
 // A toy run on an untrained model (rewards are mostly 0, which is fine: this checks the plumbing).

@@ -1,21 +1,12 @@
 // The training loop (core/train.h): a run stopped by a crash and resumed from its last checkpoint
 // ends with the same bytes as one that never stopped; the loss falls; the log is cut back on resume.
 #include <catch2/catch.hpp>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "core/train.h"
 #include "temp_dir.h"
 
 using namespace seek;
-
-static std::string file_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream bytes;
-    bytes << in.rdbuf();
-    return bytes.str();
-}
 
 static TrainOptions small_options() {
     TrainOptions o;
@@ -27,14 +18,6 @@ static TrainOptions small_options() {
     o.loss.balance_alpha = 1e-3;
     o.seed = 9;
     return o;
-}
-
-static int count_lines(const std::string& path) {
-    std::ifstream in(path);
-    std::string line;
-    int lines = 0;
-    while (std::getline(in, line)) ++lines;
-    return lines;
 }
 
 TEST_CASE("train: a run that crashes and resumes ends bit-identical to one that never stopped", "[train]") {
@@ -52,7 +35,7 @@ TEST_CASE("train: a run that crashes and resumes ends bit-identical to one that 
         if (m.step == 10) throw std::runtime_error("simulated crash");
     };
     CHECK_THROWS_WITH(train(first, crashed, crash), "simulated crash");
-    CHECK(count_lines(crashed + "/train.jsonl") == 10);
+    CHECK(lines_of(crashed + "/train.jsonl").size() == 10);
 
     TrainRun resumed = resume_run(crashed);
     CHECK(resumed.optimizer.step == 8);
@@ -60,7 +43,7 @@ TEST_CASE("train: a run that crashes and resumes ends bit-identical to one that 
     CHECK(file_bytes(full + "/model.safetensors") == file_bytes(crashed + "/model.safetensors"));
     CHECK(file_bytes(full + "/optimizer.safetensors") == file_bytes(crashed + "/optimizer.safetensors"));
     CHECK(file_bytes(full + "/config.json") == file_bytes(crashed + "/config.json"));
-    CHECK(count_lines(crashed + "/train.jsonl") == 12);  // cut back to 8, then 9..12 again
+    CHECK(lines_of(crashed + "/train.jsonl").size() == 12);  // cut back to 8, then 9..12 again
 }
 
 TEST_CASE("train: the same seed gives the same run, another seed another", "[train]") {
