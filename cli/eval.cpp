@@ -1,4 +1,5 @@
 // seek eval: held-out accuracy of a model on a task, greedy and sampled.
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -19,10 +20,12 @@ const CommandSpec spec = {
     "(0 = greedy), and verifies every completion with the same rules GRPO's reward uses.\n"
     "Reports per temperature: accuracy (the <answer> is right), format rate (well-formed\n"
     "[<think>...</think>]<answer>N</answer>), think rate, check rate and retry rate (the trace\n"
-    "contains 'check' / 'retry'), and mean completion length in tokens.",
+    "contains 'check' / 'retry'), and mean completion length in tokens. With --problems FILE the\n"
+    "file's problems are evaluated instead (and the output says how many of them are held out).",
     {{"model", "DIR", "checkpoint directory (config.json + model.safetensors)", ""},
      {"task", "NAME", "add:MIN-MAX or mul:N (digits per operand)", "add:4-5"},
      {"n", "N", "held-out problems", "500"},
+     {"problems", "FILE", "evaluate these problems instead (one per line: 478+56 or 47*86; # comments)", ""},
      {"temperatures", "T,T", "comma-separated sampling temperatures; 0 = greedy", "0,1"},
      {"max-new", "N", "most tokens per completion", "192"},
      {"seed", "S", "seed of the problems and the sampling", "0"},
@@ -63,18 +66,23 @@ int run_eval(int argc, char** argv) {
         throw UsageError(std::string("--task: ") + error.what());
     }
     const std::vector<float> temperatures = temperatures_from_text(args.str("temperatures"));
+    const uint64_t seed = static_cast<uint64_t>(args.integer("seed"));
+    const std::vector<Problem> problems =
+        args.flag("problems") ? load_problems(args.str("problems")) : heldout_problems(task, n, seed);
+    const int64_t heldout = std::count_if(problems.begin(), problems.end(), is_heldout);
+    const std::string source = args.flag("problems") ? args.str("problems") : task_name(task);
     ModelConfig config;
     const ModelWeights weights = load_model(args.str("model"), config);
 
     nlohmann::json results = nlohmann::json::array();
     if (!args.flag("json"))
-        std::printf("%s on %lld held-out %s problems\n\n%-12s %9s %8s %7s %7s %7s %8s\n", args.str("model").c_str(),
-                    static_cast<long long>(n), task_name(task).c_str(), "temperature", "accuracy", "format", "think",
-                    "check", "retry", "length");
+        std::printf("%s on %zu problems of %s (%lld held out from training)\n\n%-12s %9s %8s %7s %7s %7s %8s\n",
+                    args.str("model").c_str(), problems.size(), source.c_str(), static_cast<long long>(heldout),
+                    "temperature", "accuracy", "format", "think", "check", "retry", "length");
     for (float temperature : temperatures) {
-        Progress progress = start_progress("eval", "problems", n);
-        const EvalReport r = evaluate(config, weights, task, n, temperature, static_cast<uint64_t>(args.integer("seed")),
-                                      max_new, [&](int64_t done) { show_progress(progress, done); });
+        Progress progress = start_progress("eval", "problems", static_cast<int64_t>(problems.size()));
+        const EvalReport r = evaluate(config, weights, problems, temperature, seed, max_new,
+                                      [&](int64_t done) { show_progress(progress, done); });
         if (args.flag("json")) {
             results.push_back({{"temperature", temperature}, {"problems", r.problems}, {"accuracy", r.accuracy},
                                {"format_rate", r.format_rate}, {"think_rate", r.think_rate}, {"check_rate", r.check_rate},
@@ -87,7 +95,7 @@ int run_eval(int argc, char** argv) {
         }
     }
     if (args.flag("json"))
-        std::printf("%s\n", nlohmann::json{{"model", args.str("model")}, {"task", task_name(task)}, {"results", results}}.dump(2).c_str());
+        std::printf("%s\n", nlohmann::json{{"model", args.str("model")}, {"source", source}, {"heldout", heldout}, {"results", results}}.dump(2).c_str());
     return 0;
 }
 

@@ -31,11 +31,15 @@ const CommandSpec spec = {
     "step (reward, accuracy, format/think/check/retry rates, lengths of correct and wrong\n"
     "completions, KL, clip fraction, entropy, share of groups with equal rewards) and a \"samples\"\n"
     "line at step 0 and every --sample-every steps with the groups of fixed held-out prompts\n"
-    "(seekscope --log shows them). Ctrl-C saves; --resume continues from the last checkpoint.",
+    "(seekscope --log shows them). Ctrl-C saves; --resume continues from the last checkpoint.\n"
+    "\n"
+    "--problems FILE trains on your own problems (drawn at random each step; --task still picks the\n"
+    "held-out sample prompts). The problems are stored with the run, so --resume does not need the file.",
     {{"model", "DIR", "the starting model (required unless --resume)", ""},
      {"out", "DIR", "where the run goes (required)", ""},
      {"resume", "", "continue the run saved in --out with its own options", ""},
      {"task", "NAME", "add:MIN-MAX or mul:N (digits per operand)", defaults.task},
+     {"problems", "FILE", "train on these problems instead of --task's (one per line: 478+56 or 47*86; # comments)", ""},
      {"steps", "N", "GRPO steps", std::to_string(defaults.steps)},
      {"prompts", "P", "problems per step", std::to_string(defaults.prompts)},
      {"group", "G", "completions per problem (>= 2)", std::to_string(defaults.group)},
@@ -58,6 +62,7 @@ const CommandSpec spec = {
 GrpoOptions options_from_args(const ParsedArgs& args) {
     GrpoOptions o = default_grpo_options();
     o.task = args.str("task");
+    if (args.flag("problems")) o.problems = load_problems(args.str("problems"));
     o.steps = args.integer("steps");
     o.prompts = args.integer("prompts");
     o.group = args.integer("group");

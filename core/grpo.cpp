@@ -145,6 +145,12 @@ GrpoOptions default_grpo_options() {
     return o;
 }
 
+static std::vector<std::string> problem_texts(const std::vector<Problem>& problems) {
+    std::vector<std::string> texts;
+    for (const Problem& p : problems) texts.push_back(p.question.substr(0, p.question.size() - 1));  // without '='
+    return texts;
+}
+
 nlohmann::json grpo_options_to_json(const GrpoOptions& o) {
     return {{"task", o.task},
             {"steps", o.steps},
@@ -164,7 +170,8 @@ nlohmann::json grpo_options_to_json(const GrpoOptions& o) {
             {"clip", o.adamw.clip},
             {"sample_every", o.sample_every},
             {"sample_prompts", o.sample_prompts},
-            {"save_every", o.save_every}};
+            {"save_every", o.save_every},
+            {"problems", problem_texts(o.problems)}};
 }
 
 GrpoOptions grpo_options_from_json(const nlohmann::json& json, const std::string& source) {
@@ -189,6 +196,7 @@ GrpoOptions grpo_options_from_json(const nlohmann::json& json, const std::string
         o.sample_every = json.at("sample_every").get<int64_t>();
         o.sample_prompts = json.at("sample_prompts").get<int64_t>();
         o.save_every = json.at("save_every").get<int64_t>();
+        for (const std::string& text : json.value("problems", std::vector<std::string>{})) o.problems.push_back(parse_problem(text));
     } catch (const std::exception& error) {
         throw std::runtime_error(source + ": GRPO options: " + error.what());
     }
@@ -335,21 +343,24 @@ static Rollouts sample_groups(const GrpoRun& run, const std::vector<Problem>& pr
     return rollouts;
 }
 
-static std::vector<Problem> step_problems(const GrpoOptions& o, int64_t step) {
+std::vector<Problem> step_problems(const GrpoOptions& o, int64_t step) {
     const TaskSpec task = task_from_name(o.task);
     std::vector<Problem> problems;
-    for (int64_t i = 0; i < o.prompts; ++i)
-        problems.push_back(make_problem(task, o.seed, static_cast<uint64_t>(step * o.prompts + i), Split::Train));
+    for (int64_t i = 0; i < o.prompts; ++i) {
+        const uint64_t index = static_cast<uint64_t>(step * o.prompts + i);
+        if (o.problems.empty()) {
+            problems.push_back(make_problem(task, o.seed, index, Split::Train));
+        } else {  // a pure function of (seed, index), like the generated ones, so a resumed run draws the same
+            const uint64_t draw = splitmix64(splitmix64(o.seed) ^ splitmix64(index));
+            problems.push_back(o.problems[draw % o.problems.size()]);
+        }
+    }
     return problems;
 }
 
 // The fixed prompts whose groups the log shows over time: the first held-out problems.
 static std::vector<Problem> sample_problems(const GrpoOptions& o) {
-    const TaskSpec task = task_from_name(o.task);
-    std::vector<Problem> problems;
-    for (int64_t i = 0; i < o.sample_prompts; ++i)
-        problems.push_back(make_problem(task, o.seed, static_cast<uint64_t>(i), Split::Heldout));
-    return problems;
+    return heldout_problems(task_from_name(o.task), o.sample_prompts, o.seed);
 }
 
 static nlohmann::json samples_json(int64_t step, const Rollouts& rollouts, int64_t group) {
@@ -467,7 +478,13 @@ bool grpo_train(GrpoRun& run, const std::string& out_dir, const GrpoCallbacks& c
 // ---------------------------------------------------------------------------------------------
 // Evaluation
 
-EvalReport evaluate(const ModelConfig& config, const ModelWeights& weights, const TaskSpec& task, int64_t n,
+std::vector<Problem> heldout_problems(const TaskSpec& task, int64_t n, uint64_t seed) {
+    std::vector<Problem> problems;
+    for (int64_t i = 0; i < n; ++i) problems.push_back(make_problem(task, seed, static_cast<uint64_t>(i), Split::Heldout));
+    return problems;
+}
+
+EvalReport evaluate(const ModelConfig& config, const ModelWeights& weights, const std::vector<Problem>& problems,
                     float temperature, uint64_t seed, int64_t max_new_tokens,
                     const std::function<void(int64_t)>& on_progress) {
     const SingleThreadedProducts single_threaded;
@@ -475,10 +492,11 @@ EvalReport evaluate(const ModelConfig& config, const ModelWeights& weights, cons
     generation.sampling.temperature = temperature;
     generation.max_new_tokens = max_new_tokens;
     EvalReport report;
+    const int64_t n = static_cast<int64_t>(problems.size());
     report.problems = n;
     Rng rng(seed);
     for (int64_t i = 0; i < n; ++i) {
-        const Problem problem = make_problem(task, seed, static_cast<uint64_t>(i), Split::Heldout);
+        const Problem& problem = problems[i];
         const Generation sample = generate(config, weights, encode_text(prompt_text(problem)), generation, rng);
         const Completion c = judge(problem, sample.tokens);
         report.accuracy += c.verdict.correct / double(n);

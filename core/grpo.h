@@ -85,7 +85,8 @@ std::vector<double> target_logprobs(const Mat& logits, const Batch& batch);
 // The loop
 
 struct GrpoOptions {
-    std::string task = "add:4-5";
+    std::string task = "add:4-5";  // the training prompts, unless `problems` is given, and the sample prompts
+    std::vector<Problem> problems;  // training prompts from a problem file, drawn at random; empty: from task
     int64_t steps = 60;
     int64_t prompts = 8;           // P per step
     int64_t group = 8;             // G
@@ -101,6 +102,9 @@ struct GrpoOptions {
     int64_t save_every = 20;
 };
 GrpoOptions default_grpo_options();
+// The problems of step `step` (0-based), a pure function of the options and the step: training
+// problems of the task, or draws from `problems` when it is not empty.
+std::vector<Problem> step_problems(const GrpoOptions& options, int64_t step);
 nlohmann::json grpo_options_to_json(const GrpoOptions& options);
 GrpoOptions grpo_options_from_json(const nlohmann::json& json, const std::string& source);
 
@@ -153,8 +157,11 @@ struct EvalReport {
     double accuracy = 0, format_rate = 0, think_rate = 0, check_rate = 0, retry_rate = 0;
     double mean_length = 0;  // tokens
 };
-// n held-out problems of `task` (seeded), one completion each at `temperature` (0 = greedy).
-EvalReport evaluate(const ModelConfig& config, const ModelWeights& weights, const TaskSpec& task, int64_t n,
+// The first n held-out problems of `task` for `seed`.
+std::vector<Problem> heldout_problems(const TaskSpec& task, int64_t n, uint64_t seed);
+
+// One completion of each problem at `temperature` (0 = greedy), sampled with Rng(seed).
+EvalReport evaluate(const ModelConfig& config, const ModelWeights& weights, const std::vector<Problem>& problems,
                     float temperature, uint64_t seed, int64_t max_new_tokens,
                     const std::function<void(int64_t done)>& on_progress = {});
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <stdexcept>
 #include <vector>
 
@@ -87,16 +88,21 @@ static int64_t draw_operand(const TaskSpec& spec, Rng& rng) {
     return lowest + static_cast<int64_t>(uniform_below(rng, power_of_ten(digits) - lowest));
 }
 
+static Problem problem_of(const std::string& family, int64_t a, int64_t b) {
+    Problem p;
+    p.family = family;
+    p.a = a;
+    p.b = b;
+    const bool add = family == "add";
+    p.question = std::to_string(a) + (add ? "+" : "*") + std::to_string(b) + "=";
+    p.answer = add ? a + b : a * b;
+    return p;
+}
+
 Problem make_problem(const TaskSpec& spec, Rng& rng) {
     validate_task(spec);
-    Problem p;
-    p.family = spec.family;
-    p.a = draw_operand(spec, rng);
-    p.b = draw_operand(spec, rng);
-    const bool add = spec.family == "add";
-    p.question = std::to_string(p.a) + (add ? "+" : "*") + std::to_string(p.b) + "=";
-    p.answer = add ? p.a + p.b : p.a * p.b;
-    return p;
+    const int64_t a = draw_operand(spec, rng);
+    return problem_of(spec.family, a, draw_operand(spec, rng));
 }
 
 bool is_heldout(const Problem& problem) {
@@ -121,6 +127,51 @@ Problem make_problem(const TaskSpec& spec, uint64_t seed, uint64_t index, Split 
 }
 
 std::string prompt_text(const Problem& problem) { return "<bos>" + problem.question; }
+
+Problem parse_problem(const std::string& text) {
+    const size_t first = text.find_first_not_of(" \t\r");
+    const size_t last = text.find_last_not_of(" \t\r");
+    std::string core = first == std::string::npos ? "" : text.substr(first, last - first + 1);
+    if (!core.empty() && core.back() == '=') core.pop_back();
+    const size_t op = core.find_first_of("+*");
+    const std::string kForm = "expected A+B or A*B with non-negative whole numbers, like 478+56 or 47*86";
+    if (op == std::string::npos) throw std::invalid_argument("'" + core + "' is not a problem: " + kForm);
+    const std::string family = core[op] == '+' ? "add" : "mul";
+    int64_t operands[2];
+    const std::string parts[2] = {core.substr(0, op), core.substr(op + 1)};
+    for (int i = 0; i < 2; ++i) {
+        const std::string& part = parts[i];
+        const bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (!digits) throw std::invalid_argument("'" + core + "': operand '" + part + "' is not a whole number; " + kForm);
+        if (part.size() > 1 && part[0] == '0')
+            throw std::invalid_argument("'" + core + "': operand '" + part + "' has a leading zero");
+        if (static_cast<int>(part.size()) > max_operand_digits(family))
+            throw std::invalid_argument("'" + core + "': operand '" + part + "' has " + std::to_string(part.size()) +
+                                        " digits; " + family + " allows at most " +
+                                        std::to_string(max_operand_digits(family)) + " (the answer must fit in 64 bits)");
+        operands[i] = std::stoll(part);
+    }
+    return problem_of(family, operands[0], operands[1]);
+}
+
+std::vector<Problem> load_problems(const std::string& path) {
+    std::ifstream file(path);
+    if (!file) throw std::runtime_error(path + ": cannot open the problem file");
+    std::vector<Problem> problems;
+    std::string line;
+    for (int line_number = 1; std::getline(file, line); ++line_number) {
+        const size_t start = line.find_first_not_of(" \t\r");
+        if (start == std::string::npos || line[start] == '#') continue;
+        try {
+            problems.push_back(parse_problem(line));
+        } catch (const std::invalid_argument& error) {
+            throw std::runtime_error(path + ":" + std::to_string(line_number) + ": " + error.what());
+        }
+    }
+    if (file.bad()) throw std::runtime_error(path + ": read error");
+    if (problems.empty()) throw std::runtime_error(path + ": no problems (write one per line, like 478+56 or 47*86)");
+    return problems;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Traces

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "random.h"
 
@@ -77,6 +78,16 @@ bool is_heldout(const Problem& problem);
 Problem make_problem(const TaskSpec& spec, uint64_t seed, uint64_t index, Split split);
 
 std::string prompt_text(const Problem& problem);  // "<bos>478+56="
+
+// A problem as a person writes it: "478+56" or "47*86", with an optional trailing "=" and spaces
+// around. Operands are non-negative whole numbers without leading zeros, at most 18 digits for
+// add and 9 for mul. Throws std::invalid_argument saying what is wrong.
+Problem parse_problem(const std::string& text);
+
+// A problem file: one problem per line as parse_problem reads it; blank lines and lines starting
+// with '#' are skipped. Throws std::runtime_error naming "PATH:LINE" for a malformed line, and
+// for a file that cannot be read or holds no problem.
+std::vector<Problem> load_problems(const std::string& path);
 
 // ---------------------------------------------------------------------------------------------
 // Completions

@@ -7,7 +7,7 @@ seek_cli_test(train_resume_nothing 2 "holds no saved run" train --out t_nothing 
 
 # A short run, then the rules around its directory (fixtures keep the order under ctest -j; the
 # first removes what an earlier ctest run left).
-add_test(NAME cli.train_clean COMMAND ${CMAKE_COMMAND} -E rm -rf ${SEEK_CLI_WORKDIR}/t_short)
+add_test(NAME cli.train_clean COMMAND ${CMAKE_COMMAND} -E rm -rf ${SEEK_CLI_WORKDIR}/t_short ${SEEK_CLI_WORKDIR}/t_grpo_file)
 set_tests_properties(cli.train_clean PROPERTIES LABELS cpu FIXTURES_SETUP train_clean)
 seek_cli_test(train_short 0 "done: step 6, loss [0-9.]+  held-out [0-9.]+" train --out t_short --steps 6 --batch 4 --eval-every 3 --save-every 3)
 seek_cli_test(train_refuses_overwrite 2 "already holds a run: pass --resume" train --out t_short --steps 6)
@@ -36,3 +36,12 @@ seek_cli_test(eval_json 0 "\"think_rate\"" eval --model t_short --task add:1 --n
 seek_cli_test(eval_bad_temperature 2 "--temperatures: 'hot' is not a temperature" eval --model t_short --temperatures 0,hot)
 set_tests_properties(cli.grpo_bad_loss cli.grpo_bad_group cli.grpo_bad_task cli.eval_short cli.eval_json
                      cli.eval_bad_temperature PROPERTIES FIXTURES_REQUIRED train_short)
+
+# problem files for seek grpo and seek eval
+set(SEEK_PROBLEMS ${CMAKE_CURRENT_SOURCE_DIR}/data/problems.txt)
+seek_cli_test(eval_problem_file 0 "on 3 problems of .*problems.txt [(]1 held out from training[)]" eval --model t_short --problems ${SEEK_PROBLEMS} --max-new 8 --temperatures 0)
+seek_cli_test(eval_bad_problem_file 1 "problems_bad.txt:4: '12[+]3x': operand '3x' is not a whole number" eval --model t_short --problems ${CMAKE_CURRENT_SOURCE_DIR}/data/problems_bad.txt)
+seek_cli_test(grpo_bad_problem_file 1 "problems_bad.txt:4: '12[+]3x'" grpo --model t_short --out t_grpo_bad --problems ${CMAKE_CURRENT_SOURCE_DIR}/data/problems_bad.txt)
+seek_cli_test(grpo_problem_file 0 "done: reward" grpo --model t_short --out t_grpo_file --problems ${SEEK_PROBLEMS} --steps 2 --prompts 2 --group 2 --max-new 6 --sample-prompts 1)
+set_tests_properties(cli.eval_problem_file cli.eval_bad_problem_file cli.grpo_bad_problem_file cli.grpo_problem_file
+                     PROPERTIES FIXTURES_REQUIRED train_short)

@@ -2,6 +2,8 @@
 // gradient against finite differences, and a tiny run that crashes and resumes.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
 
 #include "core/backward.h"
 #include "core/grpo.h"
@@ -122,19 +124,25 @@ TEST_CASE("grpo: the loss gradient matches finite differences for each aggregati
     }
 }
 
-// A toy run on an untrained model (rewards are mostly 0, which is fine: this checks the plumbing).
-TEST_CASE("grpo: a run that crashes resumes from its checkpoint and ends as an uninterrupted one", "[grpo]") {
-    TempDir dir;
+// An untrained toy model saved as dir/base, and short-run options on it (rewards are mostly 0,
+// which is fine: the tests that use it check the plumbing).
+static GrpoOptions save_toy_base(const TempDir& dir) {
     ModelConfig config = preset_config("toy");
     ModelWeights base = init_model_weights(config, 2, 0.1f);
     save_model(dir.file("base"), config, base);
     GrpoOptions o = default_grpo_options();
     o.task = "add:1";
-    o.steps = 3;
     o.prompts = 2;
+    o.max_new_tokens = 6;
+    return o;
+}
+
+TEST_CASE("grpo: a run that crashes resumes from its checkpoint and ends as an uninterrupted one", "[grpo]") {
+    TempDir dir;
+    GrpoOptions o = save_toy_base(dir);
+    o.steps = 3;
     o.group = 3;
     o.inner_updates = 2;
-    o.max_new_tokens = 6;
     o.sample_every = 2;
     o.sample_prompts = 1;
     o.save_every = 1;
@@ -163,13 +171,39 @@ TEST_CASE("grpo: a run that crashes resumes from its checkpoint and ends as an u
 TEST_CASE("grpo: bad options and names are refused", "[grpo]") {
     CHECK_THROWS_WITH(aggregation_from_name("ppo"), Catch::Contains("'ppo'"));
     TempDir dir;
-    ModelConfig config = preset_config("toy");
-    ModelWeights base = init_model_weights(config, 2);
-    save_model(dir.file("base"), config, base);
-    GrpoOptions o = default_grpo_options();
+    const GrpoOptions valid = save_toy_base(dir);
+    GrpoOptions o = valid;
     o.group = 1;
     CHECK_THROWS_WITH(start_grpo(dir.file("base"), o), Catch::Contains("group"));
-    o = default_grpo_options();
+    o = valid;
     o.task = "add:0";
     CHECK_THROWS_WITH(start_grpo(dir.file("base"), o), Catch::Contains("add:0"));
+}
+
+TEST_CASE("grpo: a problem file's problems are the prompts, and a resumed run keeps them", "[grpo]") {
+    TempDir dir;
+    GrpoOptions o = save_toy_base(dir);
+    o.problems = {parse_problem("12+34"), parse_problem("5*6")};
+    o.steps = 4;
+    o.group = 2;
+    o.sample_prompts = 0;
+    o.save_every = 2;
+    const GrpoOptions restored = grpo_options_from_json(grpo_options_to_json(o), "test");
+    REQUIRE(restored.problems.size() == 2);
+    CHECK(restored.problems[1].question == "5*6=");
+    CHECK(restored.problems[1].answer == 30);
+
+    std::map<std::string, int> drawn;
+    for (int64_t step = 0; step < 50; ++step)
+        for (const Problem& p : step_problems(o, step)) ++drawn[p.question];
+    CHECK(drawn.size() == 2);  // only the file's problems, both of them
+    CHECK(drawn["12+34="] > 30);
+    CHECK(drawn["5*6="] > 30);
+    CHECK(step_problems(o, 7)[1].question == step_problems(restored, 7)[1].question);
+
+    GrpoRun run = start_grpo(dir.file("base"), o);
+    REQUIRE(grpo_train(run, dir.file("run")));
+    const GrpoRun resumed = resume_grpo(dir.file("run"));
+    REQUIRE(resumed.options.problems.size() == 2);
+    CHECK(resumed.options.problems[0].question == "12+34=");
 }

@@ -2,12 +2,14 @@
 // trace checked statement by statement, the verifier on malformed completions, the corpus mixer.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "core/tasks.h"
 #include "core/tokenizer.h"
+#include "temp_dir.h"
 
 using namespace seek;
 using Catch::Matchers::Contains;
@@ -96,6 +98,51 @@ TEST_CASE("tasks: task names", "[tasks]") {
     }
     CHECK_THROWS_WITH(validate_task(TaskSpec{"mul", 3, 10}), Contains("max_digits"));
     CHECK_THROWS_WITH(validate_task(TaskSpec{"sub", 1, 2}), Contains("family"));
+}
+
+TEST_CASE("tasks: problems written by hand, and problem files", "[tasks]") {
+    const Problem p = parse_problem("  478+56= \r");
+    CHECK(p.family == "add");
+    CHECK(p.a == 478);
+    CHECK(p.b == 56);
+    CHECK(p.question == "478+56=");
+    CHECK(p.answer == 534);
+    const Problem m = parse_problem("47*86");
+    CHECK(m.family == "mul");
+    CHECK(m.answer == 4042);
+    CHECK(parse_problem("0+0").answer == 0);
+    CHECK(parse_problem("999999999999999999+1").answer == 1000000000000000000);  // 18 digits: the add limit
+    CHECK(parse_problem("999999999*999999999").answer == 999999998000000001);    // 9 digits: the mul limit
+    const std::vector<std::pair<std::string, std::string>> malformed = {
+        {"", "is not a problem"},
+        {"478-56", "is not a problem"},
+        {"4a8+56", "operand '4a8' is not a whole number"},
+        {"+56", "operand '' is not a whole number"},
+        {"478+", "operand '' is not a whole number"},
+        {"478+56+1", "operand '56+1' is not a whole number"},
+        {"-4+5", "operand '-4' is not a whole number"},
+        {"1 + 2", "operand '1 ' is not a whole number"},
+        {"007+1", "operand '007' has a leading zero"},
+        {"1000000000000000000+1", "has 19 digits; add allows at most 18"},
+        {"1000000000*2", "has 10 digits; mul allows at most 9"},
+    };
+    for (const auto& [text, message] : malformed) {
+        INFO(text);
+        CHECK_THROWS_WITH(parse_problem(text), Contains(message));
+    }
+
+    TempDir dir;
+    const std::string good = dir.file("good.txt"), bad = dir.file("bad.txt"), empty = dir.file("empty.txt");
+    std::ofstream(good) << "# my problems\n478+56\n\n  47*86=\n";
+    std::ofstream(bad) << "# my problems\n478+56\n47x86\n";
+    std::ofstream(empty) << "# nothing here\n\n";
+    const std::vector<Problem> problems = load_problems(good);
+    REQUIRE(problems.size() == 2);
+    CHECK(problems[0].question == "478+56=");
+    CHECK(problems[1].question == "47*86=");
+    CHECK_THROWS_WITH(load_problems(bad), Contains(bad + ":3: '47x86' is not a problem"));
+    CHECK_THROWS_WITH(load_problems(empty), Contains(empty + ": no problems"));
+    CHECK_THROWS_WITH(load_problems(dir.file("missing.txt")), Contains("missing.txt: cannot open"));
 }
 
 TEST_CASE("tasks: problems are drawn as specified", "[tasks]") {
