@@ -1,10 +1,12 @@
 # Runs every `./build/seek ...` command line of one lesson (or the README), in order, in a fresh scratch directory, and
 # fails on the first non-zero exit: lessons never drift away from the program they teach.
 # Lines whose comment says "takes minutes" are listed but not run, to keep CI short.
-# -DLESSON=file.md -DSEEK=path/to/seek -DWORKDIR=dir
+# The scratch directory links data/ to the source tree's, so that `data/toy/...` paths work as from the checkout.
+# -DLESSON=file.md -DSEEK=path/to/seek -DWORKDIR=dir -DDATA_DIR=path/to/data
 file(STRINGS ${LESSON} lines REGEX "^\\./build/seek ")
 file(REMOVE_RECURSE ${WORKDIR})  # commands like `seek train --out DIR` refuse a DIR an earlier run left
 file(MAKE_DIRECTORY ${WORKDIR})
+file(CREATE_LINK ${DATA_DIR} ${WORKDIR}/data SYMBOLIC)
 list(LENGTH lines count)
 if(count EQUAL 0)
   message(FATAL_ERROR "${LESSON}: no ./build/seek commands found")

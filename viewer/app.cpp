@@ -77,9 +77,9 @@ bool load_checkpoint(App& app, const std::string& directory) {
 
 std::string bundled_checkpoint() {
     namespace fs = std::filesystem;
-    std::vector<std::string> candidates = {"data/toy"};
+    std::vector<std::string> candidates = {"data/toy/grpo"};
 #ifdef SEEK_SOURCE_DIR
-    candidates.push_back(std::string(SEEK_SOURCE_DIR) + "/data/toy");
+    candidates.push_back(std::string(SEEK_SOURCE_DIR) + "/data/toy/grpo");
 #endif
     for (const std::string& directory : candidates) {
         std::error_code error;

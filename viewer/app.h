@@ -74,8 +74,9 @@ void report_error(App& app, const std::string& message);
 // Loads a checkpoint directory (config.json + model.safetensors) as the model the live forward
 // pass runs; an unreadable one is reported, leaves the model as it was and returns false.
 bool load_checkpoint(App& app, const std::string& directory);
-// The checkpoint to use when --model is not given: data/toy (config.json + model.safetensors) in
-// the working directory or in the source tree, if it is there; else "".
+// The checkpoint to use when --model is not given: the bundled GRPO-trained toy model,
+// data/toy/grpo (config.json + model.safetensors), in the working directory or in the source
+// tree, if it is there; else "".
 std::string bundled_checkpoint();
 // The model on these tokens, traced (names matching `filters` only, all when empty): model_decode
 // with `attn` caches for a checkpoint, forward_trace of the first blocks for generated weights.

@@ -10,6 +10,7 @@
 #include <cfloat>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 #include <vector>
 
@@ -44,8 +45,9 @@ cli::CommandSpec command_spec() {
         "accuracy, length, behaviour, KL curves and the sampled completions at step 0 against later; or\n"
         "`seek train`'s train.jsonl, with the losses, learning rate, gradient norm and MaxVio per step).\n\n"
         "The model: --model DIR (config.json + model.safetensors, as `seek train --out DIR` writes), else\n"
-        "the bundled data/toy checkpoint when there is one, else the toy shape with generated weights (the\n"
-        "first two layers). The Forward panel says which it shows.\n\n"
+        "the bundled data/toy/grpo checkpoint (the toy model after GRPO; the GRPO panel then shows its\n"
+        "run's log unless --log is given), else the toy shape with generated weights (the first two\n"
+        "layers). The Forward panel says which it shows.\n\n"
         "With --screenshot the window draws --frames frames, saves the last as a PNG, prints the time per\n"
         "frame and exits (work that waits for a button, such as the MoE panel's simulator, runs first, short);\n"
         "on a machine without a display run it under Xvfb:\n"
@@ -152,6 +154,8 @@ Options parse_command_line(const cli::ParsedArgs& args, App& app) {
     if (args.flag("trace")) open_trace(app, args.str("trace"));
     if (args.flag("compare")) open_comparison(app, args.positional[0], args.positional[1]);
     if (args.flag("log")) open_log(app, args.str("log"));
+    else if (!args.flag("model") && !checkpoint.empty() && std::filesystem::exists(checkpoint + "/grpo.jsonl"))
+        open_log(app, checkpoint + "/grpo.jsonl");  // the bundled model's own GRPO run
     if (args.flag("tensor")) {
         if (!trace_find(app.trace, args.str("tensor")))
             report_error(app, "--tensor: the trace has no tensor '" + args.str("tensor") + "'");
