@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "../core/config.h"
-#include "args.h"
+#include "../common/args.h"
 
 namespace seek::cli {
 

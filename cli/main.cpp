@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
         if (name != sub.name) continue;
         try {
             return sub.run(argc - 2, argv + 2);
-        } catch (const seek::cli::UsageError& error) {
+        } catch (const seek::UsageError& error) {
             std::fprintf(stderr, "seek %s: %s\n", sub.name, error.what());
             return 2;
         } catch (const std::exception& error) {

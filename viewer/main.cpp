@@ -16,7 +16,7 @@
 
 #include "app.h"
 #include "core/analytics.h"
-#include "cli/args.h"
+#include "common/args.h"
 #include "screenshot.h"
 #include "worker.h"
 
@@ -25,7 +25,7 @@ using namespace seek::viewer;
 
 namespace {
 
-cli::CommandSpec command_spec() {
+CommandSpec command_spec() {
     std::string panel_names;
     for (const Panel& panel : panels())
         panel_names +=
@@ -100,21 +100,21 @@ struct Options {
 };
 
 // Fills `app` from the arguments (reading files, running the model) and returns the window options.
-Options parse_command_line(const cli::ParsedArgs& args, App& app) {
+Options parse_command_line(const ParsedArgs& args, App& app) {
     Options options;
     if (std::sscanf(args.str("size").c_str(), "%dx%d", &options.width, &options.height) != 2 || options.width < 320 ||
         options.height < 240 || options.width > 8192 || options.height > 8192)
-        throw cli::UsageError("--size must be WIDTHxHEIGHT between 320x240 and 8192x8192, got '" + args.str("size") +
+        throw UsageError("--size must be WIDTHxHEIGHT between 320x240 and 8192x8192, got '" + args.str("size") +
                               "'");
     options.frames = args.integer("frames");
-    if (options.frames < 1) throw cli::UsageError("--frames must be at least 1");
+    if (options.frames < 1) throw UsageError("--frames must be at least 1");
     if (args.flag("screenshot")) options.screenshot = args.str("screenshot");
     app.headless = args.flag("screenshot");
     if (args.flag("mouse") && std::sscanf(args.str("mouse").c_str(), "%f,%f", &options.mouse.x, &options.mouse.y) != 2)
-        throw cli::UsageError("--mouse must be X,Y in pixels, got '" + args.str("mouse") + "'");
+        throw UsageError("--mouse must be X,Y in pixels, got '" + args.str("mouse") + "'");
 
     if (args.flag("keys")) {
-        if (!args.flag("screenshot")) throw cli::UsageError("--keys needs --screenshot");
+        if (!args.flag("screenshot")) throw UsageError("--keys needs --screenshot");
         std::stringstream list(args.str("keys"));
         for (std::string name; std::getline(list, name, ',');) {
             if (name == "up") options.keys.push_back({GLFW_KEY_UP, 0});
@@ -122,25 +122,25 @@ Options parse_command_line(const cli::ParsedArgs& args, App& app) {
             else if (name == "left") options.keys.push_back({GLFW_KEY_LEFT, 0});
             else if (name == "right") options.keys.push_back({GLFW_KEY_RIGHT, 0});
             else if (name == "j" || name == "k") options.keys.push_back({-1, name[0]});
-            else throw cli::UsageError("--keys: no key '" + name + "' (up, down, left, right, j, k)");
+            else throw UsageError("--keys: no key '" + name + "' (up, down, left, right, j, k)");
         }
         const int64_t needed = 3 + 2 * static_cast<int64_t>(options.keys.size());
         if (options.frames < needed)
-            throw cli::UsageError("--keys: " + std::to_string(options.keys.size()) + " keys need --frames " +
+            throw UsageError("--keys: " + std::to_string(options.keys.size()) + " keys need --frames " +
                                   std::to_string(needed) + " or more");
     }
 
     app.panel = args.str("panel");
-    if (!find_panel(app.panel)) throw cli::UsageError("--panel: no panel '" + app.panel + "' (see --help)");
+    if (!find_panel(app.panel)) throw UsageError("--panel: no panel '" + app.panel + "' (see --help)");
     app.analytics_preset = args.str("preset");
     try {
         preset_config(app.analytics_preset);
         app.attn = attn_impl_from_name(args.str("attn"));
     } catch (const std::runtime_error& error) {
-        throw cli::UsageError(error.what());
+        throw UsageError(error.what());
     }
     if (args.flag("compare") != (args.positional.size() == 2) || args.positional.size() == 1)
-        throw cli::UsageError(args.flag("compare") ? "--compare needs two trace files, A and B"
+        throw UsageError(args.flag("compare") ? "--compare needs two trace files, A and B"
                                                    : "trace files A and B are read with --compare A B");
 
     app.model = preset_config("toy");
@@ -150,7 +150,7 @@ Options parse_command_line(const cli::ParsedArgs& args, App& app) {
                     static_cast<long long>(app.model.num_hidden_layers),
                     with_commas(count_parameters(app.model).total).c_str());
     run_prompt(app, args.str("prompt"));
-    if (!app.prompt_error.empty()) throw cli::UsageError("--prompt: " + app.prompt_error);
+    if (!app.prompt_error.empty()) throw UsageError("--prompt: " + app.prompt_error);
     if (args.flag("trace")) open_trace(app, args.str("trace"));
     if (args.flag("compare")) open_comparison(app, args.positional[0], args.positional[1]);
     if (args.flag("log")) open_log(app, args.str("log"));
@@ -208,11 +208,11 @@ void set_style() {
 int main(int argc, char** argv) {
     App app;
     Options options;
-    const cli::CommandSpec spec = command_spec();
+    const CommandSpec spec = command_spec();
     try {
-        if (cli::wants_help(spec, argc - 1, argv + 1)) return 0;
-        options = parse_command_line(cli::parse_args(spec, argc - 1, argv + 1), app);
-    } catch (const cli::UsageError& error) {
+        if (wants_help(spec, argc - 1, argv + 1)) return 0;
+        options = parse_command_line(parse_args(spec, argc - 1, argv + 1), app);
+    } catch (const UsageError& error) {
         std::fprintf(stderr, "seekscope: %s\n", error.what());
         return 2;
     }

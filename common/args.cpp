@@ -5,7 +5,7 @@
 #include <cstring>
 #include <sstream>
 
-namespace seek::cli {
+namespace seek {
 
 int64_t parse_count(const std::string& text, const std::string& what) {
     if (text.empty()) throw UsageError(what + ": expected a number, got nothing");
@@ -120,4 +120,4 @@ ParsedArgs parse_args(const CommandSpec& spec, int argc, char** argv) {
     return parsed;
 }
 
-}  // namespace seek::cli
+}  // namespace seek

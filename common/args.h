@@ -1,4 +1,4 @@
-// Command-line parsing shared by every `seek` subcommand: declared options, generated --help,
+// Command-line parsing shared by `seek` and `seekscope`: declared options, generated --help,
 // and UsageError (exit status 2) for anything the command does not understand.
 #pragma once
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace seek::cli {
+namespace seek {
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -54,4 +54,4 @@ std::string help_text(const CommandSpec& spec);
 // "128k" -> 131072, "4096" -> 4096, "1m" -> 1048576; throws UsageError naming `what`.
 int64_t parse_count(const std::string& text, const std::string& what);
 
-}  // namespace seek::cli
+}  // namespace seek
