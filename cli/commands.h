@@ -35,6 +35,8 @@ ModelConfig config_from_args(const ParsedArgs& args);
 // --context N: 1 .. 2^30 tokens, so that byte and FLOP products stay inside int64.
 int64_t context_from_args(const ParsedArgs& args);
 
+// TEXT through the toy tokenizer; its error becomes a UsageError naming `option`.
+std::vector<int32_t> tokens_of_prompt(const std::string& text, const std::string& option);
 // --prompt TEXT through the toy tokenizer, checked against the config's vocabulary and positions.
 std::vector<int32_t> prompt_from_args(const ParsedArgs& args, const ModelConfig& config);
 

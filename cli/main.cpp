@@ -17,7 +17,7 @@ struct Subcommand {
 const Subcommand subcommands[] = {
     {"info", "parameters (total and activated per token) and FLOPs of a model, per component", seek::cli::run_info},
     {"kv", "KV-cache bytes per token and per context: MHA, GQA, MQA and MLA", seek::cli::run_kv},
-    {"step", "run the toy attention layer and walk through every traced tensor", seek::cli::run_step},
+    {"step", "run a model on a prompt (a checkpoint, or generated weights) and walk through every traced tensor", seek::cli::run_step},
     {"compare", "diff two trace files name by name", seek::cli::run_compare},
     {"route", "DeepSeekMoE routing: gate, expert load, and the V3-scale balancing simulator", seek::cli::run_route},
     {"fp8", "FP8 formats, fine-grained scaling and FP8 GEMM accumulation error (quant, gemm, encode)", seek::cli::run_fp8},
