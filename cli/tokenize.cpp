@@ -152,9 +152,13 @@ int run_tokenize(int argc, char** argv) {
             throw UsageError("text " + std::to_string(i + 1) + " is not valid UTF-8 (byte " + std::to_string(bad) + ")");
     }
 
-    if (!args.flag("json"))
+    if (!args.flag("json")) {
         std::printf("tokenizer: %s (%zu tokens in model.vocab, %zu added tokens)\n", files.tokenizer.c_str(),
                     tokenizer.vocab.size(), tokenizer.added_tokens.size());
+        if (tokenizer.bos_id >= 0)  // whether a prompt for this model should get --bos
+            std::printf("BOS: \"%s\" = %d; %s sets add_bos_token %s\n", printable_bytes(tokenizer.bos_token).c_str(),
+                        tokenizer.bos_id, files.config.c_str(), tokenizer.add_bos_token ? "true" : "false");
+    }
     double encode_seconds = 0;  // bpe_encode alone, not the printing
     size_t total_tokens = 0, total_bytes = 0;
     for (size_t i = 0; i < texts.size(); ++i) {
