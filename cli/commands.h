@@ -24,6 +24,7 @@ int run_train(int argc, char** argv);    // train.cpp: pretraining with AdamW, M
 int run_generate(int argc, char** argv); // generate.cpp: sampling from a trained model
 int run_grpo(int argc, char** argv);     // grpo.cpp: GRPO reinforcement learning
 int run_eval(int argc, char** argv);     // eval.cpp: held-out accuracy of a model
+int run_tokenize(int argc, char** argv); // tokenize.cpp: DeepSeek's BPE tokenizer on texts
 
 // "0.001", "1e-05": a default value for --help.
 std::string number_text(double value);

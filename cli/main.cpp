@@ -26,6 +26,7 @@ const Subcommand subcommands[] = {
     {"generate", "complete a prompt with a trained model (greedy, temperature, top-p)", seek::cli::run_generate},
     {"grpo", "GRPO: reinforcement learning from verifiable rewards (R1-Zero style) on a trained model", seek::cli::run_grpo},
     {"eval", "held-out accuracy, format, think and check/retry rates and length of a model on a task", seek::cli::run_eval},
+    {"tokenize", "DeepSeek's BPE tokenizer from a tokenizer.json: the ids and pieces of texts", seek::cli::run_tokenize},
     {"bench", "benchmarks on this machine (mla: naive vs absorbed decoding; moe: one MoE layer; train: toy training throughput)", seek::cli::run_bench},
 };
 
