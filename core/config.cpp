@@ -460,25 +460,7 @@ void validate_config(const ModelConfig& c, const std::string& source) {
     check(c.aux_loss_alpha >= 0, "aux_loss_alpha must be >= 0, got " + format_number(c.aux_loss_alpha));
 
     if (c.n_routed_experts > 0 || c.n_shared_experts > 0) positive("moe_intermediate_size", c.moe_intermediate_size);
-    if (c.n_routed_experts > 0) {
-        positive("num_experts_per_tok", c.num_experts_per_tok);
-        check(c.num_experts_per_tok <= c.n_routed_experts,
-              "num_experts_per_tok (" + text(c.num_experts_per_tok) + ") must be <= n_routed_experts (" +
-                  text(c.n_routed_experts) + ")");
-        positive("n_group", c.n_group);
-        positive("topk_group", c.topk_group);
-        check(c.n_routed_experts % c.n_group == 0,
-              "n_routed_experts (" + text(c.n_routed_experts) + ") not divisible by n_group (" + text(c.n_group) + ")");
-        check(c.topk_group <= c.n_group,
-              "topk_group (" + text(c.topk_group) + ") must be <= n_group (" + text(c.n_group) + ")");
-        // Routing picks the top-k experts inside the kept groups, so those must hold enough experts.
-        const int64_t reachable = c.topk_group * (c.n_routed_experts / c.n_group);
-        check(reachable >= c.num_experts_per_tok,
-              "topk_group (" + text(c.topk_group) + ") groups of " + text(c.n_routed_experts / c.n_group) +
-                  " experts hold fewer than num_experts_per_tok (" + text(c.num_experts_per_tok) + ")");
-        check(c.routed_scaling_factor > 0,
-              "routed_scaling_factor must be > 0, got " + format_number(c.routed_scaling_factor));
-    }
+    validate_routing(c, source);
     bool any_dense_layer = false;
     for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer) any_dense_layer |= !c.is_moe_layer(layer);
     if (any_dense_layer) positive("intermediate_size", c.intermediate_size);
@@ -516,6 +498,30 @@ void validate_config(const ModelConfig& c, const std::string& source) {
         check(q.scale_fmt.empty() || q.scale_fmt == "ue8m0",
               "quantization_config.scale_fmt must be \"ue8m0\" or absent, got \"" + q.scale_fmt + "\"");
     }
+}
+
+void validate_routing(const ModelConfig& c, const std::string& source) {
+    if (c.n_routed_experts <= 0) return;
+    auto text = [](int64_t value) { return std::to_string(value); };
+    auto positive = [&](const char* field, int64_t value) {
+        if (value <= 0) fail(source, std::string(field) + " must be > 0, got " + text(value));
+    };
+    positive("num_experts_per_tok", c.num_experts_per_tok);
+    if (c.num_experts_per_tok > c.n_routed_experts)
+        fail(source, "num_experts_per_tok (" + text(c.num_experts_per_tok) + ") must be <= n_routed_experts (" +
+                         text(c.n_routed_experts) + ")");
+    positive("n_group", c.n_group);
+    positive("topk_group", c.topk_group);
+    if (c.n_routed_experts % c.n_group != 0)
+        fail(source, "n_routed_experts (" + text(c.n_routed_experts) + ") not divisible by n_group (" + text(c.n_group) + ")");
+    if (c.topk_group > c.n_group)
+        fail(source, "topk_group (" + text(c.topk_group) + ") must be <= n_group (" + text(c.n_group) + ")");
+    // Routing picks the top-k experts inside the kept groups, so those must hold enough experts.
+    if (c.topk_group * (c.n_routed_experts / c.n_group) < c.num_experts_per_tok)
+        fail(source, "topk_group (" + text(c.topk_group) + ") groups of " + text(c.n_routed_experts / c.n_group) +
+                         " experts hold fewer than num_experts_per_tok (" + text(c.num_experts_per_tok) + ")");
+    if (!(c.routed_scaling_factor > 0))
+        fail(source, "routed_scaling_factor must be > 0, got " + format_number(c.routed_scaling_factor));
 }
 
 }  // namespace seek

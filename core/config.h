@@ -98,5 +98,8 @@ void save_config(const ModelConfig& config, const std::string& path);  // atomic
 // Throws std::runtime_error("<source>: <field> ...") on the first inconsistency, e.g.
 // "kv_lora_rank must be > 0", "n_routed_experts (10) not divisible by n_group (4)".
 void validate_config(const ModelConfig& config, const std::string& source);
+// The part of validate_config that MoE routing depends on (experts, groups, top-k). Cheap: no
+// strings are built unless a check fails, so route_tokens runs it on every call.
+void validate_routing(const ModelConfig& config, const std::string& source);
 
 }  // namespace seek

@@ -63,7 +63,7 @@ MatOf<S> gate_weights(const ModelConfig& config, const MatOf<S>& scores, const I
 }
 
 Routing route_tokens(const ModelConfig& config, const Mat& logits, const Vec& bias) {
-    validate_config(config, config.name);
+    validate_routing(config, config.name);
     const int64_t T = logits.rows(), E = config.n_routed_experts, K = config.num_experts_per_tok;
     if (E == 0) throw std::runtime_error(config.name + ": route_tokens needs n_routed_experts > 0");
     const int64_t G = config.n_group, group_size = E / G;
@@ -82,8 +82,7 @@ Routing route_tokens(const ModelConfig& config, const Mat& logits, const Vec& bi
     r.group_scores.resize(T, G);
     r.group_mask.resize(T, G);
     r.topk_idx.resize(T, K);
-    // Tokens route independently.
-#pragma omp parallel for schedule(static)
+    // Tokens route independently (on one thread: a token's routing is a few hundred comparisons).
     for (int64_t t = 0; t < T; ++t) {
         const float* s = &r.scores(t, 0);
         float* sel = &r.biased_scores(t, 0);

@@ -67,8 +67,9 @@ MatOf<S> gate_weights(const ModelConfig& config, const MatOf<S>& scores, const I
 
 // Routes T tokens from their gate logits [T, n_routed_experts]. `bias` is the
 // e_score_correction_bias, or empty for a gate without one; its presence also switches the group
-// score from max to top-2 sum. Throws if the config fails validate_config (e.g. experts not
-// divisible into groups) or the shapes do not match it.
+// score from max to top-2 sum. Throws if the config fails validate_routing (e.g. experts not
+// divisible into groups) or the shapes do not match it; the rest of the config is validated once,
+// where it is loaded or made (config.h).
 Routing route_tokens(const ModelConfig& config, const Mat& logits, const Vec& bias);
 
 // The gate op: logits = x W_gate^T (FP32, as V3 keeps the gate), then the kernel table's route.
