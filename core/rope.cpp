@@ -26,6 +26,19 @@ double yarn_mscale(double factor, double mscale) {
     return factor <= 1 ? 1.0 : 0.1 * mscale * std::log(factor) + 1.0;
 }
 
+// The angles' cosines and sines for positions 0 .. positions - 1 (rotate_lanes' expression).
+static void cache_rotations(RopeTable& table, int64_t positions) {
+    const size_t pairs = table.inv_freq.size();
+    table.cos.resize(positions * pairs);
+    table.sin.resize(positions * pairs);
+    for (int64_t p = 0; p < positions; ++p)
+        for (size_t i = 0; i < pairs; ++i) {
+            const double angle = p * table.inv_freq[i];
+            table.cos[p * pairs + i] = std::cos(angle) * table.magnitude;
+            table.sin[p * pairs + i] = std::sin(angle) * table.magnitude;
+        }
+}
+
 RopeTable rope_table(const ModelConfig& config) {
     const int64_t dim = config.qk_rope_head_dim;
     RopeTable table;
@@ -33,14 +46,16 @@ RopeTable rope_table(const ModelConfig& config) {
     for (int64_t i = 0; i < dim / 2; ++i) table.inv_freq[i] = std::pow(config.rope_theta, -2.0 * i / dim);
 
     const RopeScaling& yarn = config.rope_scaling;
-    if (yarn.type != "yarn") return table;
-    const YarnRange range = yarn_correction_range(dim, config.rope_theta, yarn.beta_fast, yarn.beta_slow,
-                                                  yarn.original_max_position_embeddings);
-    for (int64_t i = 0; i < dim / 2; ++i) {
-        const double ramp = std::clamp((i - range.low) / (range.high - range.low), 0.0, 1.0);
-        table.inv_freq[i] = table.inv_freq[i] * (1 - ramp) + table.inv_freq[i] / yarn.factor * ramp;
+    if (yarn.type == "yarn") {
+        const YarnRange range = yarn_correction_range(dim, config.rope_theta, yarn.beta_fast, yarn.beta_slow,
+                                                      yarn.original_max_position_embeddings);
+        for (int64_t i = 0; i < dim / 2; ++i) {
+            const double ramp = std::clamp((i - range.low) / (range.high - range.low), 0.0, 1.0);
+            table.inv_freq[i] = table.inv_freq[i] * (1 - ramp) + table.inv_freq[i] / yarn.factor * ramp;
+        }
+        table.magnitude = yarn_mscale(yarn.factor, yarn.mscale) / yarn_mscale(yarn.factor, yarn.mscale_all_dim);
     }
-    table.magnitude = yarn_mscale(yarn.factor, yarn.mscale) / yarn_mscale(yarn.factor, yarn.mscale_all_dim);
+    cache_rotations(table, std::min<int64_t>(config.max_position_embeddings, kRopeCachedPositions));
     return table;
 }
 
@@ -54,12 +69,25 @@ double softmax_scale(const ModelConfig& config) {
 }
 
 // Rotates the 2 · inv_freq.size() lanes at x by m·R(position θ_i); a negative position is the
-// transpose (the backward). In double, whatever S is.
+// transpose (the backward). In double, whatever S is. cos(-a) = cos(a) and sin(-a) = -sin(a)
+// hold exactly in IEEE arithmetic's libm, so the cached values serve both directions
+// (tests/test_rope.cpp checks them against the direct expression).
 template <typename S>
 static void rotate_lanes(S* x, int64_t position, const RopeTable& table) {
-    for (size_t i = 0; i < table.inv_freq.size(); ++i) {
-        const double angle = position * table.inv_freq[i];
-        const double c = std::cos(angle) * table.magnitude, s = std::sin(angle) * table.magnitude;
+    const size_t pairs = table.inv_freq.size();
+    const int64_t distance = position < 0 ? -position : position;
+    const double sign = position < 0 ? -1.0 : 1.0;
+    const bool cached = static_cast<size_t>(distance) < table.cos.size() / std::max<size_t>(pairs, 1);
+    for (size_t i = 0; i < pairs; ++i) {
+        double c, s;
+        if (cached) {
+            c = table.cos[distance * pairs + i];
+            s = sign * table.sin[distance * pairs + i];
+        } else {
+            const double angle = position * table.inv_freq[i];
+            c = std::cos(angle) * table.magnitude;
+            s = std::sin(angle) * table.magnitude;
+        }
         const double even = x[2 * i], odd = x[2 * i + 1];
         x[2 * i] = static_cast<S>(even * c - odd * s);
         x[2 * i + 1] = static_cast<S>(even * s + odd * c);

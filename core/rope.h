@@ -31,7 +31,12 @@ double yarn_mscale(double factor, double mscale);
 struct RopeTable {
     std::vector<double> inv_freq;  // θ_i for i = 0 .. d/2 - 1, after YaRN
     double magnitude = 1.0;        // HF's cos/sin factor mscale(s, mscale) / mscale(s, mscale_all_dim)
+    // m cos(p θ_i) and m sin(p θ_i) for the first positions p (at most kRopeCachedPositions), pair
+    // i of position p at [p · d/2 + i]: computed once, not per row and head. Later positions are
+    // computed when asked for, by the same expression.
+    std::vector<double> cos, sin;
 };
+constexpr int64_t kRopeCachedPositions = 8192;
 RopeTable rope_table(const ModelConfig& config);
 
 // 1 / sqrt(qk_head_dim), times mscale(s, mscale_all_dim)^2 under YaRN (V3: 0.07217 x 1.87385).

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "core/config.h"
 #include "core/random.h"
 #include "core/rope.h"
 
@@ -98,4 +99,29 @@ TEST_CASE("rope: softmax scale with the YaRN mscale^2 correction") {
     CHECK(softmax_scale(preset_config("v2-lite")) == Approx(1.589627 / std::sqrt(192.0)).epsilon(1e-5));
     // toy: no rope scaling, plain 1/sqrt(qk_head_dim) = 1/sqrt(24)
     CHECK(softmax_scale(preset_config("toy")) == Approx(1 / std::sqrt(24.0)));
+}
+
+TEST_CASE("rope: the table's cached rotations are the angles' cosines and sines, forward and back") {
+    // V3 (YaRN magnitude != 1), rotated through the cached table and through one without a cache,
+    // which computes every angle as it goes: the same bits, for positions inside and past the cache.
+    const ModelConfig config = preset_config("v3");
+    const RopeTable cached = rope_table(config);
+    REQUIRE(cached.cos.size() == kRopeCachedPositions * cached.inv_freq.size());
+    RopeTable direct = cached;
+    direct.cos.clear();
+    direct.sin.clear();
+    const std::vector<int64_t> positions = {0, 1, 2, 77, 4095, kRopeCachedPositions - 1, kRopeCachedPositions,
+                                            kRopeCachedPositions + 12345};
+    const int64_t rows = static_cast<int64_t>(positions.size()), dr = config.qk_rope_head_dim;
+    MatD start(rows, dr);
+    for (int64_t i = 0; i < start.size(); ++i) start.data()[i] = std::sin(0.37 * i) + 0.1;
+    Mat a = start.cast<float>(), b = a;
+    rope_forward(a, positions, cached);
+    rope_forward(b, positions, direct);
+    CHECK(a == b);
+    rope_backward(a, positions, cached);
+    rope_backward(b, positions, direct);
+    CHECK(a == b);
+    // m R(-p) m R(p) = m^2: back where it started, scaled by the magnitude squared
+    CHECK((a.cast<double>() - start * cached.magnitude * cached.magnitude).cwiseAbs().maxCoeff() < 1e-5);
 }
