@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "parallel.h"
+
 namespace seek {
 
 namespace {
@@ -62,7 +64,8 @@ Mat fp8_gemm(const QuantizedMatrix& a, const QuantizedMatrix& b, const Accumulat
     const std::vector<float> qa = decoded_codes(a), qb = decoded_codes(b);
     Mat c(M, N);
 
-#pragma omp parallel for schedule(dynamic)
+    // Rows on threads when the emulation is long (tens of operations per product).
+#pragma omp parallel for schedule(dynamic) if (worth_threads(20.0 * M * N * K))
     for (int64_t m = 0; m < M; ++m) {
         std::vector<double> products(static_cast<size_t>(model.group));
         for (int64_t n = 0; n < N; ++n) {

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "norm.h"
+#include "parallel.h"
 #include "random.h"
 #include "softmax.h"
 
@@ -266,7 +267,13 @@ Mat mla_forward(const ModelConfig& config, const MlaWeights& w, const RopeTable&
     const bool traced = trace != nullptr && sequences == 1;
     const bool want_probs = act != nullptr || (traced && trace_wants(trace, name("probs")));
     const bool want_scores = traced && trace_wants(trace, name("scores"));
-#pragma omp parallel for schedule(dynamic) if (sequences > 1)
+    double attention_flops = 0;  // the loop's work: scores and weighted sums (absorb: also W_UK and W_UV)
+    for (int64_t s = 0; s < sequences; ++s) {
+        const double T = double(offsets[s + 1] - offsets[s]), S_len = double(starts[s]) + T;
+        attention_flops += impl == AttnImpl::Naive ? 2 * T * S_len * H * (dq + dv)
+                                                   : 2 * T * S_len * H * (2 * r + dr) + 2 * T * H * r * (dn + dv);
+    }
+#pragma omp parallel for schedule(dynamic) if (sequences > 1 && worth_threads(attention_flops))
     for (int64_t s = 0; s < sequences; ++s) {
         const int64_t T = offsets[s + 1] - offsets[s], S_len = starts[s] + T;
         const MlaCache& cache = caches[s];
@@ -335,7 +342,12 @@ void mla_backward(Mat& dx, MlaWeights& dw, const Mat& dout, const ModelConfig& c
     linear_backward(dattn, dw.o_proj, dout, act.attn, w.o_proj, precision);
 
     Mat dq_all(N, H * dq), dk(N, H * dq), dv_all(N, H * dv);  // every row is written below
-#pragma omp parallel for schedule(dynamic) if (sequences > 1)  // independent sequences, as in the forward
+    double attention_flops = 0;  // four products per head of the forward's two
+    for (int64_t s = 0; s < sequences; ++s) {
+        const double T = double(offsets[s + 1] - offsets[s]);
+        attention_flops += 4 * T * T * H * (dq + dv);
+    }
+#pragma omp parallel for schedule(dynamic) if (sequences > 1 && worth_threads(attention_flops))  // as in the forward
     for (int64_t s = 0; s < sequences; ++s) {
         const int64_t T = offsets[s + 1] - offsets[s];
         Mat dq_s = Mat::Zero(T, H * dq), dk_s = Mat::Zero(T, H * dq), dv_s = Mat::Zero(T, H * dv);

@@ -1,9 +1,11 @@
 #include "moe.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
 
+#include "parallel.h"
 #include "random.h"
 
 namespace seek {
@@ -167,16 +169,19 @@ MoePlan moe_dispatch(const IndexMat& topk_idx, int64_t experts) {
     return plan;
 }
 
-// Fewer rows than this run the experts on one thread: decoding a token or two, the threads' start
-// and join would cost more than the work.
-constexpr int64_t kParallelRows = 32;
+// The flops of routed SwiGLU experts on `rows` gathered rows of `hidden` features: three products.
+static double expert_flops(const MoeWeights& w, int64_t rows, int64_t hidden) {
+    const int64_t width = w.store ? w.store->config.moe_intermediate_size
+                                  : (w.experts.empty() ? 0 : w.experts[0].gate_proj.rows());
+    return 6.0 * rows * hidden * width;
+}
 
 Mat moe_experts(const Mat& x, const MoePlan& plan, const MoeWeights& w, const LinearPrecision& precision) {
     const int64_t E = static_cast<int64_t>(plan.offsets.size()) - 1, K = plan.top_k;
     Mat expert_out(static_cast<int64_t>(plan.slots.size()), x.cols());
     // One expert per thread (each writes only its own rows); experts generated on demand share a
     // store and run one at a time.
-#pragma omp parallel for schedule(dynamic) if (x.rows() >= kParallelRows && !w.store)
+#pragma omp parallel for schedule(dynamic) if (!w.store && worth_threads(expert_flops(w, plan.slots.size(), x.cols())))
     for (int64_t e = 0; e < E; ++e) {
         const int64_t first = plan.offsets[e], count = plan.offsets[e + 1] - first;
         if (count == 0) continue;  // an unused expert is never materialized
@@ -230,7 +235,7 @@ void moe_backward(Mat& dx, MoeWeights& dw, const Mat& dout, const ModelConfig& c
     // afterwards, shared experts first, then the routed ones in expert order.
     Mat dweights = Mat::Zero(N, K), dshared = Mat::Zero(N, x.cols());
     std::vector<Mat> dgathered(E);
-#pragma omp parallel for schedule(dynamic) if (N >= kParallelRows)
+#pragma omp parallel for schedule(dynamic) if (worth_threads(3 * expert_flops(w, N * (K + 1), x.cols())))
     for (int64_t job = 0; job <= E; ++job) {
         if (job == 0) {
             if (config.n_shared_experts > 0)

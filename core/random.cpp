@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "parallel.h"
+
 namespace seek {
 
 uint64_t splitmix64(uint64_t x) {
@@ -37,7 +39,8 @@ Mat generated_matrix(uint64_t seed, const std::string& name, int64_t rows, int64
     Mat m(rows, cols);
     const uint64_t name_hash = hash_name(name);
     float* values = m.data();
-#pragma omp parallel for schedule(static)
+    // A value costs about as much as a thousand flops of a product (two hashes, a log and a cosine).
+#pragma omp parallel for schedule(static) if (worth_threads(1e3 * rows * cols))
     for (int64_t i = 0; i < rows * cols; ++i) values[i] = std * normal_at(seed, name_hash, i);
     return m;
 }
