@@ -51,9 +51,9 @@ static const CommandSpec bench_spec = {
     "--steps, --warmup and thread count, and prints its tokens per second and seek's ratio to it;\n"
     "without python3 or torch it says so and exits 0. Both sides get OpenMP's thread count\n"
     "(OMP_NUM_THREADS, default: one per core; PyTorch through torch.set_num_threads); set it to 1 to\n"
-    "compare single-threaded. seek's threads share out the sequences' attention and the MoE experts,\n"
-    "each matrix product running on one thread, as in seek train; on a machine whose cores are busy\n"
-    "with other work one thread can be faster.",
+    "compare single-threaded. seek's threads share out the sequences' attention, the MoE experts and\n"
+    "fixed column slices of large products, as in seek train, only where the work is large enough to\n"
+    "pay for starting them (core/parallel.h); the bytes are the same on any thread count.",
     {
         {"preset", "NAME", "model shape: toy, v2-lite or v3 (train: toy unless given)", "v3"},
         config_option(),
@@ -323,7 +323,6 @@ static Batch random_batch(const ModelConfig& config, int64_t batch, int64_t seq,
 // ones of forward, backward and AdamW, as train.cpp runs them, minus the data loading and logging.
 static TrainTiming time_training(const ModelConfig& config, const ModelWeights& initial, const Batch& batch,
                                  GemmPrecision gemm, int64_t warmup, int64_t steps) {
-    const SingleThreadedProducts single_threaded;  // as train() runs: OpenMP over sequences and experts only
     ModelWeights weights = initial;
     AdamWState optimizer = make_adamw_state(weights);
     ModelWeights grads = zeros_like(weights);

@@ -9,7 +9,6 @@ namespace seek {
 
 Generation generate(const ModelConfig& config, const ModelWeights& weights, const std::vector<int32_t>& prompt,
                     const GenerateOptions& options, Rng& rng) {
-    const SingleThreadedProducts single_threaded;
     validate_sampling_options(options.sampling);
     check_tokens(config, prompt);
     const int64_t room = config.max_position_embeddings - static_cast<int64_t>(prompt.size());

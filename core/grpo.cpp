@@ -404,7 +404,6 @@ static void rollout_metrics(const Rollouts& rollouts, int64_t group, GrpoStepMet
 }
 
 bool grpo_train(GrpoRun& run, const std::string& out_dir, const GrpoCallbacks& callbacks) {
-    const SingleThreadedProducts single_threaded;
     const GrpoOptions& o = run.options;
     std::filesystem::create_directories(out_dir);
     if (run.optimizer.step == 0) save_grpo(out_dir, run);  // the reference, and a run that can resume from step 0
@@ -478,7 +477,6 @@ std::vector<Problem> heldout_problems(const TaskSpec& task, int64_t n, uint64_t 
 EvalReport evaluate(const ModelConfig& config, const ModelWeights& weights, const std::vector<Problem>& problems,
                     float temperature, uint64_t seed, int64_t max_new_tokens,
                     const std::function<void(int64_t)>& on_progress) {
-    const SingleThreadedProducts single_threaded;
     GenerateOptions generation;
     generation.sampling.temperature = temperature;
     generation.max_new_tokens = max_new_tokens;

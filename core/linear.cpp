@@ -23,6 +23,11 @@ GemmPrecision gemm_precision_from_name(const std::string& name) {
     throw std::invalid_argument("precision must be fp32, bf16 or fp8, got '" + name + "'");
 }
 
+void fix_machine_dependent_settings() {
+    Eigen::setCpuCacheSizes(32 * 1024, 512 * 1024, 8 * 1024 * 1024);  // L1, L2, L3: common x86-64-v3 sizes
+    Eigen::setNbThreads(1);
+}
+
 static Mat rounded_to_bf16(const Mat& x) {
     Mat rounded(x.rows(), x.cols());
     for (Eigen::Index i = 0; i < x.size(); ++i) rounded.data()[i] = bf16_decode(bf16_encode(x.data()[i]));

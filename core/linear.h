@@ -44,6 +44,12 @@ template <typename S>
 void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& weight,
                      const LinearPrecision& precision = {});
 
+// Eigen picks its GEMM blocking from the CPU's cache sizes, and the blocking decides in which order
+// a product's terms are summed; its own threads split a product differently for every thread count.
+// Both are fixed once, before main (cpu_check.cpp): the same cache sizes on every machine, and one
+// thread per product (core/'s threads share out whole products: parallel.h).
+void fix_machine_dependent_settings();
+
 // A @ B^T with both operands rounded as `precision` says; a_tile and b_tile are their FP8 tiles.
 Mat low_precision_gemm(const Mat& a, const Mat& b, const LinearPrecision& precision, const Tile& a_tile,
                        const Tile& b_tile);

@@ -34,22 +34,7 @@ S sigmoid(S a) {
     return S(1) / (S(1) + std::exp(-a));
 }
 
-// y = x W^T  (x: [T, in], W: [out, in])
-inline Mat linear(const Mat& x, const Mat& weight) { return x * weight.transpose(); }
-
-// Its backward and the BF16 / FP8 forms training uses: linear.h.
-
-// Eigen splits even a 64-wide matrix product across its OpenMP threads. For the toy model the
-// fork and join cost more than they save, and on a busy machine the threads spinning at the
-// barrier make a training step ten times slower. Training, GRPO and generation hold this guard:
-// one thread per product (the full-scale benchmarks keep Eigen's threads).
-struct SingleThreadedProducts {
-    int saved = Eigen::nbThreads();
-    SingleThreadedProducts() { Eigen::setNbThreads(1); }
-    ~SingleThreadedProducts() { Eigen::setNbThreads(saved); }
-    SingleThreadedProducts(const SingleThreadedProducts&) = delete;
-    SingleThreadedProducts& operator=(const SingleThreadedProducts&) = delete;
-};
+// A linear layer y = x W^T (x: [T, in], W: [out, in]), its backward and its BF16 / FP8 forms: linear.h.
 
 // "[2, 17]"
 inline std::string format_shape(const Shape& shape) {

@@ -205,7 +205,6 @@ static void balance_block(const ModelConfig& config, GateWeights& gate, const Bl
 }
 
 bool train(TrainRun& run, const std::string& directory, const TrainCallbacks& callbacks) {
-    const SingleThreadedProducts single_threaded;
     const TrainOptions& o = run.options;
     const TaskSpec task = task_from_name(o.task);
     std::filesystem::create_directories(directory);
