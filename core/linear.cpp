@@ -1,9 +1,16 @@
 #include "linear.h"
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #include "fp8.h"
+#include "parallel.h"
 
 namespace seek {
 
@@ -56,13 +63,126 @@ static void check_scalar(const LinearPrecision& precision) {
         throw std::invalid_argument("linear layers in double run fp32 only");
 }
 
+// ---------------------------------------------------------------------------------------------
+// The matrix-vector path
+
+#if defined(__AVX2__) && defined(__FMA__)
+// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))
+static inline float sum_lanes(__m256 lanes) {
+    const __m128 halves = _mm_add_ps(_mm256_castps256_ps128(lanes), _mm256_extractf128_ps(lanes, 1));
+    const __m128 pairs = _mm_add_ps(halves, _mm_movehl_ps(halves, halves));
+    return _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehdup_ps(pairs)));
+}
+
+// R rows of W against C rows of x: R x C outputs, each in its own register of eight lanes. The
+// last k % 8 products come from masked loads: their zero lanes add exactly nothing.
+template <int R, int C>
+static void dot_tile(const float* x, int64_t x_stride, const float* w, int64_t w_stride, int64_t k, float* y,
+                     int64_t y_stride) {
+    __m256 acc[R][C];
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+    auto step = [&](auto load) {
+        __m256 xv[C];
+        for (int c = 0; c < C; ++c) xv[c] = load(x + c * x_stride);
+        for (int r = 0; r < R; ++r) {
+            const __m256 wv = load(w + r * w_stride);
+            for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(xv[c], wv, acc[r][c]);
+        }
+    };
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8) step([&](const float* p) { return _mm256_loadu_ps(p + i); });
+    if (i < k) {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k - i)), lane);
+        step([&](const float* p) { return _mm256_maskload_ps(p + i, mask); });
+    }
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) y[c * y_stride + r] = sum_lanes(acc[r][c]);
+}
+#else
+// The same order without 256-bit registers (a build for CPUs before x86-64-v3).
+template <int R, int C>
+static void dot_tile(const float* x, int64_t x_stride, const float* w, int64_t w_stride, int64_t k, float* y,
+                     int64_t y_stride) {
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) {
+            float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int64_t i = 0; i < k; ++i) {
+#ifdef __FMA__
+                lanes[i % 8] = std::fma(x[c * x_stride + i], w[r * w_stride + i], lanes[i % 8]);
+#else
+                lanes[i % 8] += x[c * x_stride + i] * w[r * w_stride + i];
+#endif
+            }
+            y[c * y_stride + r] = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+        }
+}
+#endif
+
+// Rows j0 .. j0 + R - 1 of W against every row of x, three rows of x at a time.
+template <int R>
+static void dot_rows(const float* x, int64_t m, int64_t x_stride, const float* w, int64_t w_stride, int64_t k, float* y,
+                     int64_t y_stride) {
+    int64_t i = 0;
+    for (; i + 3 <= m; i += 3) dot_tile<R, 3>(x + i * x_stride, x_stride, w, w_stride, k, y + i * y_stride, y_stride);
+    if (m - i == 2) dot_tile<R, 2>(x + i * x_stride, x_stride, w, w_stride, k, y + i * y_stride, y_stride);
+    if (m - i == 1) dot_tile<R, 1>(x + i * x_stride, x_stride, w, w_stride, k, y + i * y_stride, y_stride);
+}
+
+void matrix_vector_product(const float* x, int64_t m, int64_t x_stride, const float* w, int64_t n, int64_t w_stride,
+                           int64_t k, float* y, int64_t y_stride) {
+    // Blocks of 8 rows of W: one row of x keeps eight registers busy, more rows four at a time.
+    constexpr int64_t kBlock = 8;
+    const int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (worth_threads(2.0 * m * n * k))
+    for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t j0 = b * kBlock, rows = std::min(kBlock, n - j0);
+        if (rows == kBlock && m == 1) {
+            dot_tile<8, 1>(x, x_stride, w + j0 * w_stride, w_stride, k, y + j0, y_stride);
+            continue;
+        }
+        int64_t j = j0;
+        for (; j + 4 <= j0 + rows; j += 4) dot_rows<4>(x, m, x_stride, w + j * w_stride, w_stride, k, y + j, y_stride);
+        for (; j < j0 + rows; ++j) dot_rows<1>(x, m, x_stride, w + j * w_stride, w_stride, k, y + j, y_stride);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// x W^T through Eigen's GEMM; above kParallelWork flops in fixed slices of W's rows (y's columns),
+// so that the slices, and so the sums, are the same for any thread count.
+static Mat gemm_nt(const Mat& x, const Mat& weight) {
+    const int64_t m = x.rows(), n = weight.rows(), k = x.cols();
+    if (!worth_threads(2.0 * m * n * k)) return x * weight.transpose();
+    constexpr int64_t kSlice = 256;
+    Mat y(m, n);
+    const int64_t slices = (n + kSlice - 1) / kSlice;
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t s = 0; s < slices; ++s) {
+        const int64_t first = s * kSlice, count = std::min(kSlice, n - first);
+        y.middleCols(first, count).noalias() = x * weight.middleRows(first, count).transpose();
+    }
+    return y;
+}
+
 template <typename S>
 MatOf<S> linear_forward(const MatOf<S>& x, const MatOf<S>& weight, const LinearPrecision& precision) {
     check_scalar<S>(precision);
-    if constexpr (std::is_same_v<S, float>)
+    if constexpr (std::is_same_v<S, float>) {
         if (precision.gemm != GemmPrecision::FP32)
             return low_precision_gemm(x, weight, precision, kActivationTile, kWeightTile);
-    return x * weight.transpose();
+        if (x.cols() != weight.cols())
+            throw std::invalid_argument("linear: x has " + std::to_string(x.cols()) + " columns, the weight " +
+                                        std::to_string(weight.cols()));
+        if (x.rows() > kFewRows) return gemm_nt(x, weight);
+        Mat y(x.rows(), weight.rows());
+        matrix_vector_product(x.data(), x.rows(), x.cols(), weight.data(), weight.rows(), weight.cols(), x.cols(),
+                              y.data(), y.cols());
+        return y;
+    } else {
+        return x * weight.transpose();
+    }
 }
 
 // The 128x1 tiles of Wgrad are 1x128 tiles of the transposes.

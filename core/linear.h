@@ -21,6 +21,7 @@
 // Templates on the scalar for the gradient checks: double supports fp32 only.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "fp8_gemm.h"
@@ -38,11 +39,28 @@ struct LinearPrecision {
     AccumulationModel accumulation;  // fp8 only: Exact (default) or TensorCore
 };
 
+// FP32 runs two ways, by the number of rows of x:
+//   at most kFewRows (decoding: one token per sequence, an expert that sees a few tokens): the
+//     matrix-vector path, matrix_vector_product below. W is read once for all rows, and each row's
+//     output is a pure function of that row, so a sequence decodes to the same bytes alone or
+//     batched with others.
+//   more (prefill, training): Eigen's blocked GEMM; a product of more than kParallelWork flops
+//     (parallel.h) is cut into fixed 256-column slices, computed on as many threads as there are.
 template <typename S>
 MatOf<S> linear_forward(const MatOf<S>& x, const MatOf<S>& weight, const LinearPrecision& precision = {});
 template <typename S>
 void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& weight,
                      const LinearPrecision& precision = {});
+
+constexpr int64_t kFewRows = 8;
+
+// y = x W^T (x [m, k], W [n, k], y [m, n]; row strides given, rows contiguous), each element
+//   y[i, j] = ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)),
+//   l_r = the fused multiply-add chain x[i, r] w[j, r] + x[i, r + 8] w[j, r + 8] + ... in order of k
+// (eight lanes of a 256-bit register). The order depends on k alone: not on m, on which rows or
+// columns are computed together, on the thread count or the machine.
+void matrix_vector_product(const float* x, int64_t m, int64_t x_stride, const float* w, int64_t n, int64_t w_stride,
+                           int64_t k, float* y, int64_t y_stride);
 
 // Eigen picks its GEMM blocking from the CPU's cache sizes, and the blocking decides in which order
 // a product's terms are summed; its own threads split a product differently for every thread count.

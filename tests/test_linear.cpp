@@ -1,6 +1,10 @@
-// The training GEMMs in BF16 and FP8 (core/linear.h) against the references they emulate.
+// The linear layers (core/linear.h): the training GEMMs in BF16 and FP8 against the references they
+// emulate, and the FP32 paths' summation order, which makes results independent of batching and threads.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <omp.h>
+#include <tuple>
+#include <vector>
 
 #include "core/fp8.h"
 #include "core/fp8_gemm.h"
@@ -70,4 +74,52 @@ TEST_CASE("linear: precision names round-trip and unknown ones are refused", "[l
     CHECK_THROWS_WITH(gemm_precision_from_name("fp4"), Catch::Contains("'fp4'"));
     MatD x = MatD::Ones(2, 2), w = MatD::Ones(2, 2);
     CHECK_THROWS(linear_forward(x, w, LinearPrecision{GemmPrecision::FP8, {}}));
+}
+
+// The matrix-vector path's order, re-derived one element at a time: lane r of 8 sums the products
+// of k = r, r + 8, ... in order with fused multiply-adds (plain ones in a build without FMA), then
+// the lanes are added ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)).
+static float dot_in_lanes(const float* x, const float* w, int64_t k) {
+    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t i = 0; i < k; ++i) {
+#ifdef __FMA__
+        lanes[i % 8] = std::fma(x[i], w[i], lanes[i % 8]);
+#else
+        lanes[i % 8] += x[i] * w[i];
+#endif
+    }
+    return ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+}
+
+TEST_CASE("linear: the matrix-vector path sums every output in one fixed order, whatever rows come with it", "[linear]") {
+    for (const auto& [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+             {1, 8, 64}, {1, 13, 5}, {2, 7, 16}, {3, 16, 24}, {5, 9, 130}, {8, 67, 203}, {kFewRows, 4, 8}}) {
+        INFO("m " << m << ", n " << n << ", k " << k);
+        const Mat x = generated_matrix(3, "x", m, k, 1.0f), w = generated_matrix(3, "w", n, k, 0.3f);
+        const Mat y = linear_forward(x, w);
+        bool same = true;
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) same &= y(i, j) == dot_in_lanes(&x(i, 0), &w(j, 0), k);
+        CHECK(same);
+        // A row alone gives the bytes it gives among the others (batched decoding relies on it).
+        for (int64_t i = 0; i < m; ++i) CHECK(linear_forward(Mat(x.row(i)), w) == y.row(i));
+        // And the sums are the true products to float accuracy.
+        const MatD exact = x.cast<double>() * w.cast<double>().transpose();
+        CHECK((y.cast<double>() - exact).cwiseAbs().maxCoeff() < 1e-5 * (1 + exact.cwiseAbs().maxCoeff()));
+    }
+}
+
+TEST_CASE("linear: a product too large for one thread gives the same bytes on any thread count", "[linear]") {
+    // 2 x 40 x 1500 x 500 = 60 MFLOP: above kParallelWork, so both paths split their work.
+    const Mat x = generated_matrix(4, "x", 40, 500, 1.0f), w = generated_matrix(4, "w", 1500, 500, 0.05f);
+    const Mat few = x.topRows(3);
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const Mat one = linear_forward(x, w), one_few = linear_forward(few, w);
+    omp_set_num_threads(2);
+    const Mat two = linear_forward(x, w), two_few = linear_forward(few, w);
+    omp_set_num_threads(threads);
+    CHECK(one == two);
+    CHECK(one_few == two_few);
+    CHECK((one.cast<double>() - x.cast<double>() * w.cast<double>().transpose()).cwiseAbs().maxCoeff() < 1e-4);
 }
