@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "model.h"
@@ -25,5 +26,15 @@ struct Generation {
 // The same rng state gives the same text.
 Generation generate(const ModelConfig& config, const ModelWeights& weights, const std::vector<int32_t>& prompt,
                     const GenerateOptions& options, Rng& rng);
+
+// Several completions decoded side by side: completion i continues prompts[i], drawing from
+// rngs[i], and comes out exactly as generate(prompts[i], rngs[i]) would make it alone. Each step
+// decodes one token of every unfinished completion, kFewRows at a time (linear.h), in one forward
+// pass whose ops compute each sequence's row from that row alone; a prompt that appears more than
+// once (a GRPO group) is prefilled once and its cache copied. on_done(done) is called as each
+// completion ends (done: how many have).
+std::vector<Generation> generate_batch(const ModelConfig& config, const ModelWeights& weights,
+                                       const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& options,
+                                       std::vector<Rng>& rngs, const std::function<void(int64_t done)>& on_done = {});
 
 }  // namespace seek

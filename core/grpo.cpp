@@ -280,9 +280,13 @@ void save_grpo(const std::string& out_dir, GrpoRun& run) {
 // ---------------------------------------------------------------------------------------------
 // Rollouts
 
-// A deterministic rng per (seed, step, prompt): a resumed run samples what the uninterrupted one did.
-static Rng rollout_rng(uint64_t seed, int64_t step, int64_t prompt) {
-    return Rng(splitmix64(seed ^ splitmix64(static_cast<uint64_t>(step) * 1000003u + static_cast<uint64_t>(prompt))));
+// A deterministic rng per (seed, step, prompt, completion): a resumed run samples what the
+// uninterrupted one did. One stream per completion, not one per group drawn by its completions in
+// turn, so that a group's completions can decode side by side (generate_batch): completion g's
+// draws would otherwise start where completion g - 1's ended, which is not known until it ends.
+static Rng rollout_rng(uint64_t seed, int64_t step, int64_t prompt, int64_t completion) {
+    const uint64_t group = splitmix64(seed ^ splitmix64(static_cast<uint64_t>(step) * 1000003u + static_cast<uint64_t>(prompt)));
+    return Rng(splitmix64(group + static_cast<uint64_t>(completion)));
 }
 
 struct Rollouts {
@@ -306,27 +310,38 @@ static Rollouts sample_groups(const GrpoRun& run, const std::vector<Problem>& pr
     GenerateOptions generation;
     generation.sampling.temperature = o.temperature;
     generation.max_new_tokens = o.max_new_tokens;
+    // Every completion of every group decodes side by side, group after group in the batch.
+    std::vector<std::vector<int32_t>> prompts;
+    std::vector<Rng> rngs;
+    for (size_t p = 0; p < problems.size(); ++p) {
+        const std::vector<int32_t> prompt = encode_text(prompt_text(problems[p]));
+        for (int64_t g = 0; g < o.group; ++g) {
+            prompts.push_back(prompt);
+            rngs.push_back(rollout_rng(o.seed, step, static_cast<int64_t>(p), g));
+        }
+    }
+    const int64_t total = static_cast<int64_t>(prompts.size());
+    const std::vector<Generation> samples = generate_batch(run.config, run.policy, prompts, generation, rngs, [&](int64_t done) {
+        if (callbacks.on_rollout) callbacks.on_rollout(done, total);
+    });
+
     Rollouts rollouts;
     rollouts.problems = problems;
     rollouts.batch.offsets.push_back(0);
-    const int64_t total = static_cast<int64_t>(problems.size()) * o.group;
     for (size_t p = 0; p < problems.size(); ++p) {
-        const std::vector<int32_t> prompt = encode_text(prompt_text(problems[p]));
-        Rng rng = rollout_rng(o.seed, step, static_cast<int64_t>(p));
         std::vector<double> rewards;
         for (int64_t g = 0; g < o.group; ++g) {
-            const Generation sample = generate(run.config, run.policy, prompt, generation, rng);
-            rollouts.completions.push_back(judge(problems[p], sample.tokens));
+            const size_t i = p * o.group + g;
+            rollouts.completions.push_back(judge(problems[p], samples[i].tokens));
             rewards.push_back(rollouts.completions.back().reward);
             // the sequence prompt + completion; position t predicts t + 1, completions only
-            std::vector<int32_t> tokens = prompt;
-            tokens.insert(tokens.end(), sample.tokens.begin(), sample.tokens.end());
+            std::vector<int32_t> tokens = prompts[i];
+            tokens.insert(tokens.end(), samples[i].tokens.begin(), samples[i].tokens.end());
             for (size_t t = 0; t < tokens.size(); ++t) {
                 rollouts.batch.tokens.push_back(tokens[t]);
-                rollouts.batch.targets.push_back(t + 1 < tokens.size() && t + 1 >= prompt.size() ? tokens[t + 1] : kIgnoreTarget);
+                rollouts.batch.targets.push_back(t + 1 < tokens.size() && t + 1 >= prompts[i].size() ? tokens[t + 1] : kIgnoreTarget);
             }
             rollouts.batch.offsets.push_back(static_cast<int64_t>(rollouts.batch.tokens.size()));
-            if (callbacks.on_rollout) callbacks.on_rollout(static_cast<int64_t>(p) * o.group + g + 1, total);
         }
         const std::vector<double> advantages = group_advantages(rewards, o.scale_by_std);
         for (int64_t g = 0; g < o.group; ++g) rollouts.completions[p * o.group + g].advantage = advantages[g];
@@ -483,18 +498,22 @@ EvalReport evaluate(const ModelConfig& config, const ModelWeights& weights, cons
     EvalReport report;
     const int64_t n = static_cast<int64_t>(problems.size());
     report.problems = n;
-    Rng rng(seed);
+    // One rng per problem (problem i's completion does not depend on the others'), all decoded side by side.
+    std::vector<std::vector<int32_t>> prompts;
+    std::vector<Rng> rngs;
     for (int64_t i = 0; i < n; ++i) {
-        const Problem& problem = problems[i];
-        const Generation sample = generate(config, weights, encode_text(prompt_text(problem)), generation, rng);
-        const Completion c = judge(problem, sample.tokens);
+        prompts.push_back(encode_text(prompt_text(problems[i])));
+        rngs.push_back(Rng(splitmix64(splitmix64(seed) + static_cast<uint64_t>(i))));
+    }
+    const std::vector<Generation> samples = generate_batch(config, weights, prompts, generation, rngs, on_progress);
+    for (int64_t i = 0; i < n; ++i) {
+        const Completion c = judge(problems[i], samples[i].tokens);
         report.accuracy += c.verdict.correct / double(n);
         report.format_rate += c.verdict.well_formed / double(n);
         report.think_rate += c.verdict.has_think / double(n);
         report.check_rate += c.verdict.checked / double(n);
         report.retry_rate += c.verdict.retried / double(n);
         report.mean_length += double(c.tokens.size()) / double(n);
-        if (on_progress) on_progress(i + 1);
     }
     return report;
 }

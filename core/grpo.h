@@ -160,7 +160,8 @@ struct EvalReport {
 // The first n held-out problems of `task` for `seed`.
 std::vector<Problem> heldout_problems(const TaskSpec& task, int64_t n, uint64_t seed);
 
-// One completion of each problem at `temperature` (0 = greedy), sampled with Rng(seed).
+// One completion of each problem at `temperature` (0 = greedy), problem i's drawn from its own rng
+// (a function of seed and i), all decoded side by side (generate_batch).
 EvalReport evaluate(const ModelConfig& config, const ModelWeights& weights, const std::vector<Problem>& problems,
                     float temperature, uint64_t seed, int64_t max_new_tokens,
                     const std::function<void(int64_t done)>& on_progress = {});

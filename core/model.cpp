@@ -206,29 +206,54 @@ void model_backward_from_logits(ModelWeights& g, const ModelConfig& config, cons
 // ---------------------------------------------------------------------------------------------
 // Inference
 
-DecodeState make_decode_state(const ModelConfig& config, int64_t reserve_tokens, AttnImpl impl) {
+DecodeState make_decode_state(const ModelConfig& config, int64_t reserve_tokens, AttnImpl impl, int64_t sequences) {
+    if (sequences < 1) throw std::invalid_argument("make_decode_state: sequences must be >= 1");
     DecodeState state;
-    for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer)
-        state.caches.push_back(make_mla_cache(config, impl, reserve_tokens));
+    state.sequences = sequences;
+    state.rope = rope_table(config);
+    state.caches.assign(config.num_hidden_layers * sequences, make_mla_cache(config, impl, reserve_tokens));
     return state;
+}
+
+void copy_sequence(DecodeState& into, int64_t to, const DecodeState& state, int64_t from) {
+    const size_t layers = state.caches.size() / state.sequences;
+    for (size_t layer = 0; layer < layers; ++layer)
+        into.caches[layer * into.sequences + to] = state.caches[layer * state.sequences + from];
+}
+
+void swap_sequences(DecodeState& state, int64_t a, int64_t b) {
+    const size_t layers = state.caches.size() / state.sequences;
+    for (size_t layer = 0; layer < layers; ++layer)
+        std::swap(state.caches[layer * state.sequences + a], state.caches[layer * state.sequences + b]);
 }
 
 Mat model_decode(const ModelConfig& config, const ModelWeights& w, DecodeState& state,
                  const std::vector<int32_t>& tokens, const ForwardContext& context, Mat* hidden) {
+    if (state.sequences != 1) throw std::invalid_argument("model_decode: the state holds several sequences (model_decode_batch)");
+    return model_decode_batch(config, w, state, 0, tokens, {0, static_cast<int64_t>(tokens.size())}, context, hidden);
+}
+
+Mat model_decode_batch(const ModelConfig& config, const ModelWeights& w, DecodeState& state, int64_t first,
+                       const std::vector<int32_t>& tokens, const std::vector<int64_t>& offsets,
+                       const ForwardContext& context, Mat* hidden) {
+    const int64_t count = static_cast<int64_t>(offsets.size()) - 1;
     if (tokens.empty()) throw std::invalid_argument("model_decode: no tokens");
-    const int64_t T = static_cast<int64_t>(tokens.size());
-    const int64_t position = state.caches.empty() ? 0 : state.caches[0].length;
-    if (position + T > config.max_position_embeddings)
-        throw std::invalid_argument("the sequence would reach " + std::to_string(position + T) +
-                                    " tokens, more than max_position_embeddings (" +
-                                    std::to_string(config.max_position_embeddings) + ")");
-    const RopeTable rope = rope_table(config);
-    const std::vector<int64_t> offsets = {0, T};
+    if (count < 1 || first < 0 || first + count > state.sequences || offsets.front() != 0 ||
+        offsets.back() != static_cast<int64_t>(tokens.size()))
+        throw std::invalid_argument("model_decode: offsets must split the tokens among sequences of the state");
+    for (int64_t s = 0; s < count; ++s) {
+        const int64_t position = state.caches.empty() ? 0 : state.layer_caches(0, first)[s].length;
+        const int64_t reach = position + offsets[s + 1] - offsets[s];
+        if (reach > config.max_position_embeddings)
+            throw std::invalid_argument("the sequence would reach " + std::to_string(reach) +
+                                        " tokens, more than max_position_embeddings (" +
+                                        std::to_string(config.max_position_embeddings) + ")");
+    }
     Mat h = context.kernels->embedding(w.embed_tokens, tokens);
     trace_record(context.trace, "embed", h);
     for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer)
-        h = block_forward(config, layer, w.layers[layer], rope, h, offsets, &state.caches[layer], context,
-                          block_prefix(layer));
+        h = block_forward(config, layer, w.layers[layer], state.rope, h, offsets, state.layer_caches(layer, first),
+                          context, block_prefix(layer));
     Mat logits = head_forward(h, w.norm, w.lm_head, static_cast<float>(config.rms_norm_eps), context);
     if (hidden) *hidden = std::move(h);
     return logits;

@@ -120,18 +120,35 @@ void model_backward_from_logits(ModelWeights& grads, const ModelConfig& config, 
 // ---------------------------------------------------------------------------------------------
 // Inference with the KV cache
 
+// The KV caches of one or more sequences decoding side by side, and what every step needs.
 struct DecodeState {
-    std::vector<MlaCache> caches;  // one per layer
+    int64_t sequences = 1;
+    std::vector<MlaCache> caches;  // per layer, then per sequence: layer l's are l · sequences .. + sequences - 1
+    RopeTable rope;                // rope_table(config), made once for the whole generation
+    MlaCache* layer_caches(int64_t layer, int64_t first_sequence = 0) { return &caches[layer * sequences + first_sequence]; }
 };
-// Latent caches (absorb) unless told otherwise.
-DecodeState make_decode_state(const ModelConfig& config, int64_t reserve_tokens = 0, AttnImpl impl = AttnImpl::Absorb);
+// Latent caches (absorb) unless told otherwise, each with room for reserve_tokens.
+DecodeState make_decode_state(const ModelConfig& config, int64_t reserve_tokens = 0, AttnImpl impl = AttnImpl::Absorb,
+                              int64_t sequences = 1);
+// Sequence `to` of `into` takes a copy of sequence `from` of `state`'s caches: a prompt prefilled
+// once, continued by several completions.
+void copy_sequence(DecodeState& into, int64_t to, const DecodeState& state, int64_t from);
+// Exchanges two sequences' caches (a batch keeps its unfinished sequences first).
+void swap_sequences(DecodeState& state, int64_t a, int64_t b);
 
-// Runs `tokens` after everything already cached (a prompt at once, then one token per call) and
-// returns their logits [T, vocab]. Traced when context.trace is given: embed, layers.i.{attn_norm,
-// attn.*, ffn_norm, moe.* or ffn.out, out}, final_norm, logits. `hidden`, when given, receives
-// h_L (the final norm's input), which the MTP module reads.
+// Runs `tokens` of a one-sequence state after everything already cached (a prompt at once, then
+// one token per call) and returns their logits [T, vocab]. Traced when context.trace is given:
+// embed, layers.i.{attn_norm, attn.*, ffn_norm, moe.* or ffn.out, out}, final_norm, logits.
+// `hidden`, when given, receives h_L (the final norm's input), which the MTP module reads.
 Mat model_decode(const ModelConfig& config, const ModelWeights& weights, DecodeState& state,
                  const std::vector<int32_t>& tokens, const ForwardContext& context = {}, Mat* hidden = nullptr);
+// The same for `count` sequences of the state at once, first_sequence onwards: sequence
+// first_sequence + s runs tokens[offsets[s] .. offsets[s+1] - 1] after its own cache. Returns the
+// logits of all the tokens, in order. With one token per sequence and at most kFewRows sequences
+// (linear.h) each sequence's logits are the bytes model_decode gives it alone.
+Mat model_decode_batch(const ModelConfig& config, const ModelWeights& weights, DecodeState& state,
+                       int64_t first_sequence, const std::vector<int32_t>& tokens, const std::vector<int64_t>& offsets,
+                       const ForwardContext& context = {}, Mat* hidden = nullptr);
 
 // ---------------------------------------------------------------------------------------------
 // Checkpoints (HF layout: config.json + model.safetensors)

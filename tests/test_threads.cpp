@@ -1,0 +1,106 @@
+// The same bytes whatever the batching and the thread count (core/parallel.h, core/linear.h):
+// batched decoding gives every completion the tokens it gets alone; training steps, attention and
+// generated weights, each large enough to run on several threads, give the bytes one thread gives.
+#include <catch2/catch.hpp>
+#include <omp.h>
+
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "core/generate.h"
+#include "core/mla.h"
+#include "core/random.h"
+#include "core/tokenizer.h"
+#include "core/train.h"
+#include "temp_dir.h"
+
+using namespace seek;
+
+// Runs `work` on one thread, then on two, and gives both results.
+template <typename Work>
+static auto on_one_and_two_threads(Work work) {
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    auto one = work();
+    omp_set_num_threads(2);
+    auto two = work();
+    omp_set_num_threads(threads);
+    return std::make_pair(one, two);
+}
+
+TEST_CASE("threads: completions decoded side by side are the ones decoded alone", "[generate]") {
+    ModelConfig config;
+    const ModelWeights weights = load_model(SEEK_TOY_DIR "/grpo", config);
+    // Eleven completions (more than kFewRows decode per pass), some sharing a prompt as a GRPO group
+    // does, at temperature 1 so that they differ in length and finish at different steps.
+    const std::vector<std::string> texts = {"<bos>31415+92653=", "<bos>12+34=", "<bos>31415+92653=", "<bos>9999+1=",
+                                            "<bos>12+34=",       "<bos>5+5=",   "<bos>31415+92653=", "<bos>77+777=",
+                                            "<bos>123+45678=",   "<bos>12+34=", "<bos>8+80808="};
+    std::vector<std::vector<int32_t>> prompts;
+    std::vector<Rng> rngs;
+    for (size_t i = 0; i < texts.size(); ++i) {
+        prompts.push_back(encode_text(texts[i]));
+        rngs.push_back(Rng(1000 + i));
+    }
+    GenerateOptions options;
+    options.max_new_tokens = 60;
+    const std::vector<Generation> batch = generate_batch(config, weights, prompts, options, rngs);
+    std::set<size_t> lengths;
+    for (size_t i = 0; i < texts.size(); ++i) {
+        Rng rng(1000 + i);
+        const Generation alone = generate(config, weights, prompts[i], options, rng);
+        INFO("completion " << i << ": " << decode_tokens(alone.tokens));
+        CHECK(batch[i].tokens == alone.tokens);
+        CHECK(batch[i].finished == alone.finished);
+        CHECK(rngs[i].state == rng.state);  // the same draws, as many of them
+        lengths.insert(alone.tokens.size());
+    }
+    CHECK(lengths.size() > 3);  // they did finish at different steps
+}
+
+TEST_CASE("threads: training steps give the same bytes on one and two threads", "[train]") {
+    // Batch 48: the experts' products exceed kParallelWork, so their loops run on both threads.
+    TrainOptions options;
+    options.steps = 2;
+    options.batch = 48;
+    options.eval_every = 0;
+    options.seed = 3;
+    const auto [one, two] = on_one_and_two_threads([&] {
+        TempDir dir;
+        TrainRun run = start_run(preset_config("toy"), options);
+        train(run, dir.file("run"));
+        return file_bytes(dir.file("run/model.safetensors")) + file_bytes(dir.file("run/optimizer.safetensors"));
+    });
+    CHECK(one == two);
+}
+
+TEST_CASE("threads: attention over many sequences and generated weights give the same bytes on one and two threads",
+          "[mla]") {
+    // 16 sequences of 128 tokens: 84 MFLOP of attention, above kParallelWork.
+    const ModelConfig config = preset_config("toy");
+    const MlaWeights weights = generated_mla_weights(config, 0, 5);
+    const RopeTable rope = rope_table(config);
+    const int64_t sequences = 16, length = 128;
+    const Mat x = generated_matrix(6, "x", sequences * length, config.hidden_size, 1.0f);
+    std::vector<int64_t> offsets;
+    for (int64_t s = 0; s <= sequences; ++s) offsets.push_back(s * length);
+    const Mat dout = generated_matrix(7, "dout", x.rows(), config.hidden_size, 1.0f);
+    const auto [one, two] = on_one_and_two_threads([&] {
+        std::vector<MlaCache> caches(sequences, make_mla_cache(config, AttnImpl::Naive, length));
+        MlaActivations act;
+        const Mat out = mla_forward(config, weights, rope, x, offsets, caches.data(), {}, "attn", &act);
+        Mat dx = Mat::Zero(x.rows(), x.cols());
+        MlaWeights grads = weights;
+        grads.q_a_proj.setZero(), grads.q_b_proj.setZero(), grads.kv_a_proj_with_mqa.setZero();
+        grads.kv_b_proj.setZero(), grads.o_proj.setZero(), grads.q_a_layernorm.setZero(), grads.kv_a_layernorm.setZero();
+        mla_backward(dx, grads, dout, config, weights, rope, x, offsets, caches.data(), {}, act);
+        return std::make_tuple(out, dx, grads.q_b_proj, generated_matrix(8, "big", 300, 400, 1.0f));
+    });
+    CHECK(std::get<0>(one) == std::get<0>(two));
+    CHECK(std::get<1>(one) == std::get<1>(two));
+    CHECK(std::get<2>(one) == std::get<2>(two));
+    CHECK(std::get<3>(one) == std::get<3>(two));
+}
