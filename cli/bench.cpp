@@ -50,8 +50,8 @@ static const CommandSpec bench_spec = {
     "and clipping in eager PyTorch, float32) under /usr/bin/python3 with the same --batch, --seq,\n"
     "--steps, --warmup and thread count, and prints its tokens per second and seek's ratio to it;\n"
     "without python3 or torch it says so and exits 0. Both sides get OpenMP's thread count\n"
-    "(OMP_NUM_THREADS, default: one per core; PyTorch through torch.set_num_threads); set it to 1 to\n"
-    "compare single-threaded. seek's threads share out the sequences' attention, the MoE experts and\n"
+    "(OMP_NUM_THREADS, default 1; PyTorch through torch.set_num_threads); set it to 2 or more to\n"
+    "compare multi-threaded. seek's threads share out the sequences' attention, the MoE experts and\n"
     "fixed column slices of large products, as in seek train, only where the work is large enough to\n"
     "pay for starting them (core/parallel.h); the bytes are the same on any thread count.",
     {

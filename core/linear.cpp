@@ -2,11 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
+#endif
+
+#ifdef _OPENMP
+#include <omp.h>
 #endif
 
 #include "fp8.h"
@@ -33,6 +38,13 @@ GemmPrecision gemm_precision_from_name(const std::string& name) {
 void fix_machine_dependent_settings() {
     Eigen::setCpuCacheSizes(32 * 1024, 512 * 1024, 8 * 1024 * 1024);  // L1, L2, L3: common x86-64-v3 sizes
     Eigen::setNbThreads(1);
+#ifdef _OPENMP
+    // One thread unless OMP_NUM_THREADS asks for more: on the shared 2-vCPU machine this project is
+    // developed on, two threads were slower than one for toy training, eval and GRPO even with
+    // parallel.h's thresholds (a busy machine leaves a second thread waiting for its time slice).
+    // The bytes are the same either way.
+    if (std::getenv("OMP_NUM_THREADS") == nullptr) omp_set_num_threads(1);
+#endif
 }
 
 static Mat rounded_to_bf16(const Mat& x) {
