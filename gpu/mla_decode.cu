@@ -43,9 +43,9 @@
 #include <algorithm>
 #include <cmath>
 
-namespace SEEK_GPU_NAMESPACE {
+#include "gpu/block_reduce.h"
 
-constexpr unsigned full_warp = 0xffffffffu;
+namespace SEEK_GPU_NAMESPACE {
 
 // Where an operand's rows are: row i of head h at data + h·head_stride + i·row_stride.
 // head_stride 0: every head reads the same rows (the latent cache).
@@ -78,29 +78,6 @@ __device__ __forceinline__ float attention_score(const float* q_a, const float* 
     return (dot_a + dot_b) * scale;
 }
 
-// ---- block-wide reductions (blockDim.x a multiple of 32, every thread calling) -------------------
-// Butterfly within each warp, then every thread combines the warps' results in warp order: the
-// same order every time, and every thread gets the result. `scratch` holds one float per warp.
-__device__ __forceinline__ float block_max(float value, float* scratch) {
-    for (int offset = 16; offset > 0; offset /= 2) value = fmaxf(value, __shfl_xor_sync(full_warp, value, offset));
-    __syncthreads();  // every thread has read scratch from the previous reduction
-    if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = value;
-    __syncthreads();  // every warp's value written
-    float result = scratch[0];
-    for (int warp = 1; warp < static_cast<int>(blockDim.x / 32); ++warp) result = fmaxf(result, scratch[warp]);
-    return result;
-}
-
-__device__ __forceinline__ float block_sum(float value, float* scratch) {
-    for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(full_warp, value, offset);
-    __syncthreads();
-    if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = value;
-    __syncthreads();
-    float result = scratch[0];
-    for (int warp = 1; warp < static_cast<int>(blockDim.x / 32); ++warp) result += scratch[warp];
-    return result;
-}
-
 // ---- variant 1: a block per (head, query) row, the row's scores in shared memory ----------------
 constexpr int attention_threads1 = 128;
 
@@ -116,7 +93,7 @@ attention_row_kernel(float* __restrict__ out, long long out_head_stride, long lo
     SEEK_DYNAMIC_SHARED(float, shared);
     float* query = shared;                         // [q_a ; q_b] of this row
     float* weights = query + p.dim_a + p.dim_b;    // the scores, then e^(score - max)
-    float* scratch = weights + p.keys;             // one float per warp
+    float* scratch = weights + p.keys;             // one float per warp (block_reduce)
     const int row = blockIdx.x, head = row / p.queries, s = row % p.queries;
     const int visible = p.start + s + 1;
 
@@ -133,14 +110,14 @@ attention_row_kernel(float* __restrict__ out, long long out_head_stride, long lo
         weights[t] = score;
         local_max = fmaxf(local_max, score);
     }
-    const float max = block_max(local_max, scratch);
+    const float max = block_reduce(local_max, MaxOf(), scratch);
     float local_sum = 0.0f;
     for (int t = threadIdx.x; t < visible; t += blockDim.x) {
         const float e = expf(weights[t] - max);  // no exponent is positive: nothing overflows
         weights[t] = e;
         local_sum += e;
     }
-    const float sum = block_sum(local_sum, scratch);  // its barriers also publish every weights[t]
+    const float sum = block_reduce(local_sum, SumOf(), scratch);  // its barriers also publish every weights[t]
 
     float* out_row = out + head * out_head_stride + s * out_row_stride;
     for (int j = threadIdx.x; j < p.dim_v; j += blockDim.x) {  // neighbouring threads, neighbouring columns
@@ -238,13 +215,13 @@ mla_split_kernel(float* __restrict__ o_partial, float* __restrict__ lse_partial,
         // The 16 threads of a head are lanes 0-15 or 16-31 of a warp: xor shuffles of width 16.
         float tile_max = score;
         for (int offset = mla_keys_per_tile / 2; offset > 0; offset /= 2)
-            tile_max = fmaxf(tile_max, __shfl_xor_sync(full_warp, tile_max, offset, mla_keys_per_tile));
+            tile_max = fmaxf(tile_max, __shfl_xor_sync(full_warp_mask, tile_max, offset, mla_keys_per_tile));
         const float new_max = fmaxf(running_max, tile_max);  // finite: key `tile` is valid
         const float alpha = expf(running_max - new_max);     // 0 on the first tile
         const float prob = valid ? expf(score - new_max) : 0.0f;
         float tile_sum = prob;
         for (int offset = mla_keys_per_tile / 2; offset > 0; offset /= 2)
-            tile_sum += __shfl_xor_sync(full_warp, tile_sum, offset, mla_keys_per_tile);
+            tile_sum += __shfl_xor_sync(full_warp_mask, tile_sum, offset, mla_keys_per_tile);
         running_sum = running_sum * alpha + tile_sum;
         running_max = new_max;
         p_tile[my_head * mla_keys_per_tile + my_key] = prob;
@@ -289,11 +266,11 @@ mla_combine_kernel(float* __restrict__ out, float* __restrict__ lse, const float
         const int lane = threadIdx.x;
         float max = -INFINITY;
         for (int c = lane; c < splits; c += 32) max = fmaxf(max, lse_partial[c * rows + row]);
-        for (int offset = 16; offset > 0; offset /= 2) max = fmaxf(max, __shfl_xor_sync(full_warp, max, offset));
+        max = warp_reduce(max, MaxOf());
         // finite: chunk 0 starts at key 0, which every query sees
         float sum = 0.0f;
         for (int c = lane; c < splits; c += 32) sum += expf(lse_partial[c * rows + row] - max);  // e^-inf = 0
-        for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(full_warp, sum, offset);
+        sum = warp_reduce(sum, SumOf());
         const float total = max + logf(sum);
         for (int c = lane; c < splits; c += 32) weights[c] = expf(lse_partial[c * rows + row] - total);
         if (lane == 0) lse[row] = total;

@@ -48,17 +48,18 @@ struct Magnitudes {
 //     products, one rounding for adding the two dots, one for the scale), so the two differ by at
 //     most 2 (n + 2) u a_t =: 2 e_t. Shifting every score of a row by at most e = max_t e_t changes
 //     each exact softmax probability by a factor within e^(±2e): between the sides, 4e.
-//   softmax and output, one side's own roundings (R: the row's score range max - min, V: the
+//   softmax and output, each side's own roundings (R: the row's score range max - min, V: the
 //     visible keys, m: the row's max, so |lse| <= |m| + ln V):
-//       the exponent's argument rounded (<= R u), the exponential (2 ulp on a GPU), the running
-//       rescalings of variant 2 (their arguments telescope to <= R, plus 3 u per tile), the sums of
-//       V probabilities and of V products p_t v_tj (V u each, any order), the division, and for
-//       variant 2 and the probabilities the log-sum-exp rounded (u |lse| on each of two sides) and
-//       the combine over the splits (u each).
-//   In all: |kernel - core| <= (4e + (2R + 4|m| + 4V + 3 splits + 48) u) Σ_t p_t |v_tj| for the
-//   output, the same times p_t (plus 4 denormal ulps) for probabilities, 2 e_t for scores. A worst-case bound: measured
-//   errors are far below it (the test prints them); a dropped key, a missing rescale or a
-//   wrong chunk weight is off by O(p_t) and far above it.
+//       the exponent's argument rounded (<= R u); the exponential (2 ulp on a GPU: 4u relative;
+//       the C library's 2u); variant 2's running rescalings (their arguments telescope to <= R,
+//       and each factor and product 5u, at most V/16 + 1 tiles); the sums of V probabilities and
+//       of V products p_t v_tj (V u each, any order; core's first sum is in double); a division;
+//       the log-sum-exp rounded (u |lse|, twice: variant 2's combine, the probabilities) and the
+//       combine over the splits (u each) with its exponential and logarithm (4u + 2u).
+//   In all, with room: |kernel - core| <= (4e + (2R + 4|m| + 4V + 3 splits + 48) u) Σ_t p_t |v_tj|
+//   for the output, the same times p_t (plus 4 denormal ulps) for probabilities, 2 e_t for scores.
+//   A worst-case bound: measured errors are far below it (the test prints them), while a dropped
+//   key, a missing rescale or a wrong chunk weight is off by O(p_t), far above it.
 double row_factor(double e, double range, double max, int64_t visible, int splits) {
     return 4 * e + (2 * range + 4 * std::fabs(max) + 4.0 * visible + 3.0 * splits + 48) * u;
 }

@@ -86,7 +86,7 @@ RopeTable v3_table() { return seek::rope_table(seek::preset_config("v3")); }
 //     of double on a GPU, 1 in the C library) and the rotation in double: the two doubles agree to
 //     ~1e-15 relative, so after each rounds once to float they differ by at most one float ulp of
 //     the result, 2u |x'| <= 2u m (|x[2i]| + |x[2i+1]|).
-//   variant 2: 11. cos and sin: the reduced angle rounded to float (<= π u), sincosf (2 ulp <= 2u),
+//   variant 2: 11. cos and sin: the reduced angle rounded to float (<= π u), sincosf (2 ulp: <= 2u below 1),
 //     times m rounded (u): within (π + 3) u m of m cos(a). The rotation in float: two products
 //     and a difference (an FMA or not): <= 2u (|x[2i] c| + |x[2i+1] s|) (1 + 7u). core rounds its
 //     double result once: u m (...). In all (π + 3 + 2 + 1) u + O(u^2) < 10 u; 11 with margin.
