@@ -33,11 +33,13 @@
 // row's log-sum-exp both variants write. No variant uses float atomics: every sum has a fixed
 // order, so the bytes are the same run after run.
 //
-// Bytes per call (absorbed, variant 2): the cache S (r + dr) 4, read once per head tile,
-// ceil(H/16) times (from L2 after the first), + queries H T (r + dr) 4 + output H T r 4
-// + partials 2 · splits H T (r + 1) 4. Variant 1 reads the cache H times.
-// FLOPs: 2 H T S (2r + dr) (scores: r + dr multiply-adds per key, output: r), not counting the
-// causal mask's savings.
+// Bytes per call, absorbed: the cache S (r + dr) 4, read once per (query, head tile) by variant 2,
+// T ceil(H/16) times (from L2 after the first; once per decode step at H <= 16), once per row by
+// variant 1 (H T times), + queries H T (r + dr) 4 + output H T r 4, + for variant 2 the partials
+// written and read back, 2 · splits H T (r + 1) 4. FLOPs: 2 H T S (2r + dr) (per key r + dr
+// multiply-adds for the score, r for the output), less what the causal mask skips.
+// Naive (variant 1): each row reads its head's keys and values, H T S (dq + dv) 4 bytes, and
+// 2 H T S (dq + dv) FLOPs.
 #include "gpu/seek_cuda.h"
 
 #include <algorithm>

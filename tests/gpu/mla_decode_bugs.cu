@@ -16,7 +16,7 @@ namespace mla_decode_bugs {
 
 enum class Bug { none, unnormalized, missing_barrier };
 
-// budget: mla_combine_kernel_planted regs<=32 smem<=0 spills=0
+// budget: mla_combine_kernel_planted regs<=48 smem<=0 spills=0
 template <Bug bug>
 __global__ void mla_combine_kernel_planted(float* out, const float* o_partial, const float* lse_partial, int rows,
                                            int rank, int splits) {
@@ -55,6 +55,14 @@ std::vector<float> mla_combine_planted(const std::vector<float>& o_partial, cons
     d_out.copy_to_host(out.data());
     return out;
 }
+
+// Every planted kernel, instantiated, so that nvcc compiles them too (a template alone is not).
+template std::vector<float> mla_combine_planted<Bug::none>(const std::vector<float>&, const std::vector<float>&, int,
+                                                           int, int);
+template std::vector<float> mla_combine_planted<Bug::unnormalized>(const std::vector<float>&, const std::vector<float>&,
+                                                                   int, int, int);
+template std::vector<float> mla_combine_planted<Bug::missing_barrier>(const std::vector<float>&,
+                                                                      const std::vector<float>&, int, int, int);
 
 }  // namespace mla_decode_bugs
 }  // namespace SEEK_GPU_NAMESPACE

@@ -22,7 +22,7 @@ __device__ __forceinline__ double reduced_angle(int64_t position, double inv_fre
     return fma(-k, two_pi_lo, fma(-k, two_pi_hi, angle));
 }
 
-// budget: rope_kernel2_planted regs<=40 smem<=0 spills=0
+// budget: rope_kernel2_planted regs<=32 smem<=0 spills=0
 template <Bug bug>
 __global__ void rope_kernel2_planted(float* x, const int64_t* positions, const double* inv_freq, double magnitude,
                                      int cols, int first, int stride, int heads, int pairs) {
@@ -68,6 +68,14 @@ void rope_planted(std::vector<float>& x, const std::vector<int64_t>& positions, 
     SEEK_CUDA_CHECK(cudaGetLastError());
     d_x.copy_to_host(x.data());
 }
+
+// Every planted kernel, instantiated, so that nvcc compiles them too (a template alone is not).
+template void rope_planted<Bug::none>(std::vector<float>&, const std::vector<int64_t>&, const std::vector<double>&,
+                                      double, int, int, int, int);
+template void rope_planted<Bug::missing_barrier>(std::vector<float>&, const std::vector<int64_t>&,
+                                                 const std::vector<double>&, double, int, int, int, int);
+template void rope_planted<Bug::float_angle>(std::vector<float>&, const std::vector<int64_t>&, const std::vector<double>&,
+                                             double, int, int, int, int);
 
 }  // namespace rope_bugs
 }  // namespace SEEK_GPU_NAMESPACE
