@@ -8,7 +8,10 @@
 //                                                  gpu/linear.cu (variants 1-3), fp8 the above
 //                                                  (variants 1-2); bf16 is not on the GPU yet
 // Variants 1 (a thread per output) and 2 (shared-memory tiles of codes and scales, promotion per
-// 128-wide K block). Needs the CUDA toolkit's cuda_fp8.h (without it fp8_gemm.cu is not built).
+// 128-wide K block) run everywhere, the emulator included. Variants 3 (mma.sync e4m3 tensor cores,
+// sm_89+) and 4 (Hopper wgmma, sm_90a) run on such a GPU only (compiled only so far; K a multiple
+// of 16); elsewhere they throw "needs a GPU with ...". Needs the CUDA toolkit's cuda_fp8.h
+// (without it fp8_gemm.cu is not built).
 #pragma once
 
 #include <climits>

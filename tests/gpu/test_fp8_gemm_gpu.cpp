@@ -151,8 +151,8 @@ TEST_CASE("gpu fp8_gemm: the kernel table's linear entry runs fp32 and fp8, and 
     seek::LinearPrecision tensor_core{seek::GemmPrecision::FP8, {}};
     tensor_core.accumulation.mode = seek::AccumulationMode::TensorCore;
     CHECK_THROWS_WITH(seek::emu::linear_forward(x, weight, tensor_core, 1), Catch::Matchers::Contains("Exact model"));
-    CHECK_THROWS_WITH(seek::emu::linear_forward(x, weight, seek::LinearPrecision{seek::GemmPrecision::FP8, {}}, 3),
-                      Catch::Matchers::Contains("variant 3 does not exist"));
+    CHECK_THROWS_WITH(seek::emu::linear_forward(x, weight, seek::LinearPrecision{seek::GemmPrecision::FP8, {}}, 5),
+                      Catch::Matchers::Contains("variant 5 does not exist"));
 }
 
 TEST_CASE("gpu fp8_gemm: bad arguments are refused", "[gpu][fp8_gemm]") {
@@ -161,7 +161,8 @@ TEST_CASE("gpu fp8_gemm: bad arguments are refused", "[gpu][fp8_gemm]") {
     const QuantizedMatrix b_short = seek::quantize(random_matrix(5, 199, 2, 1.0f), seek::kWeightTile);
     const QuantizedMatrix b_per_row = seek::quantize(random_matrix(5, 200, 2, 1.0f), seek::kActivationTile);
     const seek::AccumulationModel exact;
-    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 3), Catch::Matchers::Contains("variant 3 does not exist"));
+    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 5), Catch::Matchers::Contains("variant 5 does not exist"));
+    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 0), Catch::Matchers::Contains("variant 0 does not exist"));
     CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b_short, exact, 1), Catch::Matchers::Contains("the K extents differ"));
     CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b_per_row, exact, 1), Catch::Matchers::Contains("128x128 blocks"));
     QuantizedMatrix a_truncated = a;
@@ -172,4 +173,21 @@ TEST_CASE("gpu fp8_gemm: bad arguments are refused", "[gpu][fp8_gemm]") {
     const Mat empty = seek::emu::fp8_gemm(seek::quantize(Mat(0, 200), seek::kActivationTile), b, exact, 2);
     CHECK(empty.rows() == 0);
     CHECK(empty.cols() == 5);
+}
+
+// Variants 3 (mma.sync) and 4 (wgmma) are tensor-core kernels: the emulator refuses them with a
+// clear message (their indexing is checked by test_fp8_mma_layout.cpp instead), after the
+// argument checks every build makes.
+TEST_CASE("gpu fp8_gemm: the tensor-core variants need a GPU, and K a multiple of 16", "[gpu][fp8_gemm]") {
+    const seek::AccumulationModel exact;
+    const QuantizedMatrix a = seek::quantize(random_matrix(3, 256, 1, 1.0f), seek::kActivationTile);
+    const QuantizedMatrix b = seek::quantize(random_matrix(5, 256, 2, 1.0f), seek::kWeightTile);
+    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 3), Catch::Matchers::Contains("needs a GPU with sm_89"));
+    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 4), Catch::Matchers::Contains("needs a GPU with sm_90a"));
+    const Mat x = random_matrix(3, 256, 1, 1.0f), weight = random_matrix(5, 256, 2, 0.05f);
+    CHECK_THROWS_WITH(seek::emu::fp8_linear_forward(x, weight, 4), Catch::Matchers::Contains("needs a GPU with sm_90a"));
+    const QuantizedMatrix a_odd = seek::quantize(random_matrix(3, 200, 1, 1.0f), seek::kActivationTile);
+    const QuantizedMatrix b_odd = seek::quantize(random_matrix(5, 200, 2, 1.0f), seek::kWeightTile);
+    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a_odd, b_odd, exact, 3),
+                      Catch::Matchers::Contains("K = 200: variant 3 needs K a multiple of 16"));
 }
