@@ -13,28 +13,19 @@
 #include "core/quantize.h"
 #include "gpu/emulator/runtime_api.h"
 #include "gpu/fp8_gemm.h"
+#include "tests/gpu/differing_bits.h"
 #include "tests/gpu/random_inputs.h"
 
 using seek::Mat;
 using seek::MatD;
 using seek::QuantizedMatrix;
+using seek::test::differing_bits;
 
 namespace {
 
 // Rows from std / 4 to 4 std: the 1x128 scales differ by row.
 Mat random_matrix(int rows, int cols, uint64_t seed, float std) {
     return seek::test::rows_of_varied_magnitude(rows, cols, seed, 2.0f, 5, std);
-}
-
-// The number of elements whose bits differ (NaNs count as equal to NaNs).
-int64_t differing_bits(const Mat& got, const Mat& expected) {
-    int64_t differing = 0;
-    for (int64_t i = 0; i < expected.size(); ++i) {
-        const float g = got.data()[i], e = expected.data()[i];
-        if (std::isnan(g) && std::isnan(e)) continue;
-        differing += std::memcmp(&g, &e, 4) != 0;
-    }
-    return differing;
 }
 
 struct Shape {
