@@ -1,4 +1,5 @@
-// The FP8 block-scaled GEMM of DeepSeek-V3 on a GPU's CUDA cores (core/fp8_gemm.h, Exact model):
+// The FP8 block-scaled GEMM of DeepSeek-V3 on a GPU, on CUDA cores (variants 1-2: core/fp8_gemm.h's
+// Exact model, bit for bit) and on tensor cores (variants 3-4: compiled only, see below):
 //     C = (A_fp8 · a_scale) (B_fp8 · b_scale)^T
 //     C[m, n] = sum_kb ( sum_{k in kb} A[m, k] B[n, k] ) · a_scale[m, kb] · b_scale[n / 128, kb]
 // A [M, K] E4M3 codes with 1x128 scales [M, ceil(K / 128)] (activations, per token per 128
@@ -22,7 +23,31 @@
 // cvt instruction per two codes; on sm_80 a few integer operations): the reason FP8 GEMMs are
 // tensor-core kernels. These variants are for reading and checking, not for speed.
 //
-// Both variants give core's fp8_gemm (Exact) bit for bit: the same products, summed in the same
+//   3. mma.sync (sm_89+: Ada and Hopper): a block of 8 warps owns a 128 x 128 tile of C. Per K
+//      block, cp.async brings the 128 x 128 codes of A and of B into shared memory (two stages:
+//      the next block's copy overlaps this block's MMAs), each warp loads its fragments into
+//      registers and issues 4 x 4 mma.sync.m16n8k32 e4m3 instructions per 32 of K into a fresh
+//      FP32 partial tile, and promote() adds it, scaled, into the accumulators. Which lane holds
+//      which bytes and sums is gpu/fp8_mma_layout.h, checked on the CPU against the PTX ISA's
+//      layout (tests/gpu/test_fp8_mma_layout.cpp).
+//   4. wgmma (sm_90a: Hopper): a warpgroup of 128 threads owns a 64 x 128 tile; the tensor core
+//      reads both operands from 128B-swizzled shared memory through descriptors, asynchronously
+//      (4 wgmma.m64n128k32 e4m3 per K block, then a wait), and the promotion is the same. Loads
+//      are cp.async, not TMA. DeepGEMM's kernel is this plus TMA loads, more pipeline stages,
+//      producer/consumer warpgroups and a persistent schedule: what a GPU must be here to tune.
+//   Variants 3 and 4 are compiled only (nvcc for sm_89 / sm_90a; a trap on the other
+//   architectures, refused by the host code there and in the emulator): no GPU has run them.
+//   The tensor core sums each 32-product step in its own order and precision, so they are not
+//   core's Exact model bit for bit; core's TensorCore accumulation model describes them.
+//
+// The grouped form (fp8_grouped_gemm_gpu, every variant): the MoE's contiguous per-expert layout,
+// group g's rows of A times its own B_g, a third grid dimension over the groups.
+//
+// Bytes per call: M K + N K (codes; grouped: groups N K) + 4 M ceil(K/128) + 4 ceil(N/128)
+// ceil(K/128) (scales; grouped: times groups) + 4 M N (C), with B re-read from L2 per tile row.
+// FLOPs: 2 M N K (grouped: 2 M N K with M the total rows).
+//
+// Variants 1 and 2 give core's fp8_gemm (Exact) bit for bit: the same products, summed in the same
 // order, promoted with the same two rounded multiplications and one rounded addition (promote
 // uses __fmul_rn / __fadd_rn so that nvcc cannot fuse them into an FMA). Padding past the edges
 // adds products 0 x 0 = +0, which change no sum that started at +0. Every output is one thread's
@@ -36,6 +61,7 @@
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 
@@ -61,13 +87,54 @@ static __device__ __forceinline__ float promote(float accumulator, float partial
     return __fadd_rn(accumulator, __fmul_rn(__fmul_rn(partial, a_scale), b_scale));
 }
 
+// The grouped form, over the MoE's contiguous per-expert layout (DeepGEMM's "contiguous" grouped
+// GEMM): group g's rows of A are rows group_offsets[g] .. group_offsets[g + 1] - 1, and they meet
+// their own B_g [N, K]; B holds the groups' matrices one after another, [groups, N, K], their
+// scales likewise, [groups, ceil(N / 128), ceil(K / 128)]. blockIdx.z is the group, and every
+// kernel starts by moving its pointers to the group's rows: from there on it is the plain GEMM of
+// that group. Without group_offsets (null) the one group is all M rows.
+struct GroupOperands {
+    float* c;
+    const uint8_t* a;
+    const float* a_scales;
+    const uint8_t* b;
+    const float* b_scales;
+    int M;
+};
+static __device__ __forceinline__ GroupOperands group_operands(float* c, const uint8_t* a, const float* a_scales,
+                                                               const uint8_t* b, const float* b_scales,
+                                                               const int* group_offsets, int M, int N, int K) {
+    if (!group_offsets) return {c, a, a_scales, b, b_scales, M};
+    const int group = blockIdx.z, begin = group_offsets[group];
+    const size_t k_blocks = (K + scale_block - 1) / scale_block, n_blocks = (N + scale_block - 1) / scale_block;
+    return {c + static_cast<size_t>(begin) * N,
+            a + static_cast<size_t>(begin) * K,
+            a_scales + static_cast<size_t>(begin) * k_blocks,
+            b + static_cast<size_t>(group) * N * K,
+            b_scales + static_cast<size_t>(group) * n_blocks * k_blocks,
+            group_offsets[group + 1] - begin};
+}
+// Every kernel's first lines: this block's group, and whether the block has rows in it (the grid
+// is sized for the largest group; a whole block leaves at once, before any barrier).
+#define SEEK_ENTER_GROUP(rows_per_block)                                                                 \
+    const GroupOperands group = group_operands(c, a, a_scales, b, b_scales, group_offsets, M, N, K);     \
+    if (static_cast<int>(blockIdx.y) * (rows_per_block) >= group.M) return;                              \
+    c = group.c;                                                                                         \
+    a = group.a;                                                                                         \
+    a_scales = group.a_scales;                                                                           \
+    b = group.b;                                                                                         \
+    b_scales = group.b_scales;                                                                           \
+    M = group.M
+
 // ---- variant 1: one thread per output -----------------------------------------------------------
 constexpr int block1_n = 32, block1_m = 8;
 
 // budget: fp8_gemm_kernel1 regs<=40 smem<=0 spills=0
 __global__ void fp8_gemm_kernel1(float* __restrict__ c, const uint8_t* __restrict__ a,
                                  const float* __restrict__ a_scales, const uint8_t* __restrict__ b,
-                                 const float* __restrict__ b_scales, int M, int N, int K) {
+                                 const float* __restrict__ b_scales, const int* __restrict__ group_offsets, int M,
+                                 int N, int K) {
+    SEEK_ENTER_GROUP(block1_m);
     const int n = blockIdx.x * blockDim.x + threadIdx.x;
     const int m = blockIdx.y * blockDim.y + threadIdx.y;
     if (m >= M || n >= N) return;
@@ -122,7 +189,9 @@ static __device__ __forceinline__ void load_code_tile(uint8_t (*tile)[tile2_row_
 // budget: fp8_gemm_kernel2 regs<=48 smem<=9K spills=0
 __global__ void __launch_bounds__(threads2)
 fp8_gemm_kernel2(float* __restrict__ c, const uint8_t* __restrict__ a, const float* __restrict__ a_scales,
-                 const uint8_t* __restrict__ b, const float* __restrict__ b_scales, int M, int N, int K) {
+                 const uint8_t* __restrict__ b, const float* __restrict__ b_scales, const int* __restrict__ group_offsets,
+                 int M, int N, int K) {
+    SEEK_ENTER_GROUP(tile2);
     __shared__ __align__(4) uint8_t a_tile[tile2][tile2_row_bytes];  // A[m0 + i, k0 + j]
     __shared__ __align__(4) uint8_t b_tile[tile2][tile2_row_bytes];  // B[n0 + i, k0 + j]
     __shared__ float a_tile_scales[tile2];                           // a_scale[m0 + i, kb]
@@ -323,13 +392,17 @@ static __device__ __forceinline__ void store_tile3(float* c, const float (&accum
             }
 }
 
-// Measured (nvcc 13, -O3): 202 registers on sm_89, 235 on sm_90a; 73 KB of dynamic shared memory
-// (shared3_bytes, two stages), which ptxas does not see.
-// budget: fp8_gemm_kernel3 regs<=240 smem<=0 spills=0 archs=sm_89,sm_90a
+// Measured (nvcc 13, -O3): 216 registers on sm_89, 248 on sm_90a (128 of them the partial and
+// promoted accumulators), 0 spilled; 73 KB of dynamic shared memory (shared3_bytes, two stages),
+// which ptxas does not see. 255 is the most a thread of a 256-thread block can have: what this
+// budget guards is spills=0 (a smaller tile per warp, 32 x 32, would halve the accumulators).
+// budget: fp8_gemm_kernel3 regs<=255 smem<=0 spills=0 archs=sm_89,sm_90a
 __global__ void __launch_bounds__(layout3::threads)
 fp8_gemm_kernel3(float* __restrict__ c, const uint8_t* __restrict__ a, const float* __restrict__ a_scales,
-                 const uint8_t* __restrict__ b, const float* __restrict__ b_scales, int M, int N, int K) {
+                 const uint8_t* __restrict__ b, const float* __restrict__ b_scales, const int* __restrict__ group_offsets,
+                 int M, int N, int K) {
 #if __CUDA_ARCH__ >= 890
+    SEEK_ENTER_GROUP(layout3::tile_m);
     SEEK_DYNAMIC_SHARED(uint8_t, shared);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int m0 = blockIdx.y * layout3::tile_m, n0 = blockIdx.x * layout3::tile_n;
@@ -521,8 +594,10 @@ static __device__ __forceinline__ void store_tile4(float* c, const float (&accum
 // budget: fp8_gemm_kernel4 regs<=176 smem<=0 spills=0 archs=sm_90a
 __global__ void __launch_bounds__(threads4)
 fp8_gemm_kernel4(float* __restrict__ c, const uint8_t* __restrict__ a, const float* __restrict__ a_scales,
-                 const uint8_t* __restrict__ b, const float* __restrict__ b_scales, int M, int N, int K) {
+                 const uint8_t* __restrict__ b, const float* __restrict__ b_scales, const int* __restrict__ group_offsets,
+                 int M, int N, int K) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    SEEK_ENTER_GROUP(tile4_m);
     SEEK_DYNAMIC_SHARED(uint8_t, shared);
     // The swizzle's 1,024-byte alignment (the launch asks for 1,024 bytes more than the stages use).
     const unsigned misalignment = static_cast<unsigned>(__cvta_generic_to_shared(shared)) % 1024;
@@ -612,29 +687,34 @@ static void check_tensor_core_support(const char* op, int variant) {
 }
 
 // Device arrays: d_c [M, N]; d_a [M, K] codes, d_a_scales [M, ceil(K / 128)]; d_b [N, K] codes,
-// d_b_scales [ceil(N / 128), ceil(K / 128)]. M, N, K > 0.
+// d_b_scales [ceil(N / 128), ceil(K / 128)]. M, N, K > 0. Grouped (d_group_offsets [groups + 1]
+// on device, not null): d_b and d_b_scales hold `groups` matrices, and M is the largest group's
+// rows (the grid's extent down M).
 static void fp8_gemm_on_device(float* d_c, const uint8_t* d_a, const float* d_a_scales, const uint8_t* d_b,
-                               const float* d_b_scales, int M, int N, int K, int variant) {
+                               const float* d_b_scales, const int* d_group_offsets, int groups, int M, int N, int K,
+                               int variant) {
     if (variant == 1) {
-        SEEK_LAUNCH(fp8_gemm_kernel1, dim3(ceil_div(N, block1_n), ceil_div(M, block1_m)), dim3(block1_n, block1_m), 0)
-        (d_c, d_a, d_a_scales, d_b, d_b_scales, M, N, K);
+        SEEK_LAUNCH(fp8_gemm_kernel1, dim3(ceil_div(N, block1_n), ceil_div(M, block1_m), groups),
+                    dim3(block1_n, block1_m), 0)
+        (d_c, d_a, d_a_scales, d_b, d_b_scales, d_group_offsets, M, N, K);
     } else if (variant == 2) {
-        SEEK_LAUNCH(fp8_gemm_kernel2, dim3(ceil_div(N, tile2), ceil_div(M, tile2)), threads2, 0)
-        (d_c, d_a, d_a_scales, d_b, d_b_scales, M, N, K);
+        SEEK_LAUNCH(fp8_gemm_kernel2, dim3(ceil_div(N, tile2), ceil_div(M, tile2), groups), threads2, 0)
+        (d_c, d_a, d_a_scales, d_b, d_b_scales, d_group_offsets, M, N, K);
     } else {
 #if defined(__CUDACC__)
         // More than the 48 KB of shared memory a block gets by default: asked for explicitly.
         if (variant == 3) {
             SEEK_CUDA_CHECK(
                 cudaFuncSetAttribute(fp8_gemm_kernel3, cudaFuncAttributeMaxDynamicSharedMemorySize, shared3_bytes));
-            SEEK_LAUNCH(fp8_gemm_kernel3, dim3(ceil_div(N, layout3::tile_n), ceil_div(M, layout3::tile_m)),
+            SEEK_LAUNCH(fp8_gemm_kernel3, dim3(ceil_div(N, layout3::tile_n), ceil_div(M, layout3::tile_m), groups),
                         layout3::threads, shared3_bytes)
-            (d_c, d_a, d_a_scales, d_b, d_b_scales, M, N, K);
+            (d_c, d_a, d_a_scales, d_b, d_b_scales, d_group_offsets, M, N, K);
         } else {
             SEEK_CUDA_CHECK(
                 cudaFuncSetAttribute(fp8_gemm_kernel4, cudaFuncAttributeMaxDynamicSharedMemorySize, shared4_bytes));
-            SEEK_LAUNCH(fp8_gemm_kernel4, dim3(ceil_div(N, tile4_n), ceil_div(M, tile4_m)), threads4, shared4_bytes)
-            (d_c, d_a, d_a_scales, d_b, d_b_scales, M, N, K);
+            SEEK_LAUNCH(fp8_gemm_kernel4, dim3(ceil_div(N, tile4_n), ceil_div(M, tile4_m), groups), threads4,
+                        shared4_bytes)
+            (d_c, d_a, d_a_scales, d_b, d_b_scales, d_group_offsets, M, N, K);
         }
 #else
         check_tensor_core_support("fp8_gemm", variant);  // throws: no tensor cores in the emulator
@@ -662,7 +742,50 @@ void fp8_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8
     d_a_scales.copy_from_host(a_scales);
     d_b.copy_from_host(b);
     d_b_scales.copy_from_host(b_scales);
-    fp8_gemm_on_device(d_c.data, d_a.data, d_a_scales.data, d_b.data, d_b_scales.data, M, N, K, variant);
+    fp8_gemm_on_device(d_c.data, d_a.data, d_a_scales.data, d_b.data, d_b_scales.data, nullptr, 1, M, N, K, variant);
+    d_c.copy_to_host(c);
+}
+
+// The grouped GEMM over the contiguous per-expert layout, host arrays: c [M, N]; a [M, K] codes with
+// a_scales [M, ceil(K / 128)], group g's rows group_offsets[g] .. group_offsets[g + 1] - 1
+// (group_offsets [groups + 1], from 0 to M, non-decreasing: empty groups allowed); b [groups, N, K]
+// codes with b_scales [groups, ceil(N / 128), ceil(K / 128)]. variant: 1 to 4 (3 and 4 on a GPU).
+void fp8_grouped_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8_t* b, const float* b_scales,
+                          const int* group_offsets, int groups, int N, int K, int variant) {
+    if (groups < 1 || groups > 65535) {
+        throw std::invalid_argument("fp8_grouped_gemm: " + std::to_string(groups) + " groups (1 .. 65535: gridDim.z)");
+    }
+    int largest = 0;
+    for (int g = 0; g < groups; ++g) {
+        if (group_offsets[g + 1] < group_offsets[g] || (g == 0 && group_offsets[0] != 0)) {
+            throw std::invalid_argument("fp8_grouped_gemm: group_offsets[" + std::to_string(g) + "] = " +
+                                        std::to_string(group_offsets[g]) + ", group_offsets[" + std::to_string(g + 1) +
+                                        "] = " + std::to_string(group_offsets[g + 1]) +
+                                        ": the offsets must start at 0 and not decrease");
+        }
+        largest = std::max(largest, group_offsets[g + 1] - group_offsets[g]);
+    }
+    const int M = group_offsets[groups];
+    check_gemm_arguments("fp8_grouped_gemm", largest, N, K, variant);
+    check_tensor_core_support("fp8_grouped_gemm", variant);
+    if (M == 0 || N == 0) return;
+    const size_t output_count = static_cast<size_t>(M) * N;
+    if (K == 0) {
+        for (size_t i = 0; i < output_count; ++i) c[i] = 0.0f;
+        return;
+    }
+    const int k_blocks = ceil_div(K, scale_block);
+    DeviceArray<uint8_t> d_a(static_cast<size_t>(M) * K), d_b(static_cast<size_t>(groups) * N * K);
+    DeviceArray<float> d_a_scales(static_cast<size_t>(M) * k_blocks),
+        d_b_scales(static_cast<size_t>(groups) * ceil_div(N, scale_block) * k_blocks), d_c(output_count);
+    DeviceArray<int> d_group_offsets(static_cast<size_t>(groups) + 1);
+    d_a.copy_from_host(a);
+    d_a_scales.copy_from_host(a_scales);
+    d_b.copy_from_host(b);
+    d_b_scales.copy_from_host(b_scales);
+    d_group_offsets.copy_from_host(group_offsets);
+    fp8_gemm_on_device(d_c.data, d_a.data, d_a_scales.data, d_b.data, d_b_scales.data, d_group_offsets.data, groups,
+                       largest, N, K, variant);
     d_c.copy_to_host(c);
 }
 
@@ -689,8 +812,8 @@ void fp8_linear_forward_gpu(float* y, const float* x, const float* weight, int M
     quantize_on_device(d_x_codes.data, d_x_scales.data, d_x.data, M, K, 1, scale_block, false, quantize_variant);
     quantize_on_device(d_weight_codes.data, d_weight_scales.data, d_weight.data, N, K, scale_block, scale_block, false,
                        quantize_variant);
-    fp8_gemm_on_device(d_y.data, d_x_codes.data, d_x_scales.data, d_weight_codes.data, d_weight_scales.data, M, N, K,
-                       variant);
+    fp8_gemm_on_device(d_y.data, d_x_codes.data, d_x_scales.data, d_weight_codes.data, d_weight_scales.data, nullptr, 1,
+                       M, N, K, variant);
     d_y.copy_to_host(y);
 }
 

@@ -182,3 +182,53 @@ TEST_CASE("gpu fp8_gemm: the tensor-core variants need a GPU, and K a multiple o
     CHECK_THROWS_WITH(seek::emu::fp8_gemm(a_odd, b_odd, exact, 3),
                       Catch::Matchers::Contains("K = 200: variant 3 needs K a multiple of 16"));
 }
+
+// The grouped form over the MoE's contiguous per-expert layout: each group's rows of the result
+// are core's fp8_gemm of those rows (A's 1x128 tiles are per row, so quantizing the rows alone
+// gives the same codes and scales) with the group's own B, bit for bit. Empty groups, a group of
+// one row, and every row in one group.
+TEST_CASE("gpu fp8_gemm: the grouped form is core's fp8_gemm per group, bit for bit", "[gpu][fp8_gemm][grouped]") {
+    const std::vector<std::vector<int64_t>> groupings{{5, 0, 37, 1, 0}, {0, 0, 40, 0}, {3}};
+    for (const std::vector<int64_t>& group_rows : groupings)
+        for (const Shape& nk : {Shape{0, 5, 200}, Shape{0, 130, 256}}) {
+            int64_t M = 0;
+            for (int64_t rows : group_rows) M += rows;
+            const Mat x = random_matrix(static_cast<int>(M), nk.K, 30 + nk.K, 1.0f);
+            const QuantizedMatrix a = seek::quantize(x, seek::kActivationTile);
+            std::vector<QuantizedMatrix> b;
+            for (size_t g = 0; g < group_rows.size(); ++g)
+                b.push_back(seek::quantize(random_matrix(nk.N, nk.K, 40 + g, 0.05f), seek::kWeightTile));
+            Mat expected(M, nk.N);
+            int64_t begin = 0;
+            for (size_t g = 0; g < group_rows.size(); ++g) {
+                if (group_rows[g] > 0) {
+                    const QuantizedMatrix a_g = seek::quantize(Mat(x.middleRows(begin, group_rows[g])), seek::kActivationTile);
+                    expected.middleRows(begin, group_rows[g]) = seek::fp8_gemm(a_g, b[g], seek::AccumulationModel{});
+                }
+                begin += group_rows[g];
+            }
+            for (int variant = 1; variant <= 2; ++variant) {
+                seek::emu::set_seed(variant);
+                const Mat got = seek::emu::fp8_grouped_gemm(a, group_rows, b, seek::AccumulationModel{}, variant);
+                INFO("variant " << variant << ", " << group_rows.size() << " groups, M " << M << ", N " << nk.N
+                                << ", K " << nk.K);
+                CHECK(differing_bits(got, expected) == 0);
+            }
+        }
+}
+
+TEST_CASE("gpu fp8_gemm: the grouped form's bad arguments are refused", "[gpu][fp8_gemm][grouped]") {
+    const seek::AccumulationModel exact;
+    const QuantizedMatrix a = seek::quantize(random_matrix(6, 256, 1, 1.0f), seek::kActivationTile);
+    const QuantizedMatrix b = seek::quantize(random_matrix(5, 256, 2, 1.0f), seek::kWeightTile);
+    const QuantizedMatrix b_wide = seek::quantize(random_matrix(7, 256, 2, 1.0f), seek::kWeightTile);
+    CHECK_THROWS_WITH(seek::emu::fp8_grouped_gemm(a, {2, 3}, {b, b}, exact, 1),
+                      Catch::Matchers::Contains("the groups hold 5 rows, A has 6"));
+    CHECK_THROWS_WITH(seek::emu::fp8_grouped_gemm(a, {7, -1}, {b, b}, exact, 1), Catch::Matchers::Contains("-1 rows"));
+    CHECK_THROWS_WITH(seek::emu::fp8_grouped_gemm(a, {3, 3}, {b}, exact, 1),
+                      Catch::Matchers::Contains("2 groups of rows but 1 matrices B"));
+    CHECK_THROWS_WITH(seek::emu::fp8_grouped_gemm(a, {3, 3}, {b, b_wide}, exact, 1),
+                      Catch::Matchers::Contains("B 1 is [7, 256], expected [5, 256]"));
+    CHECK_THROWS_WITH(seek::emu::fp8_grouped_gemm(a, {3, 3}, {b, b}, exact, 3),
+                      Catch::Matchers::Contains("needs a GPU with sm_89"));
+}
