@@ -35,6 +35,10 @@ ModelConfig config_from_args(const ParsedArgs& args);
 // --context N: 1 .. 2^30 tokens, so that byte and FLOP products stay inside int64.
 int64_t context_from_args(const ParsedArgs& args);
 
+// --model DIR, checked before loading: a folder without config.json is refused with the list of
+// its subfolders that hold a checkpoint (`--model data/toy` -> data/toy/base, data/toy/grpo).
+std::string model_dir_from_args(const ParsedArgs& args);
+
 // --prompt TEXT through the toy tokenizer, checked against the config's vocabulary and positions.
 std::vector<int32_t> prompt_from_args(const ParsedArgs& args, const ModelConfig& config);
 
