@@ -55,7 +55,7 @@ static const CommandSpec bench_spec = {
     "fixed column slices of large products, as in seek train, only where the work is large enough to\n"
     "pay for starting them (core/parallel.h); the bytes are the same on any thread count.",
     {
-        {"preset", "NAME", "model shape: toy, v2-lite or v3 (train: toy unless given)", "v3"},
+        {"preset", "NAME", "model shape: toy, v2-lite or v3; bench train uses toy unless given", "v3"},
         config_option(),
         {"context", "N", "mla: tokens already in the cache (k suffix allowed: 4k)", "4096"},
         {"repeats", "N", "mla: timed decode steps per form (median reported)", "5"},
