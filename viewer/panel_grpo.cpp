@@ -273,13 +273,17 @@ void draw_group(const char* id, const std::string& heading, const LogSamples& sa
     end_view(true);  // a list: it scrolls
 }
 
+// Play or pause; Play at the last sampled step starts over from the first.
+void toggle_play(int last) {
+    if (!ui.playing && ui.sample == last) ui.sample = 0;
+    ui.playing = !ui.playing;
+    ui.play_clock = 0;
+}
+
 // Left/right step through the sampled steps, space plays or pauses, unless a text box has the keys.
-int key_step() {
+int key_step(int last) {
     if (ImGui::GetIO().WantTextInput) return 0;
-    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space))) {
-        ui.playing = !ui.playing;
-        ui.play_clock = 0;
-    }
+    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space))) toggle_play(last);
     if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_RightArrow))) return 1;
     if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow))) return -1;
     return 0;
@@ -304,15 +308,11 @@ void advance_play(int last) {
 void draw_step_controls(const RunLog& log) {
     const std::vector<LogSamples>& samples = log.samples;
     const int last = static_cast<int>(samples.size()) - 1;
-    ui.sample = std::clamp(ui.sample + key_step(), 0, std::max(last, 0));
+    ui.sample = std::clamp(ui.sample + key_step(last), 0, std::max(last, 0));
     advance_play(last);
     ui.sample = std::clamp(ui.sample, 0, std::max(last, 0));
     if (samples.empty()) return;
-    if (ImGui::Button(ui.playing ? "Pause" : "Play", ImVec2(ImGui::GetFontSize() * 4, 0))) {
-        if (!ui.playing && ui.sample == last) ui.sample = 0;
-        ui.playing = !ui.playing;
-        ui.play_clock = 0;
-    }
+    if (ImGui::Button(ui.playing ? "Pause" : "Play", ImVec2(ImGui::GetFontSize() * 4, 0))) toggle_play(last);
     ImGui::SameLine();
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 12);
     const std::string format = "step " + std::to_string(samples[ui.sample].step);
