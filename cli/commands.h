@@ -23,6 +23,7 @@ int run_convert(int argc, char** argv);  // convert.cpp: checkpoint precision co
 int run_train(int argc, char** argv);    // train.cpp: pretraining with AdamW, MTP, balancing
 int run_generate(int argc, char** argv); // generate.cpp: sampling from a trained model
 int run_grpo(int argc, char** argv);     // grpo.cpp: GRPO reinforcement learning
+int run_kernels(int argc, char** argv);  // kernels.cpp: gpu/ kernels against core, timed on a GPU
 int run_eval(int argc, char** argv);     // eval.cpp: held-out accuracy of a model
 int run_tokenize(int argc, char** argv); // tokenize.cpp: DeepSeek's BPE tokenizer on texts
 

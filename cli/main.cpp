@@ -27,6 +27,7 @@ const Subcommand subcommands[] = {
     {"grpo", "GRPO: reinforcement learning from verifiable rewards (R1-Zero style) on a trained model", seek::cli::run_grpo},
     {"eval", "held-out accuracy, format, think and check/retry rates and length of a model on a task", seek::cli::run_eval},
     {"tokenize", "DeepSeek's BPE tokenizer from a tokenizer.json: the ids and pieces of texts", seek::cli::run_tokenize},
+    {"kernels", "check every gpu/ kernel and variant against core (emulator or GPU), and time it on a GPU", seek::cli::run_kernels},
     {"bench", "benchmarks on this machine (mla: naive vs absorbed decoding; moe: one MoE layer; train: toy training throughput)", seek::cli::run_bench},
 };
 

@@ -16,6 +16,7 @@
 #include "../core/moe.h"
 #include "../core/sample.h"
 #include "../core/tokenizer.h"
+#include "../gpu/backend.h"
 #include "commands.h"
 
 namespace seek::cli {
@@ -47,7 +48,13 @@ static const CommandSpec step_spec = {
     "  seek compare naive.safetensors absorb.safetensors --tol auto\n"
     "--decode feeds the prompt one token at a time through the caches instead of all at once; its\n"
     "trace holds every block's outputs (and the logits) and the latent caches, comparable with a\n"
-    "prefill trace.",
+    "prefill trace.\n\n"
+    "--device runs the ops through another kernel table (core/kernels.h): emu runs gpu/'s CUDA kernels\n"
+    "in the thread-block emulator on this CPU, cuda on a GPU; ops without a gpu/ kernel stay on core.\n"
+    "The trace names are the same, so the two traces compare tensor by tensor:\n"
+    "  seek step --model data/toy/grpo --trace cpu.safetensors --quiet\n"
+    "  seek step --model data/toy/grpo --device emu --trace emu.safetensors --quiet\n"
+    "  seek compare cpu.safetensors emu.safetensors --tol auto",
     {
         {"model", "DIR", "run this checkpoint (all layers and the logits) instead of generated weights", ""},
         preset_option("toy"),
@@ -58,6 +65,7 @@ static const CommandSpec step_spec = {
         {"seed", "N", "seed of the generated weights", "0"},
         {"attn", "IMPL", "attention form: naive or absorb", "absorb"},
         {"decode", "", "process the prompt token by token through the KV cache", ""},
+        {"device", "NAME", "run the ops on cpu (core), emu (gpu/ kernels in the emulator) or cuda (a GPU)", "cpu"},
         {"trace", "FILE", "save the trace as safetensors", ""},
         {"filter", "GLOBS", "only trace names matching these comma-separated globs, e.g. 'layers.1.moe.*'", ""},
         {"values", "N", "how many leading values to print per tensor", "6"},
@@ -142,6 +150,8 @@ int run_step(int argc, char** argv) {
     TraceOptions options;
     options.attn = args.choice("attn", attn_impl_from_name);
     options.decode = args.flag("decode");
+    const Device device = args.choice("device", device_from_name);
+    options.kernels = &backend_kernels(device);
     options.filters = parse_trace_filter(args.has("filter") ? args.str("filter") : "");
     const int64_t shown_values = args.integer("values");
 
@@ -181,6 +191,13 @@ int run_step(int argc, char** argv) {
         std::printf("seek step: %s preset, layers 0..%lld (attention %s, %s), seed %llu\n", config.name.c_str(),
                     static_cast<long long>(layers - 1), attn_impl_name(options.attn), mode,
                     static_cast<unsigned long long>(seed));
+    if (device != Device::Cpu) {
+        bool available = false;
+        std::printf("device: %s\n  ops on it:", device_description(device, &available).c_str());
+        for (const BackendOp& op : backend_ops(device))
+            if (op.on_device) std::printf(" %s", op.op.c_str());
+        std::printf("; the rest on core\n");
+    }
     for (int64_t layer = 0; layer < layers && layer < 8; ++layer)
         std::printf("  layer %lld: MLA, then %s\n", static_cast<long long>(layer),
                     config.is_moe_layer(layer) ? "DeepSeekMoE (shared expert + routed experts)" : "dense SwiGLU FFN");

@@ -44,3 +44,18 @@ seek_cli_test(step_model_and_preset 2 "--preset is for generated weights" step -
 seek_cli_test(step_prompt_and_tokens 2 "give --prompt or --tokens, not both" step --prompt 1 --tokens 1)
 seek_cli_test(step_token_outside 2 "--tokens: token 500 at position 1 is outside the vocabulary" step --tokens 2,500)
 seek_cli_test(step_model_missing 1 "nowhere" step --model nowhere)
+
+# The same checkpoint with gpu/'s kernels in the emulator: every tensor within the FP32 rule.
+seek_cli_test(step_model_emu 0 "device: the thread-block emulator.*ops on it: .*rms_norm"
+              step --model ${SEEK_TOY_GRPO} --prompt 31+4= --device emu --trace emu.safetensors --quiet)
+seek_cli_test(step_model_cpu 0 "written" step --model ${SEEK_TOY_GRPO} --prompt 31+4= --trace cpu.safetensors --quiet)
+set_tests_properties(cli.step_model_emu cli.step_model_cpu PROPERTIES FIXTURES_SETUP emu_traces)
+seek_cli_test(compare_cpu_emu 0 "OK: every common tensor within the tolerance rule \\(f32\\)"
+              compare cpu.safetensors emu.safetensors --tol auto)
+set_tests_properties(cli.compare_cpu_emu PROPERTIES FIXTURES_REQUIRED emu_traces)
+seek_cli_test(step_bad_device 2 "--device: device must be cpu, emu or cuda, got 'tpu'" step --device tpu)
+seek_cli_test(kernels_emu 0 "within tolerance, 0 beyond" kernels --device emu)
+# Without a GPU (or without CUDA in the build) a clear error; with one, the check runs.
+seek_cli_test(kernels_cuda "0|1" "--device cuda: (no CUDA device|this build has no CUDA)|within tolerance"
+              kernels --device cuda --op rms_norm --scale small --repeats 2)
+seek_cli_test(kernels_bad_op 2 "--op: no kernel for 'frobnicate'" kernels --op frobnicate)
