@@ -308,7 +308,8 @@ void advance_play(int last) {
 void draw_step_controls(const RunLog& log) {
     const std::vector<LogSamples>& samples = log.samples;
     const int last = static_cast<int>(samples.size()) - 1;
-    ui.sample = std::clamp(ui.sample + key_step(last), 0, std::max(last, 0));
+    const int step = key_step(last);  // first: space may move ui.sample back to the start
+    ui.sample = std::clamp(ui.sample + step, 0, std::max(last, 0));
     advance_play(last);
     ui.sample = std::clamp(ui.sample, 0, std::max(last, 0));
     if (samples.empty()) return;
