@@ -56,7 +56,7 @@ int run_eval(int argc, char** argv) {
     const ParsedArgs args = parse_args(spec, argc, argv);
     if (!args.flag("model")) throw UsageError("--model DIR is required");
     const int64_t n = args.integer("n");
-    if (n < 1) throw UsageError("--n must be >= 1");
+    if (n < 1 || n > 10000000) throw UsageError("--n must be between 1 and 10^7, got " + args.str("n"));
     const int64_t max_new = args.integer("max-new");
     if (max_new < 1) throw UsageError("--max-new must be >= 1");
     TaskSpec task;
