@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/analytics.h"
 #include "core/grpo.h"
+#include "core/random.h"
 #include "core/run_folder.h"
 #include "core/trace.h"
 #include "core/train.h"
@@ -429,4 +431,32 @@ TEST_CASE("reliability: numbers read back from logs and stored options are range
     CHECK_THROWS_WITH(manifest_from_json(R"({"format":"seekscope checkpoint 1","kind":"train","run":"0123456789abcdef",
         "step":1,"log_bytes":0,"files":{"../x":{"bytes":1,"checksum":"0123456789abcdef"}}})", "m.json"),
                       Contains("not a plain path inside the step folder"));
+}
+
+TEST_CASE("reliability: training's products give the same bits whatever L1 cache Eigen detects", "[reliability]") {
+    // A weight gradient's shape: the inner dimension runs over 3000 tokens, longer than Eigen's
+    // L1 slice, so the slices' sums depend on the L1 size unless it is fixed.
+    const Mat a = generated_matrix(1, "a", 64, 3000, 1.0f), b = generated_matrix(2, "b", 3000, 96, 1.0f);
+    const std::ptrdiff_t l1 = Eigen::l1CacheSize(), l2 = Eigen::l2CacheSize(), l3 = Eigen::l3CacheSize();
+    auto product_with_l1 = [&](std::ptrdiff_t detected, bool guarded) {
+        Eigen::setCpuCacheSizes(detected, l2, l3);
+        Mat c;
+        if (guarded) {
+            const SingleThreadedProducts single_threaded;
+            c = a * b;
+        } else {  // one thread too, as inside the guard: only the blocking differs
+            const int threads = Eigen::nbThreads();
+            Eigen::setNbThreads(1);
+            c = a * b;
+            Eigen::setNbThreads(threads);
+        }
+        Eigen::setCpuCacheSizes(l1, l2, l3);
+        return c;
+    };
+    const Mat small = product_with_l1(32 * 1024, true), large = product_with_l1(64 * 1024, true);
+    CHECK(std::memcmp(small.data(), large.data(), sizeof(float) * small.size()) == 0);
+    // Without the guard the two CPUs disagree in the last bits: the test is not vacuous.
+    const Mat small_free = product_with_l1(32 * 1024, false), large_free = product_with_l1(64 * 1024, false);
+    CHECK(std::memcmp(small_free.data(), large_free.data(), sizeof(float) * small.size()) != 0);
+    CHECK(Eigen::l1CacheSize() == l1);
 }
