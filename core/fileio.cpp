@@ -16,8 +16,6 @@
 #include <system_error>
 #include <vector>
 
-#include "random.h"  // hash_name: FNV-1a
-
 namespace seek {
 
 namespace {
@@ -307,10 +305,45 @@ uint64_t AppendFile::size() const {
     return static_cast<uint64_t>(info.st_size);
 }
 
-std::string checksum_hex(const std::string& bytes) {
+namespace {
+
+// FNV-1a continued over `size` more bytes (hash_name's, random.h, over a stream).
+uint64_t fnv1a(uint64_t hash, const char* bytes, size_t size) {
+    for (size_t i = 0; i < size; ++i) hash = (hash ^ static_cast<unsigned char>(bytes[i])) * 0x100000001B3ull;
+    return hash;
+}
+const uint64_t kFnvOffset = 0xCBF29CE484222325ull;
+
+std::string hex(uint64_t value) {
     char text[17];
-    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash_name(bytes)));
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
     return text;
+}
+
+}  // namespace
+
+std::string checksum_hex(const std::string& bytes) { return hex(fnv1a(kFnvOffset, bytes.data(), bytes.size())); }
+
+FileChecksum checksum_file(const std::string& path) {
+    const int fd = open_regular_file(path);
+    std::vector<char> buffer(1 << 20);
+    FileChecksum result;
+    uint64_t hash = kFnvOffset;
+    while (true) {
+        const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int error_number = errno;
+            ::close(fd);
+            throw std::runtime_error(path + ": cannot read: " + reason(error_number));
+        }
+        if (n == 0) break;
+        hash = fnv1a(hash, buffer.data(), static_cast<size_t>(n));
+        result.bytes += static_cast<uint64_t>(n);
+    }
+    ::close(fd);
+    result.checksum = hex(hash);
+    return result;
 }
 
 }  // namespace seek

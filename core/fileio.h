@@ -66,6 +66,12 @@ private:
 // FNV-1a, 64 bit, as 16 hex digits: the checksum a checkpoint's manifest records per file (it
 // catches torn and swapped files, not tampering).
 std::string checksum_hex(const std::string& bytes);
+// The size and checksum_hex of a regular file, read in 1 MB pieces (never held whole).
+struct FileChecksum {
+    uint64_t bytes = 0;
+    std::string checksum;
+};
+FileChecksum checksum_file(const std::string& path);
 
 // Counts one file operation for the test hooks: returns the errno to fail it with (0: go ahead).
 // Call finish_file_operation() after the operation succeeded (it may end the process there).

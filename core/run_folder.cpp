@@ -26,7 +26,7 @@ const char* const kManifestFormat = "seekscope checkpoint 1";
 const char* const kManifestName = "checkpoint.json";
 const char* const kLinkName = "checkpoint";
 const uint64_t kMaxLogBytes = uint64_t{1} << 32;        // 4 GB of JSON lines
-const uint64_t kMaxPartBytes = uint64_t{1} << 40;       // what a part may have, for the checksum read
+const uint64_t kMaxPartBytes = uint64_t{1} << 40;       // the largest part a manifest may record: 1 TB
 constexpr int64_t kMaxStep = int64_t{1} << 53;          // steps are exact in a double (the viewer's plots)
 
 std::string step_name(int64_t step) {
@@ -304,11 +304,11 @@ CommittedCheckpoint open_committed_checkpoint(const std::string& directory, RunK
         const std::string path = checkpoint.directory + "/" + part;
         std::string problem;
         try {
-            const std::string bytes = read_regular_file(path, kMaxPartBytes);
-            if (bytes.size() != recorded.bytes)
-                problem = std::to_string(bytes.size()) + " bytes, the manifest says " + std::to_string(recorded.bytes);
-            else if (checksum_hex(bytes) != recorded.checksum)
-                problem = "checksum " + checksum_hex(bytes) + ", the manifest says " + recorded.checksum;
+            const FileChecksum found = checksum_file(path);
+            if (found.bytes != recorded.bytes)
+                problem = std::to_string(found.bytes) + " bytes, the manifest says " + std::to_string(recorded.bytes);
+            else if (found.checksum != recorded.checksum)
+                problem = "checksum " + found.checksum + ", the manifest says " + recorded.checksum;
         } catch (const std::runtime_error& error) {
             problem = error.what();
         }
@@ -422,8 +422,8 @@ void RunFolder::commit(int64_t step, const std::function<void(const std::string&
         for (const fs::directory_entry& entry : fs::recursive_directory_iterator(step_directory))
             if (entry.is_regular_file()) files.push_back(fs::relative(entry.path(), step_directory).string());
         for (const std::string& file : files) {
-            const std::string bytes = read_regular_file(step_directory + "/" + file, kMaxPartBytes);
-            manifest.files[file] = {bytes.size(), checksum_hex(bytes)};
+            const FileChecksum found = checksum_file(step_directory + "/" + file);
+            manifest.files[file] = {found.bytes, found.checksum};
         }
         write_file_atomic(step_directory + "/" + kManifestName, manifest_to_json(manifest).dump(2) + "\n");
         sync_directory(directory_);

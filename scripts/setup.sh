@@ -14,6 +14,7 @@ packages=(
   libgl-dev              # viewer/: OpenGL
   xvfb xauth             # viewer tests and docs screenshots: a virtual X server (xvfb-run needs xauth)
   libgl1-mesa-dri        # ... and Mesa's software OpenGL 3.3 (llvmpipe) to draw into it
+  clang libclang-rt-14-dev  # scripts/sanitize.sh: ASan + UBSan builds and the libFuzzer targets of tests/fuzz
 )
 
 missing=()
