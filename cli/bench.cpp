@@ -13,7 +13,6 @@
 #endif
 
 #include "../core/analytics.h"
-#include "../core/backward.h"
 #include "../core/mla.h"
 #include "../core/model.h"
 #include "../core/moe.h"
@@ -98,7 +97,7 @@ static DecodeTiming time_decode(const ModelConfig& config, const MlaWeights& wei
         for (int64_t i = 0; i < repeats; ++i) {
             cache.length = context;
             const auto start = Clock::now();
-            mla_forward(config, weights, rope, x_new, cache);
+            mla_forward(config, weights, rope, x_new, {0, 1}, &cache, {}, "attn");
             times.push_back(seconds_since(start));
         }
         std::sort(times.begin(), times.end());
@@ -109,7 +108,7 @@ static DecodeTiming time_decode(const ModelConfig& config, const MlaWeights& wei
     timing.seconds_projections = median_time(0);
     timing.seconds_per_token = median_time(context);
     cache.length = context;
-    timing.output = mla_forward(config, weights, rope, x_new, cache);
+    timing.output = mla_forward(config, weights, rope, x_new, {0, 1}, &cache, {}, "attn");
     cache.length = context;
     return timing;
 }
@@ -151,8 +150,9 @@ static int bench_mla(const ParsedArgs& args) {
                            naive_timing.output.cwiseAbs().maxCoeff();
 
     const int64_t S = context + 1;
-    const double naive_cache_bytes = 4.0 * S * H * (dq + dv);
-    const double absorb_cache_bytes = 4.0 * S * (r + dr);
+    // FP32 caches of one layer (analytics.h counts the elements per token and layer)
+    const double naive_cache_bytes = 4.0 * S * kv_cache_method(config, "MLA naive").elements_per_token_per_layer;
+    const double absorb_cache_bytes = 4.0 * S * kv_cache_method(config, "MLA").elements_per_token_per_layer;
     const double naive_flops = 2.0 * S * H * (dq + dv);         // q·k over dq, p·v over dv
     const double absorb_flops = 2.0 * S * H * (r + dr + r);     // q_abs·c + q_pe·k_pe, p·c
     int64_t weight_floats = weights.q_proj.size() + weights.q_a_proj.size() + weights.q_b_proj.size() +
@@ -214,7 +214,8 @@ static int bench_moe(const ParsedArgs& args) {
     auto phase = Clock::now();
     std::fprintf(stderr, "generating layer %lld gate and shared expert of %s ...", static_cast<long long>(layer),
                  config.name.c_str());
-    MoeLayer moe = generated_moe_layer(config, layer, seed, cache);
+    const MoeWeights moe = generated_moe_weights(config, layer, seed, 0, cache);
+    ExpertStore& store = *moe.store;
     const double setup_seconds = seconds_since(phase);
     std::fprintf(stderr, " %.1f s\n", setup_seconds);
 
@@ -225,10 +226,10 @@ static int bench_moe(const ParsedArgs& args) {
 
     // The forward of moe_forward, phase by phase, so each part gets its own time.
     phase = Clock::now();
-    const Routing routing = gate_forward(config, moe.gate, x);
+    const Routing routing = gate_forward(config, moe.gate, x, {});
     const double gate_seconds = seconds_since(phase);
     phase = Clock::now();
-    const Mat shared = config.n_shared_experts > 0 ? swiglu_ffn(moe.shared, x) : Mat::Zero(T, d);
+    const Mat shared = config.n_shared_experts > 0 ? swiglu(x, moe.shared_experts) : Mat(Mat::Zero(T, d));
     const double shared_seconds = seconds_since(phase);
     const ExpertLoad load = count_load(config, routing.topk_idx, config.topk_group);
     const int64_t experts_used = std::count_if(load.per_expert.begin(), load.per_expert.end(),
@@ -236,26 +237,27 @@ static int bench_moe(const ParsedArgs& args) {
     std::fprintf(stderr, "routing %lld tokens to %lld experts, generating each when first used ...\n",
                  static_cast<long long>(T), static_cast<long long>(experts_used));
     Progress progress = start_progress("experts", "experts", experts_used);
-    moe.experts.on_generate = [&](const ExpertStore& store) { show_progress(progress, store.materializations); };
+    store.on_generate = [&](const ExpertStore& generated) { show_progress(progress, generated.materializations); };
     phase = Clock::now();
-    const Mat routed = routed_grouped(moe.experts, routing, x);
+    const MoePlan plan = moe_dispatch(routing.topk_idx, config.n_routed_experts);
+    const Mat routed = moe_combine(moe_experts(x, plan, moe), plan, routing.topk_weight);
     const double routed_seconds = seconds_since(phase);
-    const double generate_seconds = moe.experts.materialize_seconds;
+    const double generate_seconds = store.materialize_seconds;
     const double total_seconds = gate_seconds + shared_seconds + routed_seconds;
     const double compute_seconds = std::max(total_seconds - generate_seconds, 1e-9);
 
     // Multiply-adds: the gate, and three d x width projections per expert a token passes through.
     const double flops = 2.0 * T * d * config.n_routed_experts +
                          2.0 * 3 * T * d * config.moe_intermediate_size * (K + config.n_shared_experts);
-    const double weight_bytes_bound = 4.0 * (moe.gate.weight.size() + moe.shared.gate_proj.size() +
-                                             moe.shared.up_proj.size() + moe.shared.down_proj.size()) +
+    const double weight_bytes_bound = 4.0 * (moe.gate.weight.size() + moe.shared_experts.gate_proj.size() +
+                                             moe.shared_experts.up_proj.size() + moe.shared_experts.down_proj.size()) +
                                       cache * expert_bytes(config);
     const double max_abs_out = (shared + routed).cwiseAbs().maxCoeff();
 
     if (args.flag("json")) {
         nlohmann::json out = {
             {"preset", config.name}, {"layer", layer}, {"tokens", T}, {"expert_cache", cache},
-            {"experts_used", experts_used}, {"experts_generated", moe.experts.materializations},
+            {"experts_used", experts_used}, {"experts_generated", store.materializations},
             {"max_vio", max_violation(load.per_expert)},
             {"seconds", {{"gate", gate_seconds}, {"shared", shared_seconds}, {"routed", routed_seconds},
                          {"generating_experts", generate_seconds}, {"total", total_seconds}}},
@@ -277,7 +279,7 @@ static int bench_moe(const ParsedArgs& args) {
     std::printf("%-34s %10.3f\n", "  of which generating weights", generate_seconds);
     std::printf("\nexperts used: %lld of %lld (each generated once: %lld); MaxVio of this batch %.2f\n",
                 static_cast<long long>(experts_used), static_cast<long long>(config.n_routed_experts),
-                static_cast<long long>(moe.experts.materializations), max_violation(load.per_expert));
+                static_cast<long long>(store.materializations), max_violation(load.per_expert));
     std::printf("tokens/s: %.2f with weight generation, %.1f without (as if the weights were resident)\n",
                 T / total_seconds, T / compute_seconds);
     std::printf("compute: %.1f GFLOP in %.2f s = %.1f GFLOP/s\n", flops / 1e9, compute_seconds,

@@ -23,7 +23,9 @@ int run_convert(int argc, char** argv);  // convert.cpp: checkpoint precision co
 int run_train(int argc, char** argv);    // train.cpp: pretraining with AdamW, MTP, balancing
 int run_generate(int argc, char** argv); // generate.cpp: sampling from a trained model
 int run_grpo(int argc, char** argv);     // grpo.cpp: GRPO reinforcement learning
+int run_kernels(int argc, char** argv);  // kernels.cpp: gpu/ kernels against core, timed on a GPU
 int run_eval(int argc, char** argv);     // eval.cpp: held-out accuracy of a model
+int run_tokenize(int argc, char** argv); // tokenize.cpp: DeepSeek's BPE tokenizer on texts
 
 // "0.001", "1e-05": a default value for --help.
 std::string number_text(double value);
@@ -35,6 +37,8 @@ ModelConfig config_from_args(const ParsedArgs& args);
 // --context N: 1 .. 2^30 tokens, so that byte and FLOP products stay inside int64.
 int64_t context_from_args(const ParsedArgs& args);
 
+// TEXT through the toy tokenizer; its error becomes a UsageError naming `option`.
+std::vector<int32_t> tokens_of_prompt(const std::string& text, const std::string& option);
 // --prompt TEXT through the toy tokenizer, checked against the config's vocabulary and positions.
 std::vector<int32_t> prompt_from_args(const ParsedArgs& args, const ModelConfig& config);
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <cstdio>
 
+#include "../core/embedding.h"
 #include "../core/run_folder.h"
 #include "../core/tokenizer.h"
 
@@ -43,21 +44,21 @@ int64_t context_from_args(const ParsedArgs& args) {
     return context;
 }
 
-std::vector<int32_t> prompt_from_args(const ParsedArgs& args, const ModelConfig& config) {
-    std::vector<int32_t> tokens;
+std::vector<int32_t> tokens_of_prompt(const std::string& text, const std::string& option) {
     try {
-        tokens = encode_text(args.str("prompt"));
+        return encode_text(text);
+    } catch (const std::runtime_error& error) {
+        throw UsageError(option + ": " + error.what());
+    }
+}
+
+std::vector<int32_t> prompt_from_args(const ParsedArgs& args, const ModelConfig& config) {
+    const std::vector<int32_t> tokens = tokens_of_prompt(args.str("prompt"), "--prompt");
+    try {
+        check_tokens(config, tokens);
     } catch (const std::runtime_error& error) {
         throw UsageError(std::string("--prompt: ") + error.what());
     }
-    if (tokens.empty()) throw UsageError("--prompt is empty");
-    const int64_t T = static_cast<int64_t>(tokens.size());
-    if (T > config.max_position_embeddings)
-        throw UsageError("--prompt has " + std::to_string(T) + " tokens, more than max_position_embeddings (" +
-                         std::to_string(config.max_position_embeddings) + ")");
-    for (int32_t token : tokens)
-        if (token >= config.vocab_size)
-            throw UsageError("token " + std::to_string(token) + " is outside the vocabulary of " + config.name);
     return tokens;
 }
 

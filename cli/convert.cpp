@@ -50,12 +50,7 @@ int run_convert(int argc, char** argv) {
     if (wants_help(convert_spec, argc, argv)) return 0;
     const ParsedArgs args = parse_args(convert_spec, argc, argv);
     const std::string in_dir = args.str("in"), out_dir = args.str("out");
-    WeightPrecision precision;
-    try {
-        precision = precision_from_name(args.str("to"));
-    } catch (const std::invalid_argument& error) {
-        throw UsageError(std::string("--to: ") + error.what());
-    }
+    const WeightPrecision precision = args.choice("to", precision_from_name);
     if (args.flag("ue8m0") && precision != WeightPrecision::FP8) throw UsageError("--ue8m0 goes with --to fp8");
     // Never overwrite the input (an fp8 conversion is lossy), nor a run folder's checkpoint links.
     std::error_code error;

@@ -59,12 +59,7 @@ int run_eval(int argc, char** argv) {
     if (n < 1 || n > 10000000) throw UsageError("--n must be between 1 and 10^7, got " + args.str("n"));
     const int64_t max_new = args.integer("max-new");
     if (max_new < 1) throw UsageError("--max-new must be >= 1");
-    TaskSpec task;
-    try {
-        task = task_from_name(args.str("task"));
-    } catch (const std::invalid_argument& error) {
-        throw UsageError(std::string("--task: ") + error.what());
-    }
+    const TaskSpec task = args.choice("task", task_from_name);
     const std::vector<float> temperatures = temperatures_from_text(args.str("temperatures"));
     const uint64_t seed = static_cast<uint64_t>(args.integer("seed"));
     const std::vector<Problem> problems =

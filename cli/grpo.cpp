@@ -73,11 +73,7 @@ GrpoOptions options_from_args(const ParsedArgs& args) {
     o.loss.beta = args.number("beta");
     o.loss.clip_low = args.number("eps");
     o.loss.clip_high = args.number("eps-high");
-    try {
-        o.loss.aggregation = aggregation_from_name(args.str("loss"));
-    } catch (const std::invalid_argument& error) {
-        throw UsageError(std::string("--loss: ") + error.what());
-    }
+    o.loss.aggregation = args.choice("loss", aggregation_from_name);
     o.scale_by_std = !args.flag("no-std");
     o.temperature = static_cast<float>(args.number("temperature"));
     o.max_new_tokens = args.integer("max-new");

@@ -17,7 +17,7 @@ struct Subcommand {
 const Subcommand subcommands[] = {
     {"info", "parameters (total and activated per token) and FLOPs of a model, per component", seek::cli::run_info},
     {"kv", "KV-cache bytes per token and per context: MHA, GQA, MQA and MLA", seek::cli::run_kv},
-    {"step", "run the toy attention layer and walk through every traced tensor", seek::cli::run_step},
+    {"step", "run a model on a prompt (a checkpoint, or generated weights) and walk through every traced tensor", seek::cli::run_step},
     {"compare", "diff two trace files name by name", seek::cli::run_compare},
     {"route", "DeepSeekMoE routing: gate, expert load, and the V3-scale balancing simulator", seek::cli::run_route},
     {"fp8", "FP8 formats, fine-grained scaling and FP8 GEMM accumulation error (quant, gemm, encode)", seek::cli::run_fp8},
@@ -26,6 +26,8 @@ const Subcommand subcommands[] = {
     {"generate", "complete a prompt with a trained model (greedy, temperature, top-p)", seek::cli::run_generate},
     {"grpo", "GRPO: reinforcement learning from verifiable rewards (R1-Zero style) on a trained model", seek::cli::run_grpo},
     {"eval", "held-out accuracy, format, think and check/retry rates and length of a model on a task", seek::cli::run_eval},
+    {"tokenize", "DeepSeek's BPE tokenizer from a tokenizer.json: the ids and pieces of texts", seek::cli::run_tokenize},
+    {"kernels", "check every gpu/ kernel and variant against core (emulator or GPU), and time it on a GPU", seek::cli::run_kernels},
     {"bench", "benchmarks on this machine (mla: naive vs absorbed decoding; moe: one MoE layer; train: toy training throughput)", seek::cli::run_bench},
 };
 

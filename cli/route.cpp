@@ -7,6 +7,7 @@
 #include "../core/forward.h"  // generated_embedding
 #include "../core/moe.h"
 #include "../core/norm.h"
+#include "../core/embedding.h"
 #include "../core/route_sim.h"
 #include "../core/tokenizer.h"
 #include "commands.h"
@@ -106,7 +107,7 @@ static int route_prompt(const ParsedArgs& args, const ModelConfig& config) {
 
     const Mat x = rms_norm(generated_embedding(config, tokens, seed), Vec::Ones(config.hidden_size),
                            static_cast<float>(config.rms_norm_eps));
-    const Routing routing = gate_forward(config, generated_gate_weights(config, layer, seed), x);
+    const Routing routing = gate_forward(config, generated_gate_weights(config, layer, seed), x, {});
     const ExpertLoad load = count_load(config, routing.topk_idx, node_limit);
     const int64_t T = x.rows(), K = config.num_experts_per_tok, group_size = config.n_routed_experts / config.n_group;
 

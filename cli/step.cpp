@@ -1,46 +1,71 @@
-// seek step: run the first decoder blocks of a model on a prompt and walk through every traced
-// tensor in execution order, with what it is and its statistics.
+// seek step: run a model (a checkpoint, or the first blocks of generated weights) on a prompt and
+// walk through every traced tensor in execution order, with what it is and its statistics.
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <climits>
+
+#include "../core/analytics.h"
+#include "../core/checkpoint.h"
+#include "../core/embedding.h"
 #include "../core/forward.h"
 #include "../core/glossary.h"
 #include "../core/mla.h"
 #include "../core/moe.h"
+#include "../core/sample.h"
 #include "../core/tokenizer.h"
+#include "../gpu/backend.h"
 #include "commands.h"
 
 namespace seek::cli {
 
 static const CommandSpec step_spec = {
     "step",
-    "run the first decoder blocks on a prompt and walk through every traced tensor",
-    "Embeds the prompt with the character tokenizer and runs it through decoder blocks 0 .. --layers - 1,\n"
-    "each a pre-norm residual block (reference 1.3):\n"
+    "run a model on a prompt and walk through every traced tensor",
+    "Runs a prompt through a model and prints each intermediate tensor under its trace name (the\n"
+    "names the viewer, `seek compare` and the lessons use) with its shape, statistics and first\n"
+    "values; the MoE gate's choices are shown per token. Each decoder block is pre-norm residual:\n"
     "  h   = x + MLA(RMSNorm(x))                       Multi-head Latent Attention\n"
     "  out = h + FFN(RMSNorm(h))                       FFN: a dense SwiGLU in the first\n"
-    "                                                  first_k_dense_replace layers, DeepSeekMoE after\n"
-    "and prints each intermediate tensor under its trace name (the names the viewer, `seek compare` and\n"
-    "the lessons use) with its shape, statistics and first values; the MoE gate's choices are shown\n"
-    "per token. The toy's layer 0 is dense and layer 1 MoE, so the default shows both.\n"
-    "Weights are generated from --seed and each tensor's HF name, so the same seed gives the same\n"
-    "numbers on any machine.\n\n"
+    "                                                  first_k_dense_replace layers, DeepSeekMoE after\n\n"
+    "Two sources of weights:\n"
+    "  --model DIR   a checkpoint (config.json + model.safetensors in the HF layout, F32, BF16 or FP8,\n"
+    "                e.g. data/toy/grpo or one `seek train` wrote): every layer, then final_norm and\n"
+    "                logits, and the MTP module's mtp.* names when the model has one. The prompt gets a\n"
+    "                leading <bos> unless it has one, as in `seek generate`.\n"
+    "  otherwise     weights generated from --seed and each tensor's HF name (the same numbers on any\n"
+    "                machine) for --preset or --config, blocks 0 .. --layers - 1 only (the toy's layer\n"
+    "                0 is dense and layer 1 MoE, so the default shows both; a full-scale V3 layer runs\n"
+    "                with its experts generated on demand).\n\n"
+    "The trace is the way to get any tensor out, the logits included:\n"
+    "  seek step --model data/toy/grpo --prompt '12+34=' --filter logits --trace logits.safetensors\n\n"
     "--attn naive expands per-head K and V from the latent and caches them; --attn absorb folds W_UK\n"
     "into the query and caches only c_kv and k_pe. Save both with --trace and diff them:\n"
     "  seek step --attn naive --trace naive.safetensors\n"
     "  seek step --attn absorb --trace absorb.safetensors\n"
-    "  seek compare naive.safetensors absorb.safetensors --tol 1e-5\n"
+    "  seek compare naive.safetensors absorb.safetensors --tol auto\n"
     "--decode feeds the prompt one token at a time through the caches instead of all at once; its\n"
-    "trace holds every block's outputs and caches, comparable with a prefill trace.",
+    "trace holds every block's outputs (and the logits) and the latent caches, comparable with a\n"
+    "prefill trace.\n\n"
+    "--device runs the ops through another kernel table (core/kernels.h): emu runs gpu/'s CUDA kernels\n"
+    "in the thread-block emulator on this CPU, cuda on a GPU; ops without a gpu/ kernel stay on core.\n"
+    "The trace names are the same, so the two traces compare tensor by tensor:\n"
+    "  seek step --model data/toy/grpo --trace cpu.safetensors --quiet\n"
+    "  seek step --model data/toy/grpo --device emu --trace emu.safetensors --quiet\n"
+    "  seek compare cpu.safetensors emu.safetensors --tol auto",
     {
+        {"model", "DIR", "run this checkpoint (all layers and the logits) instead of generated weights", ""},
         preset_option("toy"),
         config_option(),
-        {"prompt", "TEXT", "prompt to embed (printable ASCII)", "12+34="},
-        {"layers", "N", "run decoder blocks 0 .. N-1", "2"},
+        {"prompt", "TEXT", "prompt to run (the toy tokenizer: printable ASCII and its specials)", "12+34="},
+        {"tokens", "IDS", "token ids instead of --prompt, e.g. 1,49,50", ""},
+        {"layers", "N", "generated weights: run decoder blocks 0 .. N-1", "2"},
         {"seed", "N", "seed of the generated weights", "0"},
         {"attn", "IMPL", "attention form: naive or absorb", "absorb"},
         {"decode", "", "process the prompt token by token through the KV cache", ""},
+        {"device", "NAME", "run the ops on cpu (core), emu (gpu/ kernels in the emulator) or cuda (a GPU)", "cpu"},
         {"trace", "FILE", "save the trace as safetensors", ""},
         {"filter", "GLOBS", "only trace names matching these comma-separated globs, e.g. 'layers.1.moe.*'", ""},
         {"values", "N", "how many leading values to print per tensor", "6"},
@@ -97,43 +122,87 @@ static void print_entry(const TraceEntry& entry, size_t position, size_t count, 
     std::printf("\n");
 }
 
+// --tokens 1,49,50: ids as given (no <bos> added).
+static std::vector<int32_t> tokens_from_list(const std::string& list) {
+    std::vector<int32_t> tokens;
+    size_t start = 0;
+    while (start <= list.size()) {
+        const size_t comma = std::min(list.find(',', start), list.size());
+        const std::string item = list.substr(start, comma - start);
+        const int64_t id = parse_count(item, "--tokens");
+        if (id < 0 || id > INT32_MAX) throw UsageError("--tokens: '" + item + "' is not a token id");
+        tokens.push_back(static_cast<int32_t>(id));
+        start = comma + 1;
+    }
+    return tokens;
+}
+
 int run_step(int argc, char** argv) {
     if (wants_help(step_spec, argc, argv)) return 0;
     const ParsedArgs args = parse_args(step_spec, argc, argv);
-    const ModelConfig config = config_from_args(args);
-    const uint64_t seed = static_cast<uint64_t>(args.integer("seed"));
-    AttnImpl impl;
-    try {
-        impl = attn_impl_from_name(args.str("attn"));
-    } catch (const std::runtime_error& error) {
-        throw UsageError(std::string("--attn: ") + error.what());
-    }
-    const int64_t shown_values = args.integer("values");
-    const bool decode = args.flag("decode");
+    const bool checkpoint = args.flag("model");
+    if (checkpoint)
+        for (const char* generated_only : {"preset", "config", "layers", "seed"})
+            if (args.flag(generated_only))
+                throw UsageError(std::string("--") + generated_only + " is for generated weights; --model runs its own");
+    if (args.flag("tokens") && args.flag("prompt")) throw UsageError("give --prompt or --tokens, not both");
 
-    const int64_t layers = args.integer("layers");
+    TraceOptions options;
+    options.attn = args.choice("attn", attn_impl_from_name);
+    options.decode = args.flag("decode");
+    const Device device = args.choice("device", device_from_name);
+    options.kernels = &backend_kernels(device);
+    options.filters = parse_trace_filter(args.has("filter") ? args.str("filter") : "");
+    const int64_t shown_values = args.integer("values");
+
+    ModelConfig config;
+    ModelWeights weights;
+    if (checkpoint) weights = load_model(args.str("model"), config);
+    else config = config_from_args(args);
+    const int64_t layers = checkpoint ? config.num_hidden_layers : args.integer("layers");
     if (layers < 1 || layers > config.num_hidden_layers)
         throw UsageError("--layers must be between 1 and num_hidden_layers (" +
                          std::to_string(config.num_hidden_layers) + "), got " + args.str("layers"));
-    const std::vector<int32_t> tokens = prompt_from_args(args, config);
+    std::string prompt = args.str("prompt");
+    if (checkpoint && !args.flag("tokens") && prompt.rfind("<bos>", 0) != 0) prompt = "<bos>" + prompt;
+    const std::vector<int32_t> tokens =
+        args.flag("tokens") ? tokens_from_list(args.str("tokens")) : tokens_of_prompt(prompt, "--prompt");
+    try {
+        check_tokens(config, tokens);
+    } catch (const std::runtime_error& error) {
+        throw UsageError(std::string(args.flag("tokens") ? "--tokens: " : "--prompt: ") + error.what());
+    }
     const int64_t T = static_cast<int64_t>(tokens.size());
+    const uint64_t seed = static_cast<uint64_t>(args.integer("seed"));
 
-    ForwardOptions options;
-    options.seed = seed;
-    options.layers = layers;
-    options.attn = impl;
-    options.decode = decode;
-    options.filters = parse_trace_filter(args.has("filter") ? args.str("filter") : "");
-    Trace trace = forward_trace(config, tokens, options);
-    trace.metadata["prompt"] = args.str("prompt");
+    Trace trace = checkpoint ? trace_model(config, weights, tokens, options)
+                             : trace_generated(config, seed, layers, tokens, options);
+    if (checkpoint) {
+        trace.metadata["model"] = args.str("model");
+        trace.metadata["precision"] = precision_name(stored_precision(open_checkpoint(args.str("model"))));
+    }
+    if (!args.flag("tokens")) trace.metadata["prompt"] = prompt;
 
-    std::printf("seek step: %s preset, layers 0..%lld (attention %s, %s), seed %llu\n", config.name.c_str(),
-                static_cast<long long>(layers - 1), attn_impl_name(impl),
-                decode ? "decoded token by token" : "prefill", static_cast<unsigned long long>(seed));
-    for (int64_t layer = 0; layer < layers; ++layer)
+    const char* mode = options.decode ? "decoded token by token" : "prefill";
+    if (checkpoint)
+        std::printf("seek step: the checkpoint in %s, all %lld layers (attention %s, %s)\n", args.str("model").c_str(),
+                    static_cast<long long>(layers), attn_impl_name(options.attn), mode);
+    else
+        std::printf("seek step: %s preset, layers 0..%lld (attention %s, %s), seed %llu\n", config.name.c_str(),
+                    static_cast<long long>(layers - 1), attn_impl_name(options.attn), mode,
+                    static_cast<unsigned long long>(seed));
+    if (device != Device::Cpu) {
+        bool available = false;
+        std::printf("device: %s\n  ops on it:", device_description(device, &available).c_str());
+        for (const BackendOp& op : backend_ops(device))
+            if (op.on_device) std::printf(" %s", op.op.c_str());
+        std::printf("; the rest on core\n");
+    }
+    for (int64_t layer = 0; layer < layers && layer < 8; ++layer)
         std::printf("  layer %lld: MLA, then %s\n", static_cast<long long>(layer),
                     config.is_moe_layer(layer) ? "DeepSeekMoE (shared expert + routed experts)" : "dense SwiGLU FFN");
-    std::printf("prompt: %lld tokens:", static_cast<long long>(T));
+    if (layers > 8) std::printf("  ... %lld layers in all\n", static_cast<long long>(layers));
+    std::printf("tokens: %lld:", static_cast<long long>(T));
     for (int32_t token : tokens) std::printf(" '%s'=%d", token_text(token).c_str(), token);
     std::printf("\n\n");
     if (!args.flag("quiet")) {
@@ -148,18 +217,17 @@ int run_step(int argc, char** argv) {
         }
     }
 
-    const int64_t H = config.num_attention_heads;
-    const int64_t absorbed_floats = T * (config.kv_lora_rank + config.qk_rope_head_dim);
-    const int64_t naive_floats = T * H * (config.qk_head_dim() + config.v_head_dim);
+    const KvCacheMethod absorbed = kv_cache_method(config, "MLA"), naive = kv_cache_method(config, "MLA naive");
     std::printf("KV cache after %lld tokens (one layer): this run holds %lld floats.\n", static_cast<long long>(T),
                 std::stoll(trace.metadata.at("kv_cache_floats")));
     std::printf("  absorbed: %lld x (kv_lora_rank %lld + qk_rope %lld) = %lld floats\n", static_cast<long long>(T),
                 static_cast<long long>(config.kv_lora_rank), static_cast<long long>(config.qk_rope_head_dim),
-                static_cast<long long>(absorbed_floats));
+                static_cast<long long>(T * absorbed.elements_per_token_per_layer));
     std::printf("  naive:    %lld x %lld heads x (k %lld + v %lld) = %lld floats (%.1fx more)\n",
-                static_cast<long long>(T), static_cast<long long>(H), static_cast<long long>(config.qk_head_dim()),
-                static_cast<long long>(config.v_head_dim), static_cast<long long>(naive_floats),
-                static_cast<double>(naive_floats) / absorbed_floats);
+                static_cast<long long>(T), static_cast<long long>(config.num_attention_heads),
+                static_cast<long long>(config.qk_head_dim()), static_cast<long long>(config.v_head_dim),
+                static_cast<long long>(T * naive.elements_per_token_per_layer),
+                static_cast<double>(naive.elements_per_token_per_layer) / absorbed.elements_per_token_per_layer);
 
     // Expert load of each MoE layer, from the gate's choices in the trace.
     for (int64_t layer = 0; layer < layers; ++layer) {
@@ -171,6 +239,20 @@ int run_step(int argc, char** argv) {
         std::printf("layers.%lld.moe: tokens per expert", static_cast<long long>(layer));
         for (int64_t count : load.per_expert) std::printf(" %lld", static_cast<long long>(count));
         std::printf("; MaxVio %.2f (max load / mean load - 1)\n", max_violation(load.per_expert));
+    }
+    // The model's next-token prediction, from the last row of the logits.
+    if (const TraceEntry* logits = trace_find(trace, "logits")) {
+        const int64_t vocab = logits->shape.back();
+        const float* last = logits->values.data() + logits->values.size() - vocab;
+        const std::vector<double> p = token_probabilities(last, vocab, SamplingOptions{});
+        std::vector<int32_t> order(vocab);
+        for (int32_t i = 0; i < vocab; ++i) order[i] = i;
+        const size_t shown = std::min<size_t>(5, order.size());
+        std::partial_sort(order.begin(), order.begin() + shown, order.end(),
+                          [&](int32_t a, int32_t b) { return p[a] > p[b]; });
+        std::printf("next token:");
+        for (size_t i = 0; i < shown; ++i) std::printf(" '%s' %.1f%%", token_text(order[i]).c_str(), 100 * p[order[i]]);
+        std::printf("\n");
     }
 
     if (args.flag("trace")) {

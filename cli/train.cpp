@@ -92,11 +92,7 @@ TrainOptions options_from_args(const ParsedArgs& args) {
     o.loss.mtp_weight = args.number("mtp-weight");
     o.loss.balance_alpha = args.number("balance-alpha");
     o.bias_gamma = args.number("bias-gamma");
-    try {
-        o.precision.gemm = gemm_precision_from_name(args.str("precision"));
-    } catch (const std::invalid_argument& error) {
-        throw UsageError(std::string("--precision: ") + error.what());
-    }
+    o.precision.gemm = args.choice("precision", gemm_precision_from_name);
     const std::string accumulation = args.str("fp8-accumulation");
     if (accumulation != "exact" && accumulation != "tensor-core")
         throw UsageError("--fp8-accumulation must be exact or tensor-core, got '" + accumulation + "'");

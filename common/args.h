@@ -43,6 +43,18 @@ struct ParsedArgs {
     std::string str(const std::string& name) const;  // throws UsageError when absent
     int64_t integer(const std::string& name) const;  // accepts k/m suffixes: 128k = 131072
     double number(const std::string& name) const;
+    // The value of --name through a parser of names (precision_from_name, task_from_name, ...):
+    // whatever the parser throws becomes a UsageError naming the option, so a bad value always
+    // exits 2, whichever parser refused it.
+    template <typename Parse>
+    auto choice(const std::string& name, Parse parse) const -> decltype(parse(std::string())) {
+        const std::string text = str(name);
+        try {
+            return parse(text);
+        } catch (const std::exception& error) {
+            throw UsageError("--" + name + ": " + error.what());
+        }
+    }
 };
 
 // Returns true when --help was asked for (the help text was printed and the caller exits 0).

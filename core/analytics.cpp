@@ -129,6 +129,12 @@ std::vector<KvCacheMethod> kv_cache_methods(const ModelConfig& c, int64_t groups
     return methods;
 }
 
+KvCacheMethod kv_cache_method(const ModelConfig& config, const std::string& name) {
+    for (const KvCacheMethod& method : kv_cache_methods(config, 1))
+        if (method.name == name) return method;
+    throw std::invalid_argument("no KV-cache method '" + name + "'");
+}
+
 std::string with_commas(int64_t value) {
     // Through uint64 so that the magnitude of INT64_MIN is representable.
     const uint64_t magnitude = value < 0 ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);

@@ -1,7 +1,7 @@
 // Exact analytics of a model shape: parameters per component (total and activated per token),
 // FLOPs per token, and KV-cache size for MHA, GQA, MQA and MLA.
 //
-// Everything is counted from the tensor shapes of the HF checkpoint (reference section 1.8), in
+// Everything is counted from the tensor shapes of the HF checkpoint (the published V3 checkpoint), in
 // int64, so the numbers match a real checkpoint to the parameter; FLOPs are doubles whose terms
 // are integers below 2^53, so they are exact too.
 #pragma once
@@ -106,6 +106,8 @@ constexpr int64_t kFp8Bytes = 1;
 // order; d_h is qk_nope_head_dim as in the papers' comparison tables. Throws
 // std::invalid_argument when groups < 1 or does not divide num_attention_heads.
 std::vector<KvCacheMethod> kv_cache_methods(const ModelConfig& config, int64_t groups);
+// One of them by name ("MLA", "MLA naive", ...; GQA with one group); throws for an unknown name.
+KvCacheMethod kv_cache_method(const ModelConfig& config, const std::string& name);
 
 // Report formatting shared by the commands that print these numbers.
 std::string with_commas(int64_t value);    // 70272 -> "70,272"

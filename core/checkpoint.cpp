@@ -72,6 +72,16 @@ WeightPrecision precision_from_name(const std::string& name) {
     throw std::invalid_argument("unknown precision '" + name + "' (expected fp8, bf16 or f32)");
 }
 
+WeightPrecision stored_precision(const Checkpoint& checkpoint) {
+    WeightPrecision precision = WeightPrecision::F32;
+    for (const SafetensorsFile& shard : checkpoint.shards)
+        for (const TensorInfo& info : shard.tensors) {
+            if (info.dtype == DType::F8_E4M3 || info.dtype == DType::F8_E5M2) return WeightPrecision::FP8;
+            if (info.dtype == DType::BF16 || info.dtype == DType::F16) precision = WeightPrecision::BF16;
+        }
+    return precision;
+}
+
 std::string scale_inv_name(const std::string& weight_name) { return weight_name + "_scale_inv"; }
 
 bool is_scale_of_weight(const Checkpoint& checkpoint, const std::string& name) {
@@ -81,7 +91,7 @@ bool is_scale_of_weight(const Checkpoint& checkpoint, const std::string& name) {
 
 bool is_fp8_weight(const std::string& name, const Shape& shape) {
     if (shape.size() != 2 || !ends_with(name, ".weight")) return false;
-    // Kept in BF16 by the published checkpoint (reference 1.8, 1.9; the paper keeps the
+    // Kept in BF16 by the published checkpoint (the published checkpoint; the paper keeps the
     // embedding, the output head and the MoE gating in higher precision).
     for (const char* kept : {"embed_tokens.", "lm_head.", "shared_head.head.", ".mlp.gate.", "eh_proj."})
         if (name.find(kept) != std::string::npos) return false;

@@ -1,4 +1,4 @@
-// Model weights in the HF DeepSeek checkpoint layout, whatever their precision (reference 1.8).
+// Model weights in the HF DeepSeek checkpoint layout, whatever their precision (the published V3 checkpoint's, read as HF transformers reads it).
 //
 // Reading: a weight comes back as a float32 Mat whatever it is stored as: F32, F16 and BF16 are
 // decoded; F8_E4M3 (or F8_E5M2) is decoded and multiplied, block by block, by the F32 tensor
@@ -30,6 +30,10 @@ enum class WeightPrecision { F32, BF16, FP8 };
 const char* precision_name(WeightPrecision precision);  // "f32", "bf16", "fp8"
 // "f32", "bf16" or "fp8"; anything else throws std::invalid_argument naming the text.
 WeightPrecision precision_from_name(const std::string& name);
+
+// What a checkpoint stores its weights in: fp8 when any tensor is F8_E4M3 or F8_E5M2, else bf16
+// when any is BF16 or F16, else f32. Trace metadata records it ("precision") for the tolerance rule.
+WeightPrecision stored_precision(const Checkpoint& checkpoint);
 
 // "model.layers.0.self_attn.kv_a_proj_with_mqa.weight" -> "...kv_a_proj_with_mqa.weight_scale_inv"
 std::string scale_inv_name(const std::string& weight_name);

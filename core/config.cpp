@@ -21,7 +21,7 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Presets
 
-// The published DeepSeek-V3 config.json (reference section 2), except aux_loss_alpha: the file
+// The published DeepSeek-V3 config.json (HF config.json), except aux_loss_alpha: the file
 // carries the remote class default 0.001, inert at inference; seekscope uses the paper's
 // sequence-wise balance factor 0.0001 (paper section 4.2) for training.
 ModelConfig v3_config() {

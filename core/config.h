@@ -1,6 +1,6 @@
 // ModelConfig: every DeepSeek HF config.json field seekscope uses, the presets, and config.json I/O.
 //
-// Field names follow the HF config.json keys (reference section 2) so that a reader can match
+// Field names follow the HF config.json keys (the published DeepSeek configs) so that a reader can match
 // them one to one; q_lora_rank = 0 stands for JSON null (no query compression, V2-Lite).
 #pragma once
 

@@ -1,10 +1,13 @@
-// A traced forward pass from tokens: embedding, then the model's first decoder blocks, recording
-// every intermediate under its design.md name. `seek step` prints it, the viewer draws it.
+// The traced forward pass: every intermediate of a model on a prompt, recorded under its design.md
+// name, with metadata saying what ran. `seek step` prints it and saves it, the viewer draws it,
+// `seek compare` diffs two of them (CPU against a GPU backend, naive against absorbed attention).
 //
-//   h   = x + MLA(RMSNorm(x))                  layers.i.attn_norm, layers.i.attn.*
-//   out = h + FFN(RMSNorm(h))                  layers.i.ffn_norm, layers.i.moe.* or layers.i.ffn.out,
-//                                              layers.i.out
-// FFN is the dense SwiGLU for the first first_k_dense_replace layers, DeepSeekMoE after.
+// Two sources of weights, one forward (model_decode's ops, through the kernel table):
+//   trace_model      a checkpoint (model.h): every layer, the final norm, the logits, and the MTP
+//                    module's mtp.* names when the model has one.
+//   trace_generated  weights generated from a seed, a pure function of (seed, HF name, index), for
+//                    the first `layers` blocks only, with routed experts materialized on demand: a
+//                    full-scale V3 layer without a checkpoint. No head: the stack is incomplete.
 #pragma once
 
 #include <cstdint>
@@ -12,28 +15,29 @@
 #include <vector>
 
 #include "config.h"
+#include "kernels.h"
 #include "mla.h"
+#include "model.h"
 #include "trace.h"
 
 namespace seek {
 
-struct ForwardOptions {
-    uint64_t seed = 0;                  // generated weights: a pure function of seed and tensor name
-    int64_t layers = 2;                 // blocks to run: 0 .. layers-1 (the toy's layer 1 is the first MoE)
+struct TraceOptions {
     AttnImpl attn = AttnImpl::Absorb;
-    bool decode = false;                // feed the tokens one at a time through the KV caches
-    std::vector<std::string> filters;   // trace name globs; empty = everything
+    bool decode = false;                       // feed the tokens one at a time through the KV caches
+    std::vector<std::string> filters;          // trace name globs; empty = everything
+    const Kernels* kernels = &cpu_kernels();   // which implementation runs each op (kernels.h)
 };
 
-// Throws when a token is outside the vocabulary, the sequence is longer than
-// max_position_embeddings, or `layers` is not in 1 .. num_hidden_layers. The trace's metadata holds
-// the config, tokens, seed, options and "kv_cache_floats" (what layer 0's cache holds at the end).
-// Decode mode records what compares with a prefill trace name by name: each block's outputs
-// (names ending in ".out", stacked token by token) and, for absorb, the caches c_kv and k_pe.
-Trace forward_trace(const ModelConfig& config, const std::vector<int32_t>& tokens, const ForwardOptions& options);
-
-// Rows of model.embed_tokens.weight for these tokens, generated one row at a time (a full-scale
-// table is 129,280 x 7168).
-Mat generated_embedding(const ModelConfig& config, const std::vector<int32_t>& tokens, uint64_t seed);
+// Throws when a token is outside the vocabulary or the sequence is longer than
+// max_position_embeddings. The metadata holds the config, tokens, kernels, attention form, mode
+// and "kv_cache_floats" (what layer 0's cache holds at the end). Decode mode records what compares
+// with a prefill trace name by name: each block's outputs (names ending in ".out") and the logits,
+// stacked token by token, and, for absorb, every layer's caches c_kv and k_pe.
+Trace trace_model(const ModelConfig& config, const ModelWeights& weights, const std::vector<int32_t>& tokens,
+                  const TraceOptions& options);
+// `layers` in 1 .. num_hidden_layers; the metadata also holds the seed.
+Trace trace_generated(const ModelConfig& config, uint64_t seed, int64_t layers, const std::vector<int32_t>& tokens,
+                      const TraceOptions& options);
 
 }  // namespace seek

@@ -1,6 +1,6 @@
 // FP8 (E4M3, E5M2) and BF16, bit-exact on the CPU.
 //
-// DeepSeek-V3 stores weights and activations as E4M3 (reference 1.7, 3): the "fn" variant of the
+// DeepSeek-V3 stores weights and activations as E4M3 (V3 report §3.3): the "fn" variant of the
 // OCP FP8 formats, which has no infinities and a single NaN pattern per sign (S.1111.111), so
 // its largest finite value is 1.75 x 2^8 = 448. E5M2 follows IEEE conventions (infinities,
 // several NaNs) and reaches 1.75 x 2^15 = 57344.

@@ -1,15 +1,15 @@
 // FP8 GEMM reference: C = A B^T from fine-grained quantized inputs, with the accumulation either
 // exact (FP32, as DeepGEMM's CUDA cores do it) or emulating the Hopper tensor core's limited
-// accumulator, with or without promotion (reference 1.7, 3: "increasing accumulation precision").
+// accumulator, with or without promotion (V3 report §3.3.2, "increasing accumulation precision").
 //
-// Inputs (DeepGEMM's layouts, reference 5): A [M, K] with 1x128 scales [M, K/128] (activations),
+// Inputs (DeepGEMM's layouts): A [M, K] with 1x128 scales [M, K/128] (activations),
 // B [N, K] with 128x128 scales [N/128, K/128] (weights); both share the 128-wide blocks along K.
 //
 // Exact: each 128-wide K block is summed in FP32 (products of two E4M3 values are exact in FP32),
 // multiplied by a_scale[m, kb] * b_scale[n / 128, kb] and added into an FP32 accumulator:
 //     C[m, n] = sum_kb ( sum_{k in kb} qa[m, k] qb[n, k] ) * a_scale[m, kb] * b_scale[n / 128, kb]
 //
-// Tensor core: a model of what the H800 does inside one WGMMA (reference 3: "after aligning 32
+// Tensor core: a model of what the H800 does inside one WGMMA (V3 report §3.3.2: "after aligning 32
 // mantissa products by right shift to the max exponent only the top 14 bits are added"), in the
 // form Fasi et al. (PeerJ CS 2021) measured for V100/A100 tensor cores, where the accumulator is
 // aligned together with the products:
@@ -43,7 +43,7 @@ enum class AccumulationMode { Exact, TensorCore };
 
 struct AccumulationModel {
     AccumulationMode mode = AccumulationMode::Exact;
-    int accum_bits = 14;          // significant bits the tensor core keeps (H800: ~14, reference 3)
+    int accum_bits = 14;          // significant bits the tensor core keeps (H800: ~14, V3 report §3.3.2)
     int64_t group = 32;           // products aligned together: one FP8 WGMMA's K
     int64_t promote_every = 128;  // N_C; 0 = never promote (a multiple of `group` otherwise)
 };

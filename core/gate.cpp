@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "random.h"
+#include "softmax.h"
 
 namespace seek {
 
@@ -37,15 +38,28 @@ static std::vector<int32_t> top_k(const std::vector<int32_t>& candidates, const 
     return best;
 }
 
-static void sigmoid_row(const float* logits, float* scores, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) scores[i] = 1.0f / (1.0f + std::exp(-logits[i]));
+template <typename S>
+MatOf<S> gate_scores(const ModelConfig& config, const MatOf<S>& logits) {
+    MatOf<S> scores(logits.rows(), logits.cols());
+    for (Eigen::Index t = 0; t < logits.rows(); ++t) {
+        if (config.scoring_func == "sigmoid")
+            for (Eigen::Index e = 0; e < logits.cols(); ++e) scores(t, e) = sigmoid(logits(t, e));
+        else
+            softmax_row(&logits(t, 0), &scores(t, 0), logits.cols());
+    }
+    return scores;
 }
 
-static void softmax_row(const float* logits, float* scores, int64_t n) {
-    const float max = *std::max_element(logits, logits + n);
-    double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += scores[i] = std::exp(logits[i] - max);
-    for (int64_t i = 0; i < n; ++i) scores[i] = static_cast<float>(scores[i] / sum);
+template <typename S>
+MatOf<S> gate_weights(const ModelConfig& config, const MatOf<S>& scores, const IndexMat& topk_idx) {
+    MatOf<S> w(topk_idx.rows(), topk_idx.cols());
+    for (Eigen::Index t = 0; t < w.rows(); ++t) {
+        S sum = 0;
+        for (Eigen::Index k = 0; k < w.cols(); ++k) sum += w(t, k) = scores(t, topk_idx(t, k));
+        if (config.norm_topk_prob) w.row(t) /= sum + S(1e-20);  // HF's denominator
+        w.row(t) *= static_cast<S>(config.routed_scaling_factor);
+    }
+    return w;
 }
 
 Routing route_tokens(const ModelConfig& config, const Mat& logits, const Vec& bias) {
@@ -60,23 +74,19 @@ Routing route_tokens(const ModelConfig& config, const Mat& logits, const Vec& bi
     if (has_bias && bias.size() != E)
         throw std::runtime_error("e_score_correction_bias has " + std::to_string(bias.size()) + " entries, expected " +
                                  std::to_string(E));
-    const bool sigmoid = config.scoring_func == "sigmoid";
     const float neg_inf = -std::numeric_limits<float>::infinity();
 
     Routing r;
-    r.scores.resize(T, E);
+    r.scores = gate_scores(config, logits);
     r.biased_scores.resize(T, E);
     r.group_scores.resize(T, G);
     r.group_mask.resize(T, G);
     r.topk_idx.resize(T, K);
-    r.topk_weight.resize(T, K);
     // Tokens route independently.
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < T; ++t) {
-        float* s = &r.scores(t, 0);
+        const float* s = &r.scores(t, 0);
         float* sel = &r.biased_scores(t, 0);
-        if (sigmoid) sigmoid_row(&logits(t, 0), s, E);
-        else softmax_row(&logits(t, 0), s, E);
         for (int64_t i = 0; i < E; ++i) sel[i] = has_bias ? s[i] + bias[i] : s[i];
 
         // Group scores: the sum of the group's two best biased scores with a bias, its best without.
@@ -104,23 +114,19 @@ Routing route_tokens(const ModelConfig& config, const Mat& logits, const Vec& bi
             for (int64_t i = g * group_size; i < (g + 1) * group_size; ++i) candidates.push_back(static_cast<int32_t>(i));
         }
 
-        // The top-k candidates by biased score; their weights come from the unbiased scores.
+        // The top-k candidates by biased score.
         const std::vector<int32_t> chosen = top_k(candidates, sel, K);
-        float sum = 0;
-        for (int64_t k = 0; k < K; ++k) {
-            r.topk_idx(t, k) = chosen[k];
-            r.topk_weight(t, k) = s[chosen[k]];
-            sum += s[chosen[k]];
-        }
-        if (config.norm_topk_prob) r.topk_weight.row(t) /= sum + 1e-20f;
-        r.topk_weight.row(t) *= static_cast<float>(config.routed_scaling_factor);
+        for (int64_t k = 0; k < K; ++k) r.topk_idx(t, k) = chosen[k];
     }
+    r.topk_weight = gate_weights(config, r.scores, r.topk_idx);  // from the UNBIASED scores
     return r;
 }
 
-Routing gate_forward(const ModelConfig& config, const GateWeights& gate, const Mat& x, Trace* trace,
-                     const std::string& prefix) {
-    Routing r = route_tokens(config, linear(x, gate.weight), gate.bias);
+Routing gate_forward(const ModelConfig& config, const GateWeights& gate, const Mat& x, const ForwardContext& context,
+                     const std::string& prefix, Mat* logits_out) {
+    Trace* trace = context.trace;
+    Mat logits = context.kernels->linear(x, gate.weight, LinearPrecision{});  // the gate stays FP32
+    Routing r = context.kernels->route(config, logits, gate.bias);
     auto name = [&](const char* leaf) { return prefix + "." + leaf; };
     trace_record(trace, name("scores"), r.scores);
     trace_record(trace, name("biased_scores"), r.biased_scores);
@@ -131,7 +137,66 @@ Routing gate_forward(const ModelConfig& config, const GateWeights& gate, const M
         trace_record(trace, name("topk_idx"), {idx.rows(), idx.cols()}, idx.data(), DType::I32);
     }
     trace_record(trace, name("topk_weight"), r.topk_weight);
+    if (logits_out) *logits_out = std::move(logits);
     return r;
+}
+
+template <typename S>
+void gate_weights_backward(MatOf<S>& dlogits, const MatOf<S>& dweights, const ModelConfig& config,
+                           const MatOf<S>& logits, const IndexMat& topk_idx) {
+    const MatOf<S> s = gate_scores(config, logits);
+    const MatOf<S> w = gate_weights(config, s, topk_idx);
+    const S c = static_cast<S>(config.routed_scaling_factor);
+    for (Eigen::Index t = 0; t < logits.rows(); ++t) {
+        // Through the normalization w_k = c s_k / Z: every chosen score shares the denominator Z.
+        S z = 1, dw_dot_w = 0;
+        if (config.norm_topk_prob) {
+            z = S(1e-20);
+            for (Eigen::Index k = 0; k < w.cols(); ++k) z += s(t, topk_idx(t, k));
+            dw_dot_w = dweights.row(t).dot(w.row(t));
+        }
+        VecOf<S> dscores = VecOf<S>::Zero(logits.cols());  // zero for the experts not chosen
+        for (Eigen::Index k = 0; k < w.cols(); ++k) dscores[topk_idx(t, k)] += (c * dweights(t, k) - dw_dot_w) / z;
+
+        // Through the scoring function.
+        if (config.scoring_func == "sigmoid") {
+            for (Eigen::Index e = 0; e < logits.cols(); ++e) dlogits(t, e) += dscores[e] * s(t, e) * (S(1) - s(t, e));
+        } else {
+            const S s_dot_ds = s.row(t).dot(dscores.transpose());
+            for (Eigen::Index e = 0; e < logits.cols(); ++e) dlogits(t, e) += s(t, e) * (dscores[e] - s_dot_ds);
+        }
+    }
+}
+
+// The routing of rows start .. start + count: one sequence's, for the balance loss.
+static Routing routing_rows(const Routing& routing, int64_t start, int64_t count) {
+    Routing part;
+    part.scores = routing.scores.middleRows(start, count);
+    part.topk_idx = routing.topk_idx.middleRows(start, count);
+    part.topk_weight = routing.topk_weight.middleRows(start, count);
+    return part;
+}
+
+void gate_backward(Mat& dx, GateWeights& dgate, const Mat& dweights, const ModelConfig& config, const GateWeights& gate,
+                   const Mat& x, const Mat& logits, const Routing& routing, const std::vector<int64_t>& offsets,
+                   double balance_alpha) {
+    Mat dlogits = Mat::Zero(logits.rows(), logits.cols());
+    gate_weights_backward(dlogits, dweights, config, logits, routing.topk_idx);
+    if (balance_alpha > 0)
+        for (size_t s = 0; s + 1 < offsets.size(); ++s) {
+            const int64_t T = offsets[s + 1] - offsets[s];
+            dlogits.middleRows(offsets[s], T) +=
+                sequence_balance_loss_grad(config, routing_rows(routing, offsets[s], T), balance_alpha);
+        }
+    linear_backward(dx, dgate.weight, dlogits, x, gate.weight);
+}
+
+double balance_loss(const ModelConfig& config, const Routing& routing, const std::vector<int64_t>& offsets, double alpha) {
+    double total = 0;
+    if (alpha > 0)
+        for (size_t s = 0; s + 1 < offsets.size(); ++s)
+            total += sequence_balance_loss(config, routing_rows(routing, offsets[s], offsets[s + 1] - offsets[s]), alpha);
+    return total;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,5 +301,14 @@ Mat sequence_balance_loss_grad(const ModelConfig& config, const Routing& routing
     }
     return grad;
 }
+
+template MatOf<float> gate_scores(const ModelConfig&, const MatOf<float>&);
+template MatOf<double> gate_scores(const ModelConfig&, const MatOf<double>&);
+template MatOf<float> gate_weights(const ModelConfig&, const MatOf<float>&, const IndexMat&);
+template MatOf<double> gate_weights(const ModelConfig&, const MatOf<double>&, const IndexMat&);
+template void gate_weights_backward(MatOf<float>&, const MatOf<float>&, const ModelConfig&, const MatOf<float>&,
+                                    const IndexMat&);
+template void gate_weights_backward(MatOf<double>&, const MatOf<double>&, const ModelConfig&, const MatOf<double>&,
+                                    const IndexMat&);
 
 }  // namespace seek

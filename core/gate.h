@@ -1,4 +1,4 @@
-// The DeepSeekMoE gate (reference 1.6, paper §2.1.2): which routed experts each token goes to and
+// The DeepSeekMoE gate (V3 paper §2.1.2; inference/model.py's Gate): which routed experts each token goes to and
 // with what weight, how evenly that loads the experts, and the two ways V3 keeps the load even.
 //
 //   logits = x W_gate^T                                      [T, n_routed_experts]
@@ -24,12 +24,12 @@
 #include <vector>
 
 #include "config.h"
+#include "kernels.h"
+#include "linear.h"
 #include "tensor.h"
 #include "trace.h"
 
 namespace seek {
-
-using IndexMat = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // "model.layers.3.mlp": the HF module of a layer's feed-forward; it holds the gate
 // (".gate.weight"), the experts (".experts.17.up_proj.weight") or a dense FFN (".up_proj.weight").
@@ -57,16 +57,41 @@ struct Routing {
     Mat topk_weight;    // [T, K]  their weights in the output sum
 };
 
+// s = sigmoid(logits) or softmax(logits) per row, as config.scoring_func says.
+template <typename S>
+MatOf<S> gate_scores(const ModelConfig& config, const MatOf<S>& logits);
+// w_k = c s_{idx_k} / Z [T, K]: c = routed_scaling_factor, Z = sum_k s_{idx_k} + 1e-20 when
+// norm_topk_prob (HF's denominator), else 1.
+template <typename S>
+MatOf<S> gate_weights(const ModelConfig& config, const MatOf<S>& scores, const IndexMat& topk_idx);
+
 // Routes T tokens from their gate logits [T, n_routed_experts]. `bias` is the
 // e_score_correction_bias, or empty for a gate without one; its presence also switches the group
 // score from max to top-2 sum. Throws if the config fails validate_config (e.g. experts not
 // divisible into groups) or the shapes do not match it.
 Routing route_tokens(const ModelConfig& config, const Mat& logits, const Vec& bias);
 
-// logits = x W_gate^T, then route_tokens. Traced under `prefix` ("layers.3.moe"): scores,
-// biased_scores, group_scores, group_mask, topk_idx (I32), topk_weight.
-Routing gate_forward(const ModelConfig& config, const GateWeights& gate, const Mat& x, Trace* trace = nullptr,
-                     const std::string& prefix = "moe");
+// The gate op: logits = x W_gate^T (FP32, as V3 keeps the gate), then the kernel table's route.
+// Traced under `prefix` ("layers.3.moe"): scores, biased_scores, group_scores, group_mask,
+// topk_idx (I32), topk_weight. `logits`, when given, receives the logits (the backward needs them).
+Routing gate_forward(const ModelConfig& config, const GateWeights& gate, const Mat& x, const ForwardContext& context,
+                     const std::string& prefix = "moe", Mat* logits = nullptr);
+
+// The gate's differentiable part: with the selection topk_idx held fixed, w = gate_weights(gate_scores(logits)).
+// The selection (bias, groups, top-k) is a step function of the logits: no gradient. Backward:
+//   ds_{idx_j} = (c dw_j - sum_k dw_k w_k) / Z      (without normalization: c dw_j)
+//   sigmoid: dlogits_e += ds_e s_e (1 - s_e)        only the chosen experts' logits move
+//   softmax: dlogits_e += s_e (ds_e - sum_i s_i ds_i)   every logit moves through the sum
+template <typename S>
+void gate_weights_backward(MatOf<S>& dlogits, const MatOf<S>& dweights, const ModelConfig& config,
+                           const MatOf<S>& logits, const IndexMat& topk_idx);
+
+// The gate op's backward: d(loss)/d(topk_weight) [T, K] back through the weights and the FP32
+// projection into dx and dgate.weight; balance_alpha > 0 adds the gradient of the sequence-wise
+// balance loss of each sequence (offsets) below.
+void gate_backward(Mat& dx, GateWeights& dgate, const Mat& dweights, const ModelConfig& config, const GateWeights& gate,
+                   const Mat& x, const Mat& logits, const Routing& routing, const std::vector<int64_t>& offsets,
+                   double balance_alpha);
 
 // ---------------------------------------------------------------------------------------------
 // Load statistics
@@ -109,5 +134,9 @@ double sequence_balance_loss(const ModelConfig& config, const Routing& routing, 
 //   softmax: dL/dz_{j,t} = alpha/T * s_j * (f_j - sum_i f_i s_i)
 // Both push the logits of overloaded experts (f_j above the token's average) down.
 Mat sequence_balance_loss_grad(const ModelConfig& config, const Routing& routing, double alpha);
+
+// The sequence-wise balance loss summed over the sequences of a batch (sequence s: rows
+// offsets[s] .. offsets[s+1] - 1 of the routing); 0 when alpha is 0.
+double balance_loss(const ModelConfig& config, const Routing& routing, const std::vector<int64_t>& offsets, double alpha);
 
 }  // namespace seek

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "embedding.h"
 #include "tokenizer.h"
 
 namespace seek {
@@ -10,12 +11,8 @@ Generation generate(const ModelConfig& config, const ModelWeights& weights, cons
                     const GenerateOptions& options, Rng& rng) {
     const SingleThreadedProducts single_threaded;
     validate_sampling_options(options.sampling);
-    if (prompt.empty()) throw std::invalid_argument("generate: the prompt is empty");
+    check_tokens(config, prompt);
     const int64_t room = config.max_position_embeddings - static_cast<int64_t>(prompt.size());
-    if (room < 0)
-        throw std::invalid_argument("generate: the prompt has " + std::to_string(prompt.size()) +
-                                    " tokens, more than max_position_embeddings (" +
-                                    std::to_string(config.max_position_embeddings) + ")");
     const int64_t limit = std::min(options.max_new_tokens, room);
     DecodeState state = make_decode_state(config, static_cast<int64_t>(prompt.size()) + limit);
     Generation generation;

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "backward.h"
+#include "softmax.h"
 #include "generate.h"
 #include "safetensors.h"
 #include "tokenizer.h"
@@ -59,19 +59,10 @@ TokenObjective token_objective(double logp, double old_logp, double ref_logp, do
     return token;
 }
 
-// log-sum-exp of one row, in double.
-template <typename S>
-static double row_log_sum_exp(const MatOf<S>& logits, Eigen::Index row) {
-    const double top = logits.row(row).maxCoeff();
-    double sum = 0;
-    for (Eigen::Index v = 0; v < logits.cols(); ++v) sum += std::exp(double(logits(row, v)) - top);
-    return top + std::log(sum);
-}
-
 std::vector<double> target_logprobs(const Mat& logits, const Batch& batch) {
     std::vector<double> logp(batch.targets.size(), 0.0);
     for (size_t t = 0; t < batch.targets.size(); ++t)
-        if (batch.targets[t] != kIgnoreTarget) logp[t] = logits(t, batch.targets[t]) - row_log_sum_exp(logits, t);
+        if (batch.targets[t] != kIgnoreTarget) logp[t] = logits(t, batch.targets[t]) - log_sum_exp(&logits(t, 0), logits.cols());
     return logp;
 }
 
@@ -102,7 +93,7 @@ GrpoLossReport grpo_loss(MatOf<S>& dlogits, const MatOf<S>& logits, const Batch&
         for (int64_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t) {
             const int32_t target = batch.targets[t];
             if (target == kIgnoreTarget) continue;
-            const double lse = row_log_sum_exp(logits, t);
+            const double lse = log_sum_exp(&logits(t, 0), logits.cols());
             const double logp = logits(t, target) - lse;
             const TokenObjective token = token_objective(logp, old_logp[t], ref_logp[t], advantages[s], o);
             report.loss -= weight * token.value;

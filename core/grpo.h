@@ -1,4 +1,4 @@
-// Group Relative Policy Optimization (DeepSeekMath §4.1, R1 eq. 1-3; reference section 4): RL
+// Group Relative Policy Optimization (DeepSeekMath §4.1, R1 eq. 1-3): RL
 // from rule-based rewards alone, without a value network.
 //
 // One step:

@@ -1,20 +1,28 @@
 // The whole model, trainable: embedding, decoder blocks, final norm, output head, and DeepSeek-V3's
-// multi-token prediction (MTP) module, in the HF checkpoint's names (reference 1.3 and 1.9).
+// multi-token prediction (MTP) module, in the HF checkpoint's names.
 //
-//   h_0     = embed_tokens[tokens]
-//   h_l+1   = block_l(h_l):  u = h + MLA(attn_norm(h)),  out = u + FFN(ffn_norm(u))
-//             FFN is a dense SwiGLU for the first first_k_dense_replace layers, DeepSeekMoE after
-//   logits  = lm_head(norm(h_L))                        predicts token t+1 at position t
-//   MTP (depth 1, paper eq. 21-25): h'_t = eh_proj [enorm(embed(token t+1)) ; hnorm(h_L,t)]
-//             -> one more block -> shared_head.norm -> lm_head     predicts token t+2
-//             (the concatenation order is the one the published weights load with, vLLM's)
+//   h_0     = embed_tokens[tokens]                     embedding.h
+//   h_l+1   = block_l(h_l)                             block.h: MLA, then a dense or MoE FFN
+//   logits  = lm_head(norm(h_L))                       head.h; predicts token t+1 at position t
+//   MTP     (depth 1) from h_L and the next token       mtp.h; predicts token t+2
 //
-// Two forward passes share the weights:
-//   model_forward  a batch of whole sequences in MLA's naive form, saving what model_backward needs:
-//                  training, and the full-sequence reference in the tests.
-//   model_decode   tokens appended to per-layer latent KV caches (MLA's absorbed form), MTP
-//                  skipped: generation, and the viewer's traced forward pass.
+// This file only composes ops; their math is in the files named above and in the ops they call.
+// Every path runs the same functions:
+//   model_forward  a batch of whole sequences (MLA's naive form on fresh caches), keeping what
+//                  model_backward needs: training, GRPO's log-probabilities.
+//   model_decode   tokens appended to per-layer KV caches (latent or naive), MTP skipped:
+//                  generation, evaluation, GRPO's rollouts, and the traced forward (forward.h).
 // The tests hold them equal: decoding token by token reproduces model_forward's logits.
+//
+// Backward conventions (llm.c's), the same in every op file:
+//   - a forward's arguments: outputs first, then inputs; a backward's: the gradients of the inputs
+//     and parameters, then the gradient of the output, then what the forward saw.
+//   - every gradient ACCUMULATES (+=) into a matrix the caller has sized and zeroed: a parameter
+//     used twice, or a residual stream read by two branches, sums its gradients for free. (RoPE,
+//     which works in place, rotates its gradient back in place.)
+//   - linear layers are y = x W^T with W [out, in] (linear.h), so dx = dy W and dW = dy^T x.
+//   - ops are templates on the scalar where the tests check gradients against central finite
+//     differences in double (tests/test_backward.cpp).
 //
 // Precision (linear.h): the linear layers of attention and of the FFNs run their three GEMMs in
 // FP32, BF16 or FP8; the embedding, the norms, the attention core, the MoE gate, eh_proj and the
@@ -25,38 +33,18 @@
 #include <string>
 #include <vector>
 
+#include "block.h"
 #include "checkpoint.h"
 #include "config.h"
-#include "gate.h"
+#include "head.h"
+#include "kernels.h"
 #include "linear.h"
-#include "mla.h"
-#include "moe.h"
-#include "rope.h"
+#include "mtp.h"
+#include "softmax.h"
 #include "tensor.h"
 #include "trace.h"
 
 namespace seek {
-
-// model.layers.{i}.*
-struct BlockWeights {
-    Vec input_layernorm;              // attn_norm
-    MlaWeights self_attn;
-    Vec post_attention_layernorm;     // ffn_norm
-    FfnWeights mlp;                   // dense layers: mlp.{gate,up,down}_proj
-    GateWeights gate;                 // MoE layers: mlp.gate.weight, mlp.gate.e_score_correction_bias
-    FfnWeights shared_experts;        // mlp.shared_experts.*
-    std::vector<FfnWeights> experts;  // mlp.experts.{j}.*
-};
-
-// model.layers.{num_hidden_layers}.*: the MTP module. Its embedding and head are the main
-// model's (the checkpoint stores copies as embed_tokens and shared_head.head).
-struct MtpWeights {
-    Vec enorm;         // on the next token's embedding
-    Vec hnorm;         // on the main model's last hidden state
-    Mat eh_proj;       // [hidden, 2 hidden]  M_1
-    BlockWeights block;
-    Vec shared_head_norm;  // shared_head.norm.weight
-};
 
 struct ModelWeights {
     Mat embed_tokens;  // model.embed_tokens.weight  [vocab, hidden]
@@ -102,29 +90,13 @@ struct TrainingLoss {
     double balance_alpha = 0.0;  // α of the sequence-wise balance loss (V3: 0.0001), 0 = off
 };
 
-// What a block's forward keeps for its backward.
-struct BlockActivations {
-    Mat x, attn_in, u, ffn_in;        // block input, attn_norm(x), x + MLA, ffn_norm(u)
-    Mat q_a, q_norm, q;               // q: per head [q_nope ; q_pe after RoPE]
-    Mat kv_a, c_kv, k, v;             // k: per head [k_nope ; k_pe after RoPE]
-    std::vector<Mat> probs;           // per sequence [H·T, T]
-    Mat attn;                         // [N, H·dv], o_proj's input
-    Mat gate_logits;                  // MoE layers
-    Routing routing;
-    Mat shared_out;
-    std::vector<std::vector<int64_t>> expert_slots;  // per expert: t·K + k of each routed copy
-    std::vector<Mat> expert_out;                      // per expert: its output rows, unweighted
-};
-
 struct ModelActivations {
     std::vector<BlockActivations> blocks;
-    Mat hidden, final_norm, logits;   // h_L, norm(h_L), [N, vocab]
-    // MTP: rows are each sequence's positions but its last
-    Batch mtp_batch;                  // tokens t, targets t+2
-    std::vector<int64_t> mtp_rows;    // the main-model row each MTP row continues
-    Mat mtp_embed, mtp_e, mtp_h, mtp_in;   // embed(t+1), enorm, hnorm, eh_proj's output
-    BlockActivations mtp_block;
-    Mat mtp_hidden, mtp_norm, mtp_logits;
+    HeadActivations head;
+    Mat logits;          // [N, vocab]
+    MtpRows mtp_rows;    // MTP: every position but each sequence's last
+    MtpActivations mtp;
+    Mat mtp_logits;      // [rows, vocab]
 };
 
 struct LossReport {
@@ -135,7 +107,7 @@ struct LossReport {
 };
 
 LossReport model_forward(const ModelConfig& config, const ModelWeights& weights, const Batch& batch,
-                         const LinearPrecision& precision, const TrainingLoss& loss, ModelActivations& act);
+                         const ForwardContext& context, const TrainingLoss& loss, ModelActivations& act);
 // Accumulates d(total)/d(every trainable tensor) into grads (sized like the weights; zero it first).
 void model_backward(ModelWeights& grads, const ModelConfig& config, const ModelWeights& weights, const Batch& batch,
                     const LinearPrecision& precision, const TrainingLoss& loss, const ModelActivations& act);
@@ -146,18 +118,20 @@ void model_backward_from_logits(ModelWeights& grads, const ModelConfig& config, 
                                 const ModelActivations& act, const Mat& dlogits);
 
 // ---------------------------------------------------------------------------------------------
-// Inference with the latent KV cache
+// Inference with the KV cache
 
 struct DecodeState {
-    std::vector<MlaCache> caches;  // one per layer, absorbed form
+    std::vector<MlaCache> caches;  // one per layer
 };
-DecodeState make_decode_state(const ModelConfig& config, int64_t reserve_tokens = 0);
+// Latent caches (absorb) unless told otherwise.
+DecodeState make_decode_state(const ModelConfig& config, int64_t reserve_tokens = 0, AttnImpl impl = AttnImpl::Absorb);
 
 // Runs `tokens` after everything already cached (a prompt at once, then one token per call) and
-// returns their logits [T, vocab]. Traced under design.md's names when trace is given: embed,
-// layers.i.{attn_norm, attn.*, ffn_norm, moe.* or ffn.out, out}, final_norm, logits.
+// returns their logits [T, vocab]. Traced when context.trace is given: embed, layers.i.{attn_norm,
+// attn.*, ffn_norm, moe.* or ffn.out, out}, final_norm, logits. `hidden`, when given, receives
+// h_L (the final norm's input), which the MTP module reads.
 Mat model_decode(const ModelConfig& config, const ModelWeights& weights, DecodeState& state,
-                 const std::vector<int32_t>& tokens, Trace* trace = nullptr);
+                 const std::vector<int32_t>& tokens, const ForwardContext& context = {}, Mat* hidden = nullptr);
 
 // ---------------------------------------------------------------------------------------------
 // Checkpoints (HF layout: config.json + model.safetensors)

@@ -47,6 +47,10 @@ void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, Mat
     linear_backward(dx, dup_proj, dup, x, up_proj, precision);
 }
 
+Mat swiglu(const Mat& x, const FfnWeights& w, const LinearPrecision& precision) {
+    return swiglu_forward<float>(x, w.gate_proj, w.up_proj, w.down_proj, precision);
+}
+
 template MatOf<float> swiglu_forward(const MatOf<float>&, const MatOf<float>&, const MatOf<float>&, const MatOf<float>&,
                                      const LinearPrecision&);
 template MatOf<double> swiglu_forward(const MatOf<double>&, const MatOf<double>&, const MatOf<double>&,
@@ -58,6 +62,9 @@ template void swiglu_backward(MatOf<double>&, MatOf<double>&, MatOf<double>&, Ma
                               const MatOf<double>&, const MatOf<double>&, const MatOf<double>&, const MatOf<double>&,
                               const LinearPrecision&);
 
+// ---------------------------------------------------------------------------------------------
+// Weights
+
 FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64_t hidden, int64_t width, float std) {
     auto matrix = [&](const char* leaf, int64_t rows, int64_t cols) {
         return generated_matrix(seed, module + "." + leaf + ".weight", rows, cols, std > 0 ? std : 1.0f / std::sqrt(float(cols)));
@@ -65,39 +72,27 @@ FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64
     return {matrix("gate_proj", width, hidden), matrix("up_proj", width, hidden), matrix("down_proj", hidden, width)};
 }
 
-FfnWeights generated_dense_ffn(const ModelConfig& config, int64_t layer, uint64_t seed) {
-    return generated_ffn_weights(seed, mlp_module_name(layer), config.hidden_size, config.intermediate_size);
-}
-
-FfnWeights generated_shared_experts(const ModelConfig& config, int64_t layer, uint64_t seed) {
-    // HF stores the n_shared shared experts as one SwiGLU of n_shared times the expert width.
-    return generated_ffn_weights(seed, mlp_module_name(layer) + ".shared_experts", config.hidden_size,
-                                 config.n_shared_experts * config.moe_intermediate_size);
-}
-
-FfnWeights generated_expert(const ModelConfig& config, int64_t layer, int64_t expert, uint64_t seed) {
+FfnWeights generated_expert(const ModelConfig& config, int64_t layer, int64_t expert, uint64_t seed, float std) {
     return generated_ffn_weights(seed, mlp_module_name(layer) + ".experts." + std::to_string(expert),
-                                 config.hidden_size, config.moe_intermediate_size);
+                                 config.hidden_size, config.moe_intermediate_size, std);
 }
 
 int64_t expert_bytes(const ModelConfig& config) {
     return 3 * config.moe_intermediate_size * config.hidden_size * int64_t{4};
 }
 
-ExpertStore make_expert_store(const ModelConfig& config, int64_t layer, uint64_t seed, int64_t capacity) {
-    if (capacity < 0) throw std::runtime_error("expert cache capacity must be >= 0, got " + std::to_string(capacity));
+ExpertStore make_expert_store(const ModelConfig& config, int64_t layer, uint64_t seed, int64_t capacity, float std) {
+    if (capacity < 1) throw std::runtime_error("expert cache capacity must be >= 1, got " + std::to_string(capacity));
     ExpertStore store;
     store.config = config;
     store.layer = layer;
     store.seed = seed;
-    store.capacity = capacity == 0 ? config.n_routed_experts : capacity;
+    store.std = std;
+    store.capacity = capacity;
     return store;
 }
 
-const FfnWeights& routed_expert(ExpertStore& store, int64_t expert) {
-    if (expert < 0 || expert >= store.config.n_routed_experts)
-        throw std::runtime_error("expert " + std::to_string(expert) + " out of range [0, " +
-                                 std::to_string(store.config.n_routed_experts) + ")");
+static const FfnWeights& stored_expert(ExpertStore& store, int64_t expert) {
     for (auto it = store.cached.begin(); it != store.cached.end(); ++it) {
         if (it->first != expert) continue;
         store.cached.splice(store.cached.begin(), store.cached, it);  // now the most recently used
@@ -106,11 +101,37 @@ const FfnWeights& routed_expert(ExpertStore& store, int64_t expert) {
     // Evict before generating, so the store never holds more than `capacity` experts.
     if (static_cast<int64_t>(store.cached.size()) >= store.capacity) store.cached.pop_back();
     const auto start = std::chrono::steady_clock::now();
-    store.cached.emplace_front(expert, generated_expert(store.config, store.layer, expert, store.seed));
+    store.cached.emplace_front(expert, generated_expert(store.config, store.layer, expert, store.seed, store.std));
     store.materialize_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ++store.materializations;
     if (store.on_generate) store.on_generate(store);
     return store.cached.front().second;
+}
+
+const FfnWeights& routed_expert(const MoeWeights& moe, int64_t expert) {
+    const int64_t count = moe.store ? moe.store->config.n_routed_experts : static_cast<int64_t>(moe.experts.size());
+    if (expert < 0 || expert >= count)
+        throw std::runtime_error("expert " + std::to_string(expert) + " out of range [0, " + std::to_string(count) + ")");
+    return moe.store ? stored_expert(*moe.store, expert) : moe.experts[expert];
+}
+
+MoeWeights generated_moe_weights(const ModelConfig& config, int64_t layer, uint64_t seed, float std,
+                                 int64_t expert_cache) {
+    if (!config.is_moe_layer(layer) && layer < config.num_hidden_layers)
+        throw std::runtime_error(config.name + ": layer " + std::to_string(layer) + " is a dense layer, not MoE");
+    const std::string module = mlp_module_name(layer);
+    MoeWeights moe;
+    moe.gate = generated_gate_weights(config, layer, seed, std);
+    // HF stores the n_shared shared experts as one SwiGLU of n_shared times the expert width.
+    if (config.n_shared_experts > 0)
+        moe.shared_experts = generated_ffn_weights(seed, module + ".shared_experts", config.hidden_size,
+                                                   config.n_shared_experts * config.moe_intermediate_size, std);
+    if (expert_cache > 0) {
+        moe.store = std::make_shared<ExpertStore>(make_expert_store(config, layer, seed, expert_cache, std));
+        return moe;
+    }
+    for (int64_t e = 0; e < config.n_routed_experts; ++e) moe.experts.push_back(generated_expert(config, layer, e, seed, std));
+    return moe;
 }
 
 int64_t first_moe_layer(const ModelConfig& config) {
@@ -119,75 +140,125 @@ int64_t first_moe_layer(const ModelConfig& config) {
     return -1;
 }
 
-MoeLayer generated_moe_layer(const ModelConfig& config, int64_t layer, uint64_t seed, int64_t expert_cache) {
-    if (!config.is_moe_layer(layer))
-        throw std::runtime_error(config.name + ": layer " + std::to_string(layer) + " is a dense layer, not MoE");
-    MoeLayer moe;
-    moe.gate = generated_gate_weights(config, layer, seed);
-    if (config.n_shared_experts > 0) moe.shared = generated_shared_experts(config, layer, seed);
-    moe.experts = make_expert_store(config, layer, seed, expert_cache);
-    return moe;
-}
+// ---------------------------------------------------------------------------------------------
+// The dispatch plan and the grouped experts
 
-Mat routed_per_token(ExpertStore& experts, const Routing& routing, const Mat& x) {
-    Mat out = Mat::Zero(x.rows(), x.cols());
-    for (int64_t t = 0; t < x.rows(); ++t) {
-        for (int64_t k = 0; k < routing.topk_idx.cols(); ++k) {
-            const FfnWeights& expert = routed_expert(experts, routing.topk_idx(t, k));
-            out.row(t) += routing.topk_weight(t, k) * swiglu_ffn(expert, x.row(t));
-        }
-    }
-    return out;
-}
-
-Mat routed_grouped(ExpertStore& experts, const Routing& routing, const Mat& x) {
-    const int64_t T = x.rows(), K = routing.topk_idx.cols(), E = experts.config.n_routed_experts;
-
+MoePlan moe_dispatch(const IndexMat& topk_idx, int64_t experts) {
+    const int64_t T = topk_idx.rows(), K = topk_idx.cols();
+    MoePlan plan;
+    plan.top_k = K;
     // 1. Histogram of assignments per expert and its exclusive prefix sum: expert e's pairs will
-    //    occupy slots offset[e] .. offset[e + 1] - 1 of the sorted order.
-    std::vector<int64_t> offset(E + 1, 0);
+    //    occupy slots offsets[e] .. offsets[e + 1] - 1 of the sorted order.
+    plan.offsets.assign(experts + 1, 0);
     for (int64_t t = 0; t < T; ++t)
-        for (int64_t k = 0; k < K; ++k) ++offset[routing.topk_idx(t, k) + 1];
-    for (int64_t e = 0; e < E; ++e) offset[e + 1] += offset[e];
-
-    // 2. Sort the (token, k) pairs by expert (a counting sort: stable, so tokens stay in order).
-    std::vector<int64_t> sorted_token(T * K), sorted_k(T * K), next = offset;
-    for (int64_t t = 0; t < T; ++t) {
         for (int64_t k = 0; k < K; ++k) {
-            const int64_t slot = next[routing.topk_idx(t, k)]++;
-            sorted_token[slot] = t;
-            sorted_k[slot] = k;
+            const int32_t e = topk_idx(t, k);
+            if (e < 0 || e >= experts)
+                throw std::invalid_argument("moe_dispatch: token " + std::to_string(t) + " chose expert " +
+                                            std::to_string(e) + " of " + std::to_string(experts));
+            ++plan.offsets[e + 1];
         }
-    }
+    for (int64_t e = 0; e < experts; ++e) plan.offsets[e + 1] += plan.offsets[e];
+    // 2. Place the (token, k) pairs: a counting sort, stable, so tokens stay in order.
+    plan.slots.resize(T * K);
+    std::vector<int64_t> next(plan.offsets.begin(), plan.offsets.end() - 1);
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t k = 0; k < K; ++k) plan.slots[next[topk_idx(t, k)]++] = t * K + k;
+    return plan;
+}
 
-    // 3. One batch per expert: gather its tokens, run the expert once, scatter-add weighted rows.
-    Mat out = Mat::Zero(T, x.cols());
+// Fewer rows than this run the experts on one thread: decoding a token or two, the threads' start
+// and join would cost more than the work.
+constexpr int64_t kParallelRows = 32;
+
+Mat moe_experts(const Mat& x, const MoePlan& plan, const MoeWeights& w, const LinearPrecision& precision) {
+    const int64_t E = static_cast<int64_t>(plan.offsets.size()) - 1, K = plan.top_k;
+    Mat expert_out(static_cast<int64_t>(plan.slots.size()), x.cols());
+    // One expert per thread (each writes only its own rows); experts generated on demand share a
+    // store and run one at a time.
+#pragma omp parallel for schedule(dynamic) if (x.rows() >= kParallelRows && !w.store)
     for (int64_t e = 0; e < E; ++e) {
-        const int64_t count = offset[e + 1] - offset[e];
+        const int64_t first = plan.offsets[e], count = plan.offsets[e + 1] - first;
         if (count == 0) continue;  // an unused expert is never materialized
-        Mat batch(count, x.cols());
-        for (int64_t i = 0; i < count; ++i) batch.row(i) = x.row(sorted_token[offset[e] + i]);
-        const Mat y = swiglu_ffn(routed_expert(experts, e), batch);
-        for (int64_t i = 0; i < count; ++i) {
-            const int64_t t = sorted_token[offset[e] + i], k = sorted_k[offset[e] + i];
-            out.row(t) += routing.topk_weight(t, k) * y.row(i);
-        }
+        Mat gathered(count, x.cols());
+        for (int64_t i = 0; i < count; ++i) gathered.row(i) = x.row(plan.slots[first + i] / K);
+        expert_out.middleRows(first, count) = swiglu(gathered, routed_expert(w, e), precision);
+    }
+    return expert_out;
+}
+
+Mat moe_combine(const Mat& expert_out, const MoePlan& plan, const Mat& topk_weight) {
+    const int64_t K = plan.top_k;
+    Mat out = Mat::Zero(topk_weight.rows(), expert_out.cols());
+    for (size_t i = 0; i < plan.slots.size(); ++i) {
+        const int64_t t = plan.slots[i] / K, k = plan.slots[i] % K;
+        out.row(t) += topk_weight(t, k) * expert_out.row(i);
     }
     return out;
 }
 
-Mat moe_forward(const ModelConfig& config, MoeLayer& layer, const Mat& x, Dispatch dispatch, Trace* trace,
-                const std::string& prefix, Routing* routing) {
-    Routing r = gate_forward(config, layer.gate, x, trace, prefix);
-    const Mat shared = config.n_shared_experts > 0 ? swiglu_ffn(layer.shared, x) : Mat::Zero(x.rows(), x.cols());
-    const Mat routed = dispatch == Dispatch::PerToken ? routed_per_token(layer.experts, r, x)
-                                                      : routed_grouped(layer.experts, r, x);
-    const Mat out = shared + routed;
-    trace_record(trace, prefix + ".shared_out", shared);
-    trace_record(trace, prefix + ".routed_out", routed);
-    trace_record(trace, prefix + ".out", out);
-    if (routing) *routing = std::move(r);
+Mat moe_forward(const ModelConfig& config, const MoeWeights& w, const Mat& x, const ForwardContext& context,
+                const std::string& prefix, MoeActivations* act) {
+    const Kernels& k = *context.kernels;
+    Mat logits;
+    Routing routing = gate_forward(config, w.gate, x, context, prefix, &logits);
+    MoePlan plan = k.moe_dispatch(routing.topk_idx, config.n_routed_experts);
+    Mat expert_out = k.moe_experts(x, plan, w, context.precision);
+    const Mat routed = k.moe_combine(expert_out, plan, routing.topk_weight);
+    const Mat shared = config.n_shared_experts > 0 ? k.swiglu(x, w.shared_experts, context.precision)
+                                                   : Mat(Mat::Zero(x.rows(), x.cols()));
+    Mat out = shared + routed;
+    trace_record(context.trace, prefix + ".shared_out", shared);
+    trace_record(context.trace, prefix + ".routed_out", routed);
+    trace_record(context.trace, prefix + ".out", out);
+    if (act) {
+        act->logits = std::move(logits);
+        act->routing = std::move(routing);
+        act->plan = std::move(plan);
+        act->expert_out = std::move(expert_out);
+    }
     return out;
+}
+
+void moe_backward(Mat& dx, MoeWeights& dw, const Mat& dout, const ModelConfig& config, const MoeWeights& w,
+                  const Mat& x, const std::vector<int64_t>& offsets, const LinearPrecision& precision,
+                  double balance_alpha, const MoeActivations& act) {
+    const int64_t N = x.rows(), K = act.plan.top_k, E = static_cast<int64_t>(act.plan.offsets.size()) - 1;
+    const Mat& topk_weight = act.routing.topk_weight;
+    // One expert per thread, as in the forward (job 0 the shared experts): each writes its own
+    // weight gradients and its own (t, k) entries of dweights; the input gradients are added to dx
+    // afterwards, shared experts first, then the routed ones in expert order.
+    Mat dweights = Mat::Zero(N, K), dshared = Mat::Zero(N, x.cols());
+    std::vector<Mat> dgathered(E);
+#pragma omp parallel for schedule(dynamic) if (N >= kParallelRows)
+    for (int64_t job = 0; job <= E; ++job) {
+        if (job == 0) {
+            if (config.n_shared_experts > 0)
+                swiglu_backward(dshared, dw.shared_experts.gate_proj, dw.shared_experts.up_proj,
+                                dw.shared_experts.down_proj, dout, x, w.shared_experts.gate_proj,
+                                w.shared_experts.up_proj, w.shared_experts.down_proj, precision);
+            continue;
+        }
+        const int64_t e = job - 1, first = act.plan.offsets[e], count = act.plan.offsets[e + 1] - first;
+        if (count == 0) continue;
+        Mat gathered(count, x.cols()), dy(count, x.cols());
+        for (int64_t i = 0; i < count; ++i) {
+            const int64_t t = act.plan.slots[first + i] / K, k = act.plan.slots[first + i] % K;
+            gathered.row(i) = x.row(t);
+            dy.row(i) = topk_weight(t, k) * dout.row(t);
+            dweights(t, k) = dout.row(t).dot(act.expert_out.row(first + i));
+        }
+        dgathered[e] = Mat::Zero(count, x.cols());
+        FfnWeights& dexpert = dw.experts[e];
+        const FfnWeights& expert = w.experts[e];
+        swiglu_backward(dgathered[e], dexpert.gate_proj, dexpert.up_proj, dexpert.down_proj, dy, gathered,
+                        expert.gate_proj, expert.up_proj, expert.down_proj, precision);
+    }
+    dx += dshared;
+    for (int64_t e = 0; e < E; ++e)
+        for (int64_t i = 0; i < dgathered[e].rows(); ++i)
+            dx.row(act.plan.slots[act.plan.offsets[e] + i] / K) += dgathered[e].row(i);
+    gate_backward(dx, dw.gate, dweights, config, w.gate, x, act.logits, act.routing, offsets, balance_alpha);
 }
 
 }  // namespace seek

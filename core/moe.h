@@ -1,30 +1,33 @@
-// DeepSeekMoE feed-forward (paper §2.1.2, reference 1.3 and 1.6): SwiGLU experts, the shared
-// expert every token uses, the routed experts the gate (gate.h) picks, and the dense FFN of the
-// first first_k_dense_replace layers.
+// DeepSeekMoE feed-forward (paper §2.1.2): SwiGLU experts, the shared experts every token uses,
+// the routed experts the gate (gate.h) picks, and the dense FFN of the first
+// first_k_dense_replace layers.
 //
 //   SwiGLU(x) = down_proj( silu(gate_proj x) * up_proj x ),   silu(a) = a / (1 + e^-a)
 //   MoE(x)    = Shared(x) + sum_k w_k Expert_{idx_k}(x)
 //
-// Routed experts are dispatched two ways that give the same sums:
-//   per token  for each token, for each chosen expert: add w * Expert(x_t). The readable reference.
-//   grouped    sort the (token, expert) pairs by expert, gather each expert's tokens into one
-//              matrix, run that expert once (one GEMM per projection), scatter-add the weighted
-//              rows back. This is the structure of a GPU grouped GEMM and of expert parallelism
-//              (all-to-all dispatch, expert GEMMs, all-to-all combine).
+// Routed experts run grouped, in one plan every path shares: the (token, k) pairs sorted by expert
+// (stable, so each expert's tokens stay in order) with per-expert offsets (moe_dispatch); each
+// expert gathers its rows and runs once, one GEMM per projection, into the plan's order
+// (moe_experts); the weighted rows are added back to their tokens (moe_combine). This is the
+// "contiguous" layout of a GPU grouped GEMM (DeepGEMM's) and the structure of expert parallelism
+// (all-to-all dispatch, expert GEMMs, all-to-all combine).
 //
-// A full V3 layer has 256 experts of 3 x 2048 x 7168 floats: 44 GB in FP32. Routed experts are
-// therefore materialized on demand from (seed, HF name) through an ExpertStore that keeps at most
-// `capacity` of them.
+// A full V3 layer has 256 experts of 3 x 2048 x 7168 floats: 44 GB in FP32. Generated routed
+// experts can therefore be materialized on demand from (seed, HF name) through an ExpertStore that
+// keeps at most `capacity` of them.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "config.h"
 #include "gate.h"
+#include "kernels.h"
 #include "linear.h"
 #include "tensor.h"
 #include "trace.h"
@@ -50,16 +53,12 @@ template <typename S>
 void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, MatOf<S>& ddown_proj,
                      const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
                      const MatOf<S>& down_proj, const LinearPrecision& precision = {});
-
-inline Mat swiglu_ffn(const FfnWeights& w, const Mat& x) {  // x [T, hidden] -> [T, hidden]
-    return swiglu_forward<float>(x, w.gate_proj, w.up_proj, w.down_proj);
-}
+// The kernel-table form: x [T, hidden] -> [T, hidden].
+Mat swiglu(const Mat& x, const FfnWeights& w, const LinearPrecision& precision = {});
 
 // N(0, 1/fan_in) projections named `module`.{gate,up,down}_proj.weight; N(0, std^2) when std > 0.
 FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64_t hidden, int64_t width, float std = 0);
-FfnWeights generated_dense_ffn(const ModelConfig& config, int64_t layer, uint64_t seed);     // intermediate_size
-FfnWeights generated_shared_experts(const ModelConfig& config, int64_t layer, uint64_t seed);  // n_shared x moe_intermediate_size
-FfnWeights generated_expert(const ModelConfig& config, int64_t layer, int64_t expert, uint64_t seed);
+FfnWeights generated_expert(const ModelConfig& config, int64_t layer, int64_t expert, uint64_t seed, float std = 0);
 
 // Bytes of one routed expert in FP32: 3 x moe_intermediate_size x hidden_size x 4.
 int64_t expert_bytes(const ModelConfig& config);
@@ -70,38 +69,74 @@ struct ExpertStore {
     ModelConfig config;
     int64_t layer = 0;
     uint64_t seed = 0;
+    float std = 0;
     int64_t capacity = 0;
     std::list<std::pair<int64_t, FfnWeights>> cached;  // most recently used first
     int64_t materializations = 0;                      // experts generated so far (a miss each)
     double materialize_seconds = 0;                     // time spent generating them
     std::function<void(const ExpertStore&)> on_generate;  // optional: called after each generation (progress)
 };
+ExpertStore make_expert_store(const ModelConfig& config, int64_t layer, uint64_t seed, int64_t capacity, float std = 0);
 
-// capacity 0 = all n_routed_experts (the toy); the V3 bench keeps a few.
-ExpertStore make_expert_store(const ModelConfig& config, int64_t layer, uint64_t seed, int64_t capacity = 0);
-// The reference stays valid until the next call on the same store.
-const FfnWeights& routed_expert(ExpertStore& store, int64_t expert);
+// model.layers.{i}.mlp of a MoE layer. The routed experts are held in `experts` (a checkpoint, a
+// model being trained) or, when `store` is set, generated on demand (full scale).
+struct MoeWeights {
+    GateWeights gate;                    // mlp.gate.weight, mlp.gate.e_score_correction_bias
+    FfnWeights shared_experts;           // mlp.shared_experts.*: the n_shared_experts as one SwiGLU
+    std::vector<FfnWeights> experts;     // mlp.experts.{j}.*
+    std::shared_ptr<ExpertStore> store;  // or these, on demand
+};
+// Routed expert e of the layer; with a store, valid until the next call on the same layer.
+const FfnWeights& routed_expert(const MoeWeights& moe, int64_t expert);
+
+// Random weights for MoE layer `layer` (gate, shared and routed experts; zero bias), a pure
+// function of (seed, HF name, index): N(0, 1/fan_in), or N(0, std^2) when std > 0.
+// expert_cache > 0 generates the routed experts on demand into a store of that many.
+MoeWeights generated_moe_weights(const ModelConfig& config, int64_t layer, uint64_t seed, float std = 0,
+                                 int64_t expert_cache = 0);
 
 // The first layer whose FFN is MoE (V3: 3, the toy: 1), or -1 when every layer is dense.
 int64_t first_moe_layer(const ModelConfig& config);
 
-struct MoeLayer {
-    GateWeights gate;
-    FfnWeights shared;  // empty when n_shared_experts == 0
-    ExpertStore experts;
+// ---------------------------------------------------------------------------------------------
+// The dispatch plan and the grouped experts
+
+// The (token, k) pairs of topk_idx [T, K] sorted by expert: expert e's pairs are slots
+// offsets[e] .. offsets[e+1] - 1, each slot holding t·K + k, tokens in order within an expert
+// (a counting sort: a histogram of assignments, its exclusive prefix sum, then one pass).
+struct MoePlan {
+    int64_t top_k = 0;               // K
+    std::vector<int64_t> offsets;    // [experts + 1]
+    std::vector<int64_t> slots;      // [T·K]  t·K + k
 };
-MoeLayer generated_moe_layer(const ModelConfig& config, int64_t layer, uint64_t seed, int64_t expert_cache = 0);
+MoePlan moe_dispatch(const IndexMat& topk_idx, int64_t experts);
 
-enum class Dispatch { PerToken, Grouped };
+// Row i = Expert_e(x_t) for plan slot i = t·K + k of expert e: [T·K, hidden], unweighted. Each
+// used expert gathers its rows and runs once; an unused expert is never materialized.
+Mat moe_experts(const Mat& x, const MoePlan& plan, const MoeWeights& w, const LinearPrecision& precision = {});
+// out[t] = sum_k topk_weight[t, k] expert_out[slot of (t, k)]: [T, hidden], added in the plan's
+// (expert) order.
+Mat moe_combine(const Mat& expert_out, const MoePlan& plan, const Mat& topk_weight);
 
-// sum_k w_{t,k} Expert_{idx_{t,k}}(x_t) for every token: [T, hidden].
-Mat routed_per_token(ExpertStore& experts, const Routing& routing, const Mat& x);
-Mat routed_grouped(ExpertStore& experts, const Routing& routing, const Mat& x);
+// What moe_forward keeps for moe_backward.
+struct MoeActivations {
+    Mat logits;      // the gate's [T, n_routed_experts]
+    Routing routing;
+    MoePlan plan;
+    Mat expert_out;  // [T·K, hidden] in plan order
+};
 
-// Gate, shared expert and routed experts on x ([T, hidden], already ffn_norm'ed), returning the
-// FFN output (the caller adds the residual). Traced under `prefix` ("layers.3.moe"): the gate's
-// names, then shared_out, routed_out, out. `routing`, when given, receives the gate's decisions.
-Mat moe_forward(const ModelConfig& config, MoeLayer& layer, const Mat& x, Dispatch dispatch = Dispatch::Grouped,
-                Trace* trace = nullptr, const std::string& prefix = "moe", Routing* routing = nullptr);
+// Gate, shared experts and routed experts on x ([T, hidden], ffn_norm'ed), returning the FFN
+// output (the caller adds the residual). Traced under `prefix` ("layers.3.moe"): the gate's names,
+// then shared_out, routed_out, out.
+Mat moe_forward(const ModelConfig& config, const MoeWeights& w, const Mat& x, const ForwardContext& context,
+                const std::string& prefix = "moe", MoeActivations* act = nullptr);
+
+// Accumulates d(loss)/dx and the weight gradients from d(loss)/d(out): through the weighted sum
+// (out_t += w_tk y(x_t): dy = w_tk dout_t, dw_tk = dout_t · y), each expert's SwiGLU, the shared
+// experts, and the gate (gate_backward, with the balance loss of each sequence when alpha > 0).
+void moe_backward(Mat& dx, MoeWeights& dw, const Mat& dout, const ModelConfig& config, const MoeWeights& w,
+                  const Mat& x, const std::vector<int64_t>& offsets, const LinearPrecision& precision,
+                  double balance_alpha, const MoeActivations& act);
 
 }  // namespace seek

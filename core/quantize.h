@@ -1,5 +1,5 @@
 // Fine-grained FP8 scaling: per tensor, per 1x128 token group (activations), per 128x128 block
-// (weights), and quantize / dequantize (reference 1.7, 1.8 and 3).
+// (weights), and quantize / dequantize (V3 report §3.3; inference/kernel.py; the checkpoint's weight_scale_inv).
 //
 // A matrix is cut into tiles; each tile gets one float scale s chosen so that its largest
 // magnitude lands on E4M3's largest value:

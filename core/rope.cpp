@@ -68,32 +68,40 @@ static void rotate_lanes(S* x, int64_t position, const RopeTable& table) {
 
 void apply_rope(float* x, int64_t position, const RopeTable& table) { rotate_lanes(x, position, table); }
 
-// Every head of every row t of x [T, n·dr], at position direction · t.
+// Every head of every row of x at direction · positions[row].
 template <typename S>
-static void rotate_rows(MatOf<S>& x, const RopeTable& table, int direction) {
-    const int64_t lanes = 2 * static_cast<int64_t>(table.inv_freq.size());
-    if (x.cols() % lanes != 0)
-        throw std::runtime_error("rope: " + std::to_string(x.cols()) + " columns are not whole heads of " +
-                                 std::to_string(lanes) + " rope lanes");
-    for (Eigen::Index t = 0; t < x.rows(); ++t)
-        for (Eigen::Index head = 0; head < x.cols() / lanes; ++head) rotate_lanes(&x(t, head * lanes), direction * t, table);
+static void rotate_rows(MatOf<S>& x, const std::vector<int64_t>& positions, const RopeTable& table,
+                        const RopeLanes& lanes, int direction) {
+    const int64_t dr = 2 * static_cast<int64_t>(table.inv_freq.size());
+    const int64_t stride = lanes.stride ? lanes.stride : dr;
+    const int64_t heads = lanes.heads ? lanes.heads : (x.cols() - lanes.first) / stride;
+    if (static_cast<int64_t>(positions.size()) != x.rows())
+        throw std::runtime_error("rope: " + std::to_string(positions.size()) + " positions for " +
+                                 std::to_string(x.rows()) + " rows");
+    if (stride < dr || heads < 1 || lanes.first + (heads - 1) * stride + dr > x.cols() ||
+        (!lanes.heads && lanes.first + heads * stride != x.cols()))
+        throw std::runtime_error("rope: " + std::to_string(x.cols()) + " columns do not hold " +
+                                 (lanes.heads ? std::to_string(heads) : std::string("whole")) + " heads of " +
+                                 std::to_string(dr) + " rope lanes from column " + std::to_string(lanes.first) +
+                                 " every " + std::to_string(stride));
+    for (Eigen::Index row = 0; row < x.rows(); ++row)
+        for (int64_t head = 0; head < heads; ++head)
+            rotate_lanes(&x(row, lanes.first + head * stride), direction * positions[row], table);
 }
 
 template <typename S>
-void rope_forward(MatOf<S>& x, const RopeTable& table) {
-    rotate_rows(x, table, +1);
+void rope_forward(MatOf<S>& x, const std::vector<int64_t>& positions, const RopeTable& table, const RopeLanes& lanes) {
+    rotate_rows(x, positions, table, lanes, +1);
 }
 
 template <typename S>
-void rope_backward(MatOf<S>& dx, const MatOf<S>& dy, const RopeTable& table) {
-    MatOf<S> rotated_back = dy;
-    rotate_rows(rotated_back, table, -1);
-    dx += rotated_back;
+void rope_backward(MatOf<S>& d, const std::vector<int64_t>& positions, const RopeTable& table, const RopeLanes& lanes) {
+    rotate_rows(d, positions, table, lanes, -1);
 }
 
-template void rope_forward(MatOf<float>&, const RopeTable&);
-template void rope_forward(MatOf<double>&, const RopeTable&);
-template void rope_backward(MatOf<float>&, const MatOf<float>&, const RopeTable&);
-template void rope_backward(MatOf<double>&, const MatOf<double>&, const RopeTable&);
+template void rope_forward(MatOf<float>&, const std::vector<int64_t>&, const RopeTable&, const RopeLanes&);
+template void rope_forward(MatOf<double>&, const std::vector<int64_t>&, const RopeTable&, const RopeLanes&);
+template void rope_backward(MatOf<float>&, const std::vector<int64_t>&, const RopeTable&, const RopeLanes&);
+template void rope_backward(MatOf<double>&, const std::vector<int64_t>&, const RopeTable&, const RopeLanes&);
 
 }  // namespace seek

@@ -40,14 +40,24 @@ double softmax_scale(const ModelConfig& config);
 // Rotates one head's rope part in place: x has inv_freq.size() * 2 values.
 void apply_rope(float* x, int64_t position, const RopeTable& table);
 
-// RoPE (rope.h) on x [T, n·dr]: row t is at position t and holds n heads of dr rope lanes each,
-// every adjacent pair rotated by m·R(t θ_i) (m = table.magnitude, 1 without YaRN).
-// The map is linear and m·R(a) transposed is m·R(-a), so the backward rotates dy back:
-//   dx += m R(-t θ_i) dy
-template <typename S>
-void rope_forward(MatOf<S>& x, const RopeTable& table);  // in place, like apply_rope
-template <typename S>
-void rope_backward(MatOf<S>& dx, const MatOf<S>& dy, const RopeTable& table);
+// Where a matrix keeps its rope lanes: `heads` groups of dr = 2 · inv_freq.size() lanes per row,
+// the first at column `first`, each `stride` columns after the one before. The default, every
+// column in consecutive dr-wide heads, is k_pe [T, dr] or a q_pe [T, H·dr]; MLA's q [T, H·dq]
+// keeps each head's rope lanes after its dn nope lanes: {dn, dq, H}.
+struct RopeLanes {
+    int64_t first = 0;
+    int64_t stride = 0;  // 0: dr
+    int64_t heads = 0;   // 0: as many as the row holds
+};
 
+// RoPE on x's lanes in place, row i at positions[i]: every adjacent pair rotated by
+// m·R(positions[i] θ_j) (m = table.magnitude, 1 without YaRN).
+// The map is linear and m·R(a) transposed is m·R(-a), so the backward rotates the gradient back,
+// also in place (RoPE's forward overwrote its input, so the gradient takes the same storage):
+//   d ← m R(-positions[i] θ_j) d
+template <typename S>
+void rope_forward(MatOf<S>& x, const std::vector<int64_t>& positions, const RopeTable& table, const RopeLanes& lanes = {});
+template <typename S>
+void rope_backward(MatOf<S>& d, const std::vector<int64_t>& positions, const RopeTable& table, const RopeLanes& lanes = {});
 
 }  // namespace seek

@@ -22,6 +22,12 @@ template <typename S>
 using MatOf = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 template <typename S>
 using VecOf = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+// A read-only view of a matrix or of a block of rows (a cache's first S rows) without a copy.
+using MatRef = Eigen::Ref<const Mat>;
+template <typename S>
+using MatRefOf = Eigen::Ref<const MatOf<S>>;
+// Expert ids and other small integer matrices (the gate's topk_idx).
+using IndexMat = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 template <typename S>
 S sigmoid(S a) {

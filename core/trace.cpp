@@ -7,7 +7,10 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include <nlohmann/json.hpp>
+
 #include "fp8.h"
+#include "glossary.h"
 
 namespace seek {
 
@@ -80,7 +83,15 @@ void save_trace(const Trace& trace, const std::string& path) {
             tensors.push_back(tensor_f32(entry.name, entry.shape, entry.values.data()));
         }
     }
-    write_safetensors(path, tensors, trace.metadata);
+    // Each tensor's axis names (glossary.h), for readers that do not know the names.
+    nlohmann::json axes = nlohmann::json::object();
+    for (const TraceEntry& entry : trace.entries) {
+        const std::vector<std::string> names = tensor_axes(entry.name);
+        if (names.size() == entry.shape.size()) axes[entry.name] = names;
+    }
+    std::map<std::string, std::string> metadata = trace.metadata;
+    metadata["axes"] = axes.dump();
+    write_safetensors(path, tensors, metadata);
 }
 
 Trace load_trace(const std::string& path) {

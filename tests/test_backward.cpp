@@ -1,5 +1,5 @@
-// Backward passes (core/backward.h): every input and parameter gradient against central finite
-// differences in float64, and the training forms here against the inference forwards they stand for.
+// Backward passes, each beside its forward in the op's file: every input and parameter gradient
+// against central finite differences in float64, and the forwards against what they stand for.
 //
 // The check: pick a random output gradient dy, take the scalar L = <dy, forward(inputs)>, so that
 // the backward given dy returns dL/dinput, and compare it with (L(x + h e_i) - L(x - h e_i)) / 2h.
@@ -10,14 +10,14 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "core/backward.h"
-#include "core/forward.h"
+#include "core/embedding.h"
 #include "core/gate.h"
 #include "core/mla.h"
 #include "core/moe.h"
 #include "core/norm.h"
 #include "core/random.h"
 #include "core/rope.h"
+#include "core/softmax.h"
 
 using namespace seek;
 
@@ -93,24 +93,37 @@ TEST_CASE("backward: rope") {
     RopeTable table = rope_table(config);
     table.magnitude = 0.9;  // HF's cos/sin factor, 1 in the published configs: exercise it anyway
     const int64_t dr = config.qk_rope_head_dim, heads = 2, T = 5;
+    const std::vector<int64_t> positions = {0, 1, 2, 7, 3};  // a decode continues at any position
 
     MatD x = random_matrix(T, heads * dr, 7);
     const MatD dy = random_matrix(T, heads * dr, 8);
     auto loss = [&] {
         MatD rotated = x;
-        rope_forward(rotated, table);
+        rope_forward(rotated, positions, table);
         return inner(dy, rotated);
     };
-    MatD dx = MatD::Zero(T, heads * dr);
-    rope_backward(dx, dy, table);
+    MatD dx = dy;  // RoPE rotates its gradient back in place
+    rope_backward(dx, positions, table);
     CHECK(max_rel_error(dx, central_differences(x, loss)) < gradient_tolerance);
 
-    // The matrix form puts row t at position t and rotates every head as apply_rope does.
+    // The matrix form rotates every head of row i at positions[i], as apply_rope does.
     Mat ours = x.cast<float>(), theirs = ours;
-    rope_forward(ours, table);
+    rope_forward(ours, positions, table);
     for (int64_t t = 0; t < T; ++t)
-        for (int64_t h = 0; h < heads; ++h) apply_rope(&theirs(t, h * dr), t, table);
+        for (int64_t h = 0; h < heads; ++h) apply_rope(&theirs(t, h * dr), positions[t], table);
     CHECK(max_rel_error(ours, theirs) == 0);
+
+    // MLA's q keeps each head's rope lanes after its nope lanes: {first dn, stride dn + dr}. Only
+    // those lanes move.
+    const int64_t dn = 3;
+    Mat q = random_matrix(T, heads * (dn + dr), 9).cast<float>(), expected = q;
+    rope_forward(q, positions, table, RopeLanes{dn, dn + dr, heads});
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t h = 0; h < heads; ++h) apply_rope(&expected(t, h * (dn + dr) + dn), positions[t], table);
+    CHECK(max_rel_error(q, expected) == 0);
+    CHECK_THROWS_WITH(rope_forward(q, {0, 1}, table), Catch::Contains("2 positions for 5 rows"));
+    Mat ragged = Mat::Zero(T, dr + 3);
+    CHECK_THROWS_WITH(rope_forward(ragged, positions, table), Catch::Contains("columns do not hold"));
 }
 
 TEST_CASE("backward: swiglu") {
@@ -136,56 +149,35 @@ TEST_CASE("backward: attention") {
     MatD q = random_matrix(T, heads * qk_dim, 14), k = random_matrix(T, heads * qk_dim, 15);
     MatD v = random_matrix(T, heads * v_dim, 16);
     const MatD dout = random_matrix(T, heads * v_dim, 17);
-    auto loss = [&] {
-        MatD out, probs;
-        attention_forward(out, probs, q, k, v, heads, scale);
-        return inner(dout, out);
-    };
+    auto loss = [&] { return inner(dout, attention_forward<double>(q, k, v, heads, scale, 0, nullptr, nullptr)); };
 
-    MatD out, probs;
-    attention_forward(out, probs, q, k, v, heads, scale);
+    MatD probs;
+    attention_forward<double>(q, k, v, heads, scale, 0, nullptr, &probs);
     MatD dq = MatD::Zero(T, heads * qk_dim), dk = MatD::Zero(T, heads * qk_dim), dv = MatD::Zero(T, heads * v_dim);
-    attention_backward(dq, dk, dv, dout, q, k, v, probs, heads, scale);
+    attention_backward<double>(dq, dk, dv, dout, q, k, v, probs, heads, scale);
     CHECK(max_rel_error(dq, central_differences(q, loss)) < gradient_tolerance);
     CHECK(max_rel_error(dk, central_differences(k, loss)) < gradient_tolerance);
     CHECK(max_rel_error(dv, central_differences(v, loss)) < gradient_tolerance);
 }
 
-// Rows of a traced [.., .., cols]-shaped tensor as a [rows, cols] matrix.
-static Mat traced(const Trace& trace, const std::string& name, int64_t rows, int64_t cols) {
-    const TraceEntry* entry = trace_find(trace, name);
-    REQUIRE(entry != nullptr);
-    REQUIRE(static_cast<int64_t>(entry->values.size()) == rows * cols);
-    return Eigen::Map<const Mat>(entry->values.data(), rows, cols);
-}
-
-TEST_CASE("backward: attention is mla_forward's naive attention") {
-    // The toy's naive MLA prefill, traced; its per-head q = [q_nope ; q_pe], k = [k_nope ; k_pe]
-    // and v through attention_forward must give its probs and, after o_proj, its output.
-    const ModelConfig config = preset_config("toy");
-    const int64_t T = 5, H = config.num_attention_heads;
-    const int64_t dn = config.qk_nope_head_dim, dr = config.qk_rope_head_dim, dv = config.v_head_dim;
-    const MlaWeights w = generated_mla_weights(config, 0, 42);
-    const Mat x = random_matrix(T, config.hidden_size, 18).cast<float>();
-    Trace trace;
-    MlaCache cache = make_mla_cache(config, AttnImpl::Naive);
-    mla_forward(config, w, rope_table(config), x, cache, &trace, "attn");
-
-    const Mat q_nope = traced(trace, "attn.q_nope", T, H * dn), q_pe = traced(trace, "attn.q_pe", T, H * dr);
-    const Mat k_nope = traced(trace, "attn.k_nope", T, H * dn), k_pe = traced(trace, "attn.k_pe", T, dr);
-    Mat q(T, H * (dn + dr)), k(T, H * (dn + dr));
-    for (int64_t h = 0; h < H; ++h) {
-        q.middleCols(h * (dn + dr), dn) = q_nope.middleCols(h * dn, dn);
-        q.middleCols(h * (dn + dr) + dn, dr) = q_pe.middleCols(h * dr, dr);
-        k.middleCols(h * (dn + dr), dn) = k_nope.middleCols(h * dn, dn);
-        k.middleCols(h * (dn + dr) + dn, dr) = k_pe;  // one rope key shared by every head
-    }
-    Mat out, probs;
-    attention_forward(out, probs, q, k, traced(trace, "attn.v", T, H * dv), H, float(softmax_scale(config)));
-    // Float: the same products and softmax, summed in a possibly different order by Eigen's
-    // kernels (the cache block vs a plain matrix): a few ulps, 1e-6 relative is ~8 ulps.
-    CHECK(max_rel_error(probs, traced(trace, "attn.probs", H * T, T)) < 1e-6);
-    CHECK(max_rel_error(linear(out, w.o_proj), traced(trace, "attn.out", T, config.hidden_size)) < 1e-6);
+TEST_CASE("backward: attention from a cache position is the tail of the whole sequence's attention") {
+    // Decoding runs the last queries against every cached key (start > 0); a prefill runs them all
+    // at once. The same function, the same rows: bit for bit, since each query row's products and
+    // softmax see the same keys in the same order.
+    const int64_t T = 7, heads = 3, qk_dim = 5, v_dim = 4, start = 4;
+    const Mat q = random_matrix(T, heads * qk_dim, 25).cast<float>(), k = random_matrix(T, heads * qk_dim, 26).cast<float>();
+    const Mat v = random_matrix(T, heads * v_dim, 27).cast<float>();
+    Mat probs_all, probs_tail;
+    const Mat all = attention_forward<float>(q, k, v, heads, 0.3f, 0, nullptr, &probs_all);
+    const Mat tail = attention_forward<float>(q.bottomRows(T - start), k, v, heads, 0.3f, start, nullptr, &probs_tail);
+    CHECK(tail == all.bottomRows(T - start));
+    for (int64_t h = 0; h < heads; ++h)
+        CHECK(probs_tail.middleRows(h * (T - start), T - start) == probs_all.middleRows(h * T + start, T - start));
+    // The causal mask: query s sees keys 0 .. start + s only.
+    CHECK(probs_tail(0, start + 1) == 0);
+    CHECK(probs_tail(0, start) > 0);
+    CHECK_THROWS_WITH(attention_forward<float>(q.bottomRows(2), k, v, heads, 0.3f, start, nullptr, nullptr),
+                      Catch::Contains("need 6 keys and values, got 7"));
 }
 
 TEST_CASE("backward: embedding") {
@@ -197,7 +189,7 @@ TEST_CASE("backward: embedding") {
     embedding_backward(dtable, dout, tokens);
     CHECK(max_rel_error(dtable, central_differences(table, loss)) < gradient_tolerance);
 
-    // forward.cpp generates embedding rows on demand: a lookup in the whole generated table matches.
+    // Generated weights give embedding rows on demand: a lookup in the whole generated table matches.
     const ModelConfig config = preset_config("toy");
     std::vector<int32_t> vocab(config.vocab_size);
     for (int32_t i = 0; i < config.vocab_size; ++i) vocab[i] = i;
@@ -241,9 +233,10 @@ TEST_CASE("backward: gate weights") {
         const Vec bias = gate_has_bias(config) ? Vec(0.1f * random_matrix(E, 1, 23).cast<float>()) : Vec();
         const Routing routing = route_tokens(config, logits_f, bias);
 
-        // route_tokens' weights from its own selection: sigmoid is the same float expression,
-        // softmax and the normalization sum in another order, a few ulps.
-        CHECK(max_rel_error(gate_weights_forward(config, logits_f, routing.topk_idx), routing.topk_weight) < 1e-6);
+        // route_tokens' scores and weights are gate_scores and gate_weights, the functions the
+        // backward differentiates: the same numbers exactly.
+        CHECK(gate_scores(config, logits_f) == routing.scores);
+        CHECK(gate_weights(config, routing.scores, routing.topk_idx) == routing.topk_weight);
 
         // The selection is held fixed; every perturbation must leave route_tokens' choice as it was,
         // or the difference quotient would straddle a jump.
@@ -252,7 +245,7 @@ TEST_CASE("backward: gate weights") {
         bool selection_unchanged = true;
         auto loss = [&] {
             selection_unchanged &= route_tokens(config, logits.cast<float>(), bias).topk_idx == routing.topk_idx;
-            return inner(dweights, gate_weights_forward(config, logits, routing.topk_idx));
+            return inner(dweights, gate_weights(config, gate_scores(config, logits), routing.topk_idx));
         };
         MatD dlogits = MatD::Zero(T, E);
         gate_weights_backward(dlogits, dweights, config, logits, routing.topk_idx);

@@ -2,6 +2,7 @@
 // precision round trips f32 -> fp8 -> f32 and fp8 -> bf16 -> fp8, and every way a truncated or
 // inconsistent FP8 checkpoint is refused with the tensor named.
 #include <catch2/catch.hpp>
+#include <algorithm>
 
 #include <cmath>
 #include <filesystem>
@@ -258,7 +259,7 @@ TEST_CASE("checkpoint: writing over a sharded checkpoint is refused", "[checkpoi
 }
 
 // Not run by default (hidden tag): tests/cli_tests_fp8.cmake runs it in the CLI tests' working
-// directory to write the checkpoints that the `seek convert` tests read.
+// directory to write the checkpoints that the `seek convert` tests read, and checks them.
 TEST_CASE("checkpoint: write the seek convert test inputs", "[.convert_inputs]") {
     fs::remove_all("convert_in");
     write_checkpoint("convert_in", preset_config("toy"), sample_tensors(), WeightPrecision::F32);
@@ -266,4 +267,18 @@ TEST_CASE("checkpoint: write the seek convert test inputs", "[.convert_inputs]")
     write_fp8_missing_scale("convert_missing_scale");
     write_fp8_bad_scale_shape("convert_bad_scale");
     write_truncated("convert_truncated");
+
+    // The fixtures are what the convert tests take them for: the clean one reads back exactly, each
+    // broken one fails the way its test expects.
+    const std::vector<NamedTensor> expected = sample_tensors(), written = load_all("convert_in");
+    CHECK(written.size() == expected.size());
+    for (const NamedTensor& tensor : expected) {
+        INFO(tensor.name);
+        auto it = std::find_if(written.begin(), written.end(), [&](const NamedTensor& w) { return w.name == tensor.name; });
+        REQUIRE(it != written.end());
+        CHECK(it->values == tensor.values);
+    }
+    CHECK_THROWS_WITH(load_weight(open_checkpoint("convert_missing_scale"), down), Contains("no '" + down + "_scale_inv'"));
+    CHECK_THROWS_WITH(load_weight(open_checkpoint("convert_bad_scale"), kv_a), Contains("expected [2, 1]"));
+    CHECK_THROWS_WITH(open_checkpoint("convert_truncated"), Contains("extend past the data section"));
 }

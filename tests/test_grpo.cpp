@@ -5,7 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "core/backward.h"
+#include "core/softmax.h"
 #include "core/grpo.h"
 #include "core/random.h"
 #include "temp_dir.h"

@@ -33,16 +33,24 @@ static std::vector<ModelConfig> test_configs() {
     return {toy, no_q_lora, yarn};
 }
 
+// x as one sequence through mla_forward, continuing `cache`.
+static Mat attend(const ModelConfig& config, const MlaWeights& w, const RopeTable& rope, const Mat& x, MlaCache& cache,
+                  Trace* trace = nullptr) {
+    ForwardContext context;
+    context.trace = trace;
+    return mla_forward(config, w, rope, x, {0, x.rows()}, &cache, context, "layers.0.attn");
+}
+
 static Mat prefill(const ModelConfig& config, const MlaWeights& w, const Mat& x, AttnImpl impl, Trace* trace = nullptr) {
     MlaCache cache = make_mla_cache(config, impl);
-    return mla_forward(config, w, rope_table(config), x, cache, trace, "layers.0.attn");
+    return attend(config, w, rope_table(config), x, cache, trace);
 }
 
 static Mat decode_each(const ModelConfig& config, const MlaWeights& w, const Mat& x, AttnImpl impl) {
     MlaCache cache = make_mla_cache(config, impl, x.rows());
     const RopeTable rope = rope_table(config);
     Mat out(x.rows(), config.hidden_size);
-    for (int64_t t = 0; t < x.rows(); ++t) out.row(t) = mla_forward(config, w, rope, x.middleRows(t, 1), cache);
+    for (int64_t t = 0; t < x.rows(); ++t) out.row(t) = attend(config, w, rope, x.middleRows(t, 1), cache);
     return out;
 }
 
@@ -135,9 +143,30 @@ TEST_CASE("mla: prefill in two chunks equals one prefill") {
     for (AttnImpl impl : {AttnImpl::Naive, AttnImpl::Absorb}) {
         MlaCache cache = make_mla_cache(config, impl);
         Mat chunked(10, config.hidden_size);
-        chunked.topRows(6) = mla_forward(config, w, rope, x.topRows(6), cache);
-        chunked.bottomRows(4) = mla_forward(config, w, rope, x.bottomRows(4), cache);
+        chunked.topRows(6) = attend(config, w, rope, x.topRows(6), cache);
+        chunked.bottomRows(4) = attend(config, w, rope, x.bottomRows(4), cache);
         CHECK(max_rel_diff(prefill(config, w, x, impl), chunked) < 1e-5);
+    }
+}
+
+TEST_CASE("mla: sequences of a batch, each with its own cache, are the sequences run alone") {
+    // Training runs whole sequences side by side; batched decoding would run one new token of each.
+    // Each row attends only to its own sequence's cache: bit for bit the same as alone.
+    const ModelConfig config = preset_config("toy");
+    const MlaWeights w = generated_mla_weights(config, 0, 8);
+    const RopeTable rope = rope_table(config);
+    const Mat x = random_hidden(9, config.hidden_size, 9);
+    for (AttnImpl impl : {AttnImpl::Naive, AttnImpl::Absorb}) {
+        INFO(attn_impl_name(impl));
+        std::vector<MlaCache> caches = {make_mla_cache(config, impl), make_mla_cache(config, impl)};
+        attend(config, w, rope, x.topRows(2), caches[1]);  // sequence 1 already holds two tokens
+        const Mat batched = mla_forward(config, w, rope, x.bottomRows(7), {0, 4, 7}, caches.data(), {}, "attn");
+        MlaCache first = make_mla_cache(config, impl), second = make_mla_cache(config, impl);
+        attend(config, w, rope, x.topRows(2), second);
+        CHECK(batched.topRows(4) == attend(config, w, rope, x.middleRows(2, 4), first));
+        CHECK(batched.bottomRows(3) == attend(config, w, rope, x.bottomRows(3), second));
+        CHECK(caches[0].length == 4);
+        CHECK(caches[1].length == 5);
     }
 }
 
@@ -147,7 +176,7 @@ TEST_CASE("mla: the absorbed cache holds exactly T x (kv_lora_rank + qk_rope_hea
     const int64_t T = 13;
     const Mat x = random_hidden(T, config.hidden_size, 2);
     MlaCache absorb = make_mla_cache(config, AttnImpl::Absorb);
-    mla_forward(config, w, rope_table(config), x, absorb);
+    attend(config, w, rope_table(config), x, absorb);
     CHECK(absorb.length == T);
     CHECK(absorb.c_kv.rows() == T);
     CHECK(absorb.c_kv.cols() == config.kv_lora_rank);
@@ -158,7 +187,7 @@ TEST_CASE("mla: the absorbed cache holds exactly T x (kv_lora_rank + qk_rope_hea
     CHECK(absorb.v.size() == 0);
 
     MlaCache naive = make_mla_cache(config, AttnImpl::Naive);
-    mla_forward(config, w, rope_table(config), x, naive);
+    attend(config, w, rope_table(config), x, naive);
     CHECK(mla_cache_floats(naive) == T * 4 * (16 + 8 + 16));  // heads x (k_nope + k_pe + v)
     CHECK(naive.c_kv.size() == 0);
 }

@@ -6,7 +6,6 @@
 #include <fstream>
 
 #include "core/analytics.h"
-#include "core/backward.h"
 #include "core/model.h"
 #include "core/optim.h"
 #include "core/random.h"
@@ -49,7 +48,7 @@ TEST_CASE("model: gradients of every tensor match finite differences (toy, MTP, 
     const ModelConfig config = preset_config("toy");
     ModelWeights weights = init_model_weights(config, 3, 0.2f);  // larger weights: gradients well above the noise
     for (BlockWeights& block : weights.layers)
-        if (block.gate.bias.size()) block.gate.bias = generated_matrix(5, "bias", config.n_routed_experts, 1, 0.05f);
+        if (block.moe.gate.bias.size()) block.moe.gate.bias = generated_matrix(5, "bias", config.n_routed_experts, 1, 0.05f);
     const Batch batch = small_batch(11);
     const TrainingLoss loss{0.3, 0.01};
     ModelActivations act;
@@ -59,8 +58,9 @@ TEST_CASE("model: gradients of every tensor match finite differences (toy, MTP, 
 
     auto routing_of = [&](const ModelActivations& a) {
         std::vector<int32_t> chosen;
-        for (const BlockActivations& b : a.blocks) chosen.insert(chosen.end(), b.routing.topk_idx.data(), b.routing.topk_idx.data() + b.routing.topk_idx.size());
-        chosen.insert(chosen.end(), a.mtp_block.routing.topk_idx.data(), a.mtp_block.routing.topk_idx.data() + a.mtp_block.routing.topk_idx.size());
+        auto add = [&](const IndexMat& idx) { chosen.insert(chosen.end(), idx.data(), idx.data() + idx.size()); };
+        for (const BlockActivations& b : a.blocks) add(b.moe.routing.topk_idx);
+        add(a.mtp.block.moe.routing.topk_idx);
         return chosen;
     };
     const std::vector<int32_t> reference_routing = routing_of(act);
@@ -113,9 +113,33 @@ TEST_CASE("model: the balance loss and MTP each change the loss and are off when
     CHECK(full.mtp > 0);
     CHECK(full.balance > 0);
     CHECK(full.total == Approx(full.main + 0.3 * full.mtp + full.balance));
-    // A balanced router gives L_Bal = alpha per sequence and MoE block (gate.h): 2 sequences x
-    // (3 MoE layers + the MTP block). Fresh weights route near that.
-    CHECK(full.balance == Approx(2 * 4 * 1e-2).epsilon(0.5));
+    // L_Bal re-derived in float64 from each MoE block's routing (paper eqs. 17-20), summed over
+    // the 2 sequences and the 3 MoE layers and the MTP block:
+    //   alpha sum_i f_i P_i,  f_i = E / (K T) · (tokens choosing i),  P_i = 1/T sum_t s_it / sum_j s_jt
+    const int64_t E = config.n_routed_experts, K = config.num_experts_per_tok;
+    auto sequence_loss = [&](const Routing& routing, int64_t first, int64_t T) {
+        std::vector<double> f(E, 0.0), P(E, 0.0);
+        for (int64_t t = first; t < first + T; ++t) {
+            double row = 0;
+            for (int64_t i = 0; i < E; ++i) row += routing.scores(t, i);
+            for (int64_t i = 0; i < E; ++i) P[i] += routing.scores(t, i) / row / T;
+            for (int64_t k = 0; k < K; ++k) f[routing.topk_idx(t, k)] += double(E) / (K * T);
+        }
+        double loss = 0;
+        for (int64_t i = 0; i < E; ++i) loss += 1e-2 * f[i] * P[i];
+        return loss;
+    };
+    double expected = 0;
+    int blocks = 0;
+    auto add_block = [&](const BlockActivations& block, const std::vector<int64_t>& offsets) {
+        if (block.moe.routing.topk_idx.size() == 0) return;  // a dense layer
+        ++blocks;
+        for (size_t s = 0; s + 1 < offsets.size(); ++s) expected += sequence_loss(block.moe.routing, offsets[s], offsets[s + 1] - offsets[s]);
+    };
+    for (const BlockActivations& block : act.blocks) add_block(block, batch.offsets);
+    add_block(act.mtp.block, act.mtp_rows.offsets);
+    CHECK(blocks == 4);
+    CHECK(full.balance == Approx(expected).epsilon(1e-9));
 }
 
 // Decoding one token at a time (absorbed MLA, latent cache) against one full forward pass (naive
@@ -166,7 +190,7 @@ TEST_CASE("model: a checkpoint round-trips, and a missing or misshapen tensor is
     TempDir dir;
     const ModelConfig config = preset_config("toy");
     ModelWeights weights = init_model_weights(config, 8);
-    weights.layers[1].gate.bias(3) = 0.25f;
+    weights.layers[1].moe.gate.bias(3) = 0.25f;
     save_model(dir.path.string(), config, weights);
 
     ModelConfig loaded_config;

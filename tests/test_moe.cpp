@@ -1,5 +1,6 @@
-// DeepSeekMoE: the gate worked by hand, the bias's role, normalization, the two dispatches against
-// each other and against a float64 reference, load statistics and the two balancing methods.
+// DeepSeekMoE: the gate worked by hand, the bias's role, normalization, the dispatch plan worked by
+// hand, the grouped experts against a float64 reference, load statistics and the two balancing
+// methods.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <set>
@@ -195,11 +196,11 @@ TEST_CASE("moe: group-limited routing never leaves the kept groups") {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Experts and dispatch
+// Experts, the dispatch plan and the combine
 
 // MoE(x) = Shared(x) + sum_k w_k Expert_k(x) in float64 with plain loops, given the gate's choices.
-static MatD reference_moe(const ModelConfig& config, MoeLayer& layer, const Routing& routing, const Mat& x) {
-    auto swiglu = [](const FfnWeights& w, const Eigen::VectorXd& v) {
+static MatD reference_moe(const ModelConfig& config, const MoeWeights& layer, const Routing& routing, const Mat& x) {
+    auto swiglu_double = [](const FfnWeights& w, const Eigen::VectorXd& v) {
         const Eigen::VectorXd gate = w.gate_proj.cast<double>() * v, up = w.up_proj.cast<double>() * v;
         Eigen::VectorXd hidden(gate.size());
         for (Eigen::Index i = 0; i < gate.size(); ++i) hidden[i] = gate[i] / (1 + std::exp(-gate[i])) * up[i];
@@ -208,9 +209,9 @@ static MatD reference_moe(const ModelConfig& config, MoeLayer& layer, const Rout
     MatD out(x.rows(), x.cols());
     for (int64_t t = 0; t < x.rows(); ++t) {
         const Eigen::VectorXd v = x.row(t).transpose().cast<double>();
-        Eigen::VectorXd sum = config.n_shared_experts > 0 ? swiglu(layer.shared, v) : Eigen::VectorXd::Zero(x.cols());
+        Eigen::VectorXd sum = config.n_shared_experts > 0 ? swiglu_double(layer.shared_experts, v) : Eigen::VectorXd::Zero(x.cols());
         for (int64_t k = 0; k < config.num_experts_per_tok; ++k)
-            sum += routing.topk_weight(t, k) * swiglu(routed_expert(layer.experts, routing.topk_idx(t, k)), v);
+            sum += routing.topk_weight(t, k) * swiglu_double(routed_expert(layer, routing.topk_idx(t, k)), v);
         out.row(t) = sum.transpose();
     }
     return out;
@@ -222,42 +223,85 @@ static std::vector<ModelConfig> dispatch_configs() {
     return {preset_config("toy"), v2_rule};
 }
 
-TEST_CASE("moe: per-token and grouped dispatch agree, and match a float64 reference") {
+TEST_CASE("moe: the grouped forward matches a float64 reference") {
     for (const ModelConfig& config : dispatch_configs()) {
         INFO(config.name);
-        MoeLayer layer = generated_moe_layer(config, 1, 21);
+        const MoeWeights layer = generated_moe_weights(config, 1, 21);
         const Mat x = random_matrix(33, config.hidden_size, 22);
-        Routing routing;
-        const Mat per_token = moe_forward(config, layer, x, Dispatch::PerToken, nullptr, "moe", &routing);
-        const Mat grouped = moe_forward(config, layer, x, Dispatch::Grouped);
-        // The same float products summed in a different order (per token: k = 0..K-1; grouped:
-        // expert by expert): a few ulps of the largest output.
-        CHECK(max_rel_diff(per_token, grouped) < 1e-5);
+        MoeActivations act;
+        const Mat out = moe_forward(config, layer, x, {}, "moe", &act);
         // FP32 against FP64 through three products of width <= 64 and a sum of K + 1 experts.
-        CHECK(max_rel_diff(reference_moe(config, layer, routing, x).cast<float>(), grouped) < 1e-5);
+        CHECK(max_rel_diff(reference_moe(config, layer, act.routing, x).cast<float>(), out) < 1e-5);
     }
 }
 
-TEST_CASE("moe: a small expert cache gives the same output and never holds more than its capacity") {
+TEST_CASE("moe: the dispatch plan sorts the (token, k) pairs by expert, tokens in order") {
+    // 4 tokens, top-2 of 4 experts; expert 2 unused, expert 1 chosen by every token.
+    IndexMat idx(4, 2);
+    idx << 1, 0,  //
+        3, 1,     //
+        1, 3,     //
+        0, 1;
+    const MoePlan plan = moe_dispatch(idx, 4);
+    // expert 0: (0,1) (3,0); expert 1: (0,0) (1,1) (2,0) (3,1); expert 2: none; expert 3: (1,0) (2,1)
+    CHECK(plan.offsets == std::vector<int64_t>{0, 2, 6, 6, 8});
+    CHECK(plan.slots == std::vector<int64_t>{1, 6, 0, 3, 4, 7, 2, 5});  // t·K + k
+    CHECK_THROWS_WITH(moe_dispatch(idx, 3), Contains("chose expert 3 of 3"));
+
+    // The combine adds each token's weighted rows back: with expert_out row i = i and weights
+    // w(t, k) = 10 t + k, token t gets sum_k w(t, k) · (its slot's row).
+    Mat expert_out(8, 1), weights(4, 2);
+    for (int64_t i = 0; i < 8; ++i) expert_out(i, 0) = static_cast<float>(i);
+    for (int64_t t = 0; t < 4; ++t)
+        for (int64_t k = 0; k < 2; ++k) weights(t, k) = static_cast<float>(10 * t + k);
+    const Mat combined = moe_combine(expert_out, plan, weights);
+    // token 0: slots of (0,0) = 2 and (0,1) = 0 -> 0·2 + 1·0 = 0; token 1: (1,0) = 6, (1,1) = 3 -> 10·6 + 11·3 = 93
+    // token 2: (2,0) = 4, (2,1) = 7 -> 20·4 + 21·7 = 227; token 3: (3,0) = 1, (3,1) = 5 -> 30·1 + 31·5 = 185
+    CHECK(combined(0, 0) == 0);
+    CHECK(combined(1, 0) == 93);
+    CHECK(combined(2, 0) == 227);
+    CHECK(combined(3, 0) == 185);
+}
+
+TEST_CASE("moe: awkward routings: one token, one expert for every token, most experts empty") {
     const ModelConfig config = preset_config("toy");
-    MoeLayer all = generated_moe_layer(config, 1, 31);
-    MoeLayer few = generated_moe_layer(config, 1, 31, 3);
+    const MoeWeights layer = generated_moe_weights(config, 1, 23);
+    const Mat x = random_matrix(9, config.hidden_size, 24);
+    Routing routing;
+    routing.topk_idx = IndexMat::Zero(9, config.num_experts_per_tok);
+    for (int64_t k = 0; k < config.num_experts_per_tok; ++k) routing.topk_idx.col(k).setConstant(static_cast<int32_t>(3 + k));
+    routing.topk_weight = random_matrix(9, config.num_experts_per_tok, 25);
+    const MoePlan plan = moe_dispatch(routing.topk_idx, config.n_routed_experts);
+    const Mat routed = moe_combine(moe_experts(x, plan, layer), plan, routing.topk_weight);
+    MoeWeights no_shared = layer;
+    no_shared.shared_experts = FfnWeights{};
+    ModelConfig unshared = config;
+    unshared.n_shared_experts = 0;
+    CHECK(max_rel_diff(reference_moe(unshared, no_shared, routing, x).cast<float>(), routed) < 1e-5);
+    // One token: its row equals the same token inside the batch (up to the batch GEMM's summation order).
+    const Mat one = moe_forward(config, layer, x.topRows(1), {});
+    const Mat all = moe_forward(config, layer, x, {});
+    CHECK(max_rel_diff(all.topRows(1), one) < 1e-6);
+}
+
+TEST_CASE("moe: experts generated on demand give the same output and the store never exceeds its capacity") {
+    const ModelConfig config = preset_config("toy");
+    const MoeWeights all = generated_moe_weights(config, 1, 31);
+    const MoeWeights few = generated_moe_weights(config, 1, 31, 0, 3);
     int64_t most_cached = 0;
-    few.experts.on_generate = [&](const ExpertStore& store) {
+    few.store->on_generate = [&](const ExpertStore& store) {
         most_cached = std::max<int64_t>(most_cached, static_cast<int64_t>(store.cached.size()));
     };
     const Mat x = random_matrix(20, config.hidden_size, 32);
     // Both generate the same experts from the same names: identical results, bit for bit.
-    CHECK(moe_forward(config, all, x, Dispatch::PerToken) == moe_forward(config, few, x, Dispatch::PerToken));
+    MoeActivations act;
+    CHECK(moe_forward(config, all, x, {}, "moe", &act) == moe_forward(config, few, x, {}));
     CHECK(most_cached == 3);
-    CHECK(few.experts.materializations > config.n_routed_experts);  // per token, evicted experts come back
-    CHECK(all.experts.materializations == config.n_routed_experts);
-
-    // Grouped dispatch visits each used expert once, so it generates each at most once.
-    MoeLayer grouped = generated_moe_layer(config, 1, 31, 1);
-    moe_forward(config, grouped, x, Dispatch::Grouped);
-    CHECK(grouped.experts.materializations <= config.n_routed_experts);
-    CHECK(grouped.experts.cached.size() == 1);
+    // The grouped experts visit each used expert once, so each is generated once.
+    int64_t used = 0;
+    for (int64_t e = 0; e < config.n_routed_experts; ++e) used += act.plan.offsets[e + 1] > act.plan.offsets[e];
+    CHECK(few.store->materializations == used);
+    CHECK(few.store->cached.size() == 3);
 }
 
 TEST_CASE("moe: generated weights carry the HF names and shapes") {
@@ -270,14 +314,14 @@ TEST_CASE("moe: generated weights carry the HF names and shapes") {
     CHECK(expert.up_proj == generated_matrix(7, "model.layers.2.mlp.experts.5.up_proj.weight", w, d, 1 / std::sqrt(float(d))));
     CHECK(expert.down_proj ==
           generated_matrix(7, "model.layers.2.mlp.experts.5.down_proj.weight", d, w, 1 / std::sqrt(float(w))));
-    CHECK(generated_shared_experts(config, 2, 7).gate_proj ==
+    const MoeWeights layer = generated_moe_weights(config, 2, 7);
+    CHECK(layer.shared_experts.gate_proj ==
           generated_matrix(7, "model.layers.2.mlp.shared_experts.gate_proj.weight", config.n_shared_experts * w, d,
                            1 / std::sqrt(float(d))));
-    CHECK(generated_dense_ffn(config, 0, 7).gate_proj.rows() == config.intermediate_size);
-    const GateWeights gate = generated_gate_weights(config, 2, 7);
-    CHECK(gate.weight == generated_matrix(7, "model.layers.2.mlp.gate.weight", config.n_routed_experts, d,
-                                          1 / std::sqrt(float(d))));
-    CHECK(gate.bias == Vec::Zero(config.n_routed_experts));  // a fresh model's bias
+    CHECK(layer.experts[5].up_proj == expert.up_proj);
+    CHECK(layer.gate.weight == generated_matrix(7, "model.layers.2.mlp.gate.weight", config.n_routed_experts, d,
+                                                1 / std::sqrt(float(d))));
+    CHECK(layer.gate.bias == Vec::Zero(config.n_routed_experts));  // a fresh model's bias
     CHECK(generated_gate_weights(preset_config("v2-lite"), 2, 7).bias.size() == 0);  // V2 has none
     CHECK(expert_bytes(preset_config("v3")) == 3LL * 2048 * 7168 * 4);
 }
@@ -294,7 +338,7 @@ TEST_CASE("moe: SwiGLU is down(silu(gate x) * up x)") {
     w.down_proj = Mat::Identity(2, 2);
     Mat x(1, 2);
     x << 1, 1;
-    const Mat y = swiglu_ffn(w, x);
+    const Mat y = swiglu(x, w);
     // The hand values carry seven significant digits; float adds a few ulps.
     CHECK(y(0, 0) == Approx(1.462117).epsilon(1e-6));
     CHECK(y(0, 1) == Approx(-0.806824).epsilon(1e-6));
@@ -302,10 +346,12 @@ TEST_CASE("moe: SwiGLU is down(silu(gate x) * up x)") {
 
 TEST_CASE("moe: the forward traces design.md's names") {
     const ModelConfig config = preset_config("toy");
-    MoeLayer layer = generated_moe_layer(config, 1, 41);
+    const MoeWeights layer = generated_moe_weights(config, 1, 41);
     const Mat x = random_matrix(5, config.hidden_size, 42);
     Trace trace;
-    const Mat out = moe_forward(config, layer, x, Dispatch::Grouped, &trace, "layers.1.moe");
+    ForwardContext context;
+    context.trace = &trace;
+    const Mat out = moe_forward(config, layer, x, context, "layers.1.moe");
     for (const char* leaf : {"scores", "biased_scores", "group_scores", "group_mask", "topk_idx", "topk_weight",
                              "shared_out", "routed_out", "out"}) {
         INFO(leaf);
@@ -332,7 +378,7 @@ TEST_CASE("moe: inconsistent configs are refused at the MoE entry points") {
     const ModelConfig toy = preset_config("toy");
     REQUIRE_THROWS_WITH(route_tokens(toy, Mat::Zero(1, 15), Vec()), Contains("15 columns"));
     REQUIRE_THROWS_WITH(route_tokens(toy, Mat::Zero(1, 16), Vec::Zero(3)), Contains("e_score_correction_bias has 3"));
-    REQUIRE_THROWS_WITH(generated_moe_layer(toy, 0, 1), Contains("layer 0 is a dense layer"));
+    REQUIRE_THROWS_WITH(generated_moe_weights(toy, 0, 1), Contains("layer 0 is a dense layer"));
 }
 
 // ---------------------------------------------------------------------------------------------

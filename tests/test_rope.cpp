@@ -1,4 +1,4 @@
-// RoPE and YaRN against values worked by hand from the published formulas (reference 1.4, 1.5).
+// RoPE and YaRN against values worked by hand from the published formulas (DeepSeek-V3 inference/model.py: precompute_freqs_cis, apply_rotary_emb).
 #include <catch2/catch.hpp>
 #include <cmath>
 

@@ -92,36 +92,12 @@ std::string bundled_checkpoint() {
 
 Trace run_model(const App& app, const std::vector<int32_t>& tokens, AttnImpl attn,
                 const std::vector<std::string>& filters) {
-    if (!app.weights) {
-        ForwardOptions options;
-        options.seed = app.seed;
-        options.attn = attn;
-        options.filters = filters;
-        return forward_trace(app.model, tokens, options);
-    }
-    const ModelConfig& config = app.model;
-    std::string token_list;
-    for (size_t t = 0; t < tokens.size(); ++t) {
-        if (tokens[t] < 0 || tokens[t] >= config.vocab_size)
-            throw std::runtime_error("token " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
-                                     " is outside the model's vocabulary of " + std::to_string(config.vocab_size));
-        token_list += (t ? "," : "") + std::to_string(tokens[t]);
-    }
-    Trace trace;
-    trace.filters = filters;
-    DecodeState state;
-    for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer)
-        state.caches.push_back(make_mla_cache(config, attn, static_cast<int64_t>(tokens.size())));
-    model_decode(config, *app.weights, state, tokens, &trace);
-    trace.metadata = {{"config", config_to_json(config).dump()},
-                      {"preset", config.name},
-                      {"model", app.model_dir},
-                      {"tokens", token_list},
-                      {"device", "cpu"},
-                      {"layers", std::to_string(config.num_hidden_layers)},
-                      {"attn_impl", attn_impl_name(attn)},
-                      {"mode", "prefill"},
-                      {"kv_cache_floats", std::to_string(state.caches.empty() ? 0 : mla_cache_floats(state.caches[0]))}};
+    TraceOptions options;
+    options.attn = attn;
+    options.filters = filters;
+    if (!app.weights) return trace_generated(app.model, app.seed, kGeneratedLayers, tokens, options);
+    Trace trace = trace_model(app.model, *app.weights, tokens, options);
+    trace.metadata["model"] = app.model_dir;
     return trace;
 }
 
@@ -170,7 +146,8 @@ void run_prompt(App& app, const std::string& prompt) {
                               std::to_string(app.model.num_hidden_layers) + " layers, " + attention +
                               " attention)"
                         : "live run of the " + app.model.name + " model (generated weights, seed " +
-                              std::to_string(app.seed) + ", first 2 layers, " + attention + " attention)";
+                              std::to_string(app.seed) + ", first " +
+                              std::to_string(kGeneratedLayers) + " layers, " + attention + " attention)";
         set_trace(app, std::move(trace), app.model, std::move(tokens), source);
         app.next_tokens = std::move(next);
         app.greedy_completion = std::move(completion);

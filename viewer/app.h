@@ -78,8 +78,10 @@ bool load_checkpoint(App& app, const std::string& directory);
 // data/toy/grpo (config.json + model.safetensors), in the working directory or in the source
 // tree, if it is there; else "".
 std::string bundled_checkpoint();
-// The model on these tokens, traced (names matching `filters` only, all when empty): model_decode
-// with `attn` caches for a checkpoint, forward_trace of the first blocks for generated weights.
+// Generated weights run their first blocks (the toy's dense layer 0 and MoE layer 1).
+constexpr int64_t kGeneratedLayers = 2;
+// The model on these tokens, traced (names matching `filters` only, all when empty): trace_model
+// with `attn` caches for a checkpoint, trace_generated of the first blocks for generated weights.
 Trace run_model(const App& app, const std::vector<int32_t>& tokens, AttnImpl attn,
                 const std::vector<std::string>& filters = {});
 // Runs the model on `prompt` and makes it the current trace; a prompt the tokenizer or the

@@ -133,12 +133,8 @@ Options parse_command_line(const ParsedArgs& args, App& app) {
     app.panel = args.str("panel");
     if (!find_panel(app.panel)) throw UsageError("--panel: no panel '" + app.panel + "' (see --help)");
     app.analytics_preset = args.str("preset");
-    try {
-        preset_config(app.analytics_preset);
-        app.attn = attn_impl_from_name(args.str("attn"));
-    } catch (const std::runtime_error& error) {
-        throw UsageError(error.what());
-    }
+    args.choice("preset", preset_config);
+    app.attn = args.choice("attn", attn_impl_from_name);
     if (args.flag("compare") != (args.positional.size() == 2) || args.positional.size() == 1)
         throw UsageError(args.flag("compare") ? "--compare needs two trace files, A and B"
                                                    : "trace files A and B are read with --compare A B");

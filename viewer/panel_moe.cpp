@@ -144,7 +144,7 @@ GateView synthetic_gate_view(const std::string& preset, uint64_t seed) {
     const ModelConfig config = preset_config(preset);
     const int64_t layer = first_moe_layer(config);
     const Mat x = generated_matrix(seed, "viewer.moe.hidden", kSyntheticTokens, config.hidden_size, 1.0f);
-    const Routing routing = gate_forward(config, generated_gate_weights(config, layer, seed), x);
+    const Routing routing = gate_forward(config, generated_gate_weights(config, layer, seed), x, {});
     return make_gate_view(config, preset + " gate (layer " + std::to_string(layer) + "), synthetic tokens", routing);
 }
 

@@ -1,0 +1,108 @@
+// seek kernels: every gpu/ kernel and variant against core/ on seeded inputs, then timed on a GPU.
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "../gpu/kernel_checks.h"
+#include "commands.h"
+#include "progress.h"
+
+namespace seek::cli {
+
+static const CommandSpec kernels_spec = {
+    "kernels",
+    "check every gpu/ kernel and variant against core (in the emulator or on a GPU) and time it",
+    "llm.c's validate-then-benchmark loop. For each kernel of gpu/ and each of its numbered variants:\n"
+    "seeded random inputs; core's reference and the kernel on the same inputs; the error\n"
+    "max |kernel - core| / max |core| against the tolerance rule (core/tolerance.h: 0 for exact ops,\n"
+    "1e-5 for FP32 computed in another order). --device emu runs the kernels' own source in the\n"
+    "thread-block emulator on this CPU: it validates only (its times say nothing about a GPU).\n"
+    "--device cuda runs them on a GPU and times each call (median of --repeats, host copies\n"
+    "included), with achieved GB/s and GFLOP/s.\n\n"
+    "--scale small uses the toy's sizes (quick in the emulator); --scale v3 DeepSeek-V3's (a GPU).\n"
+    "The exit status is 1 when any kernel is beyond its tolerance.",
+    {
+        {"device", "NAME", "emu (the emulator) or cuda (a GPU)", "emu"},
+        {"op", "NAMES", "only these ops, comma-separated (default: every op with a kernel)", ""},
+        {"scale", "NAME", "small or v3", ""},
+        {"repeats", "N", "timed calls per kernel on a GPU", "20"},
+        {"seed", "N", "seed of the inputs", "0"},
+        {"json", "", "print the results as JSON", ""},
+    },
+    "",
+    0,
+    0,
+};
+
+static std::vector<std::string> split_commas(const std::string& text) {
+    std::vector<std::string> items;
+    size_t start = 0;
+    while (start <= text.size()) {
+        const size_t comma = std::min(text.find(',', start), text.size());
+        if (comma > start) items.push_back(text.substr(start, comma - start));
+        start = comma + 1;
+    }
+    return items;
+}
+
+int run_kernels(int argc, char** argv) {
+    if (wants_help(kernels_spec, argc, argv)) {
+        std::printf("\nops: ");
+        for (const std::string& op : checked_ops()) std::printf("%s ", op.c_str());
+        std::printf("\n");
+        return 0;
+    }
+    const ParsedArgs args = parse_args(kernels_spec, argc, argv);
+    KernelCheckOptions options;
+    options.device = args.choice("device", device_from_name);
+    if (options.device == Device::Cpu) throw UsageError("--device: cpu is the reference; check emu or cuda against it");
+    options.scale = args.flag("scale") ? args.str("scale") : options.device == Device::Cuda ? "v3" : "small";
+    if (options.scale != "small" && options.scale != "v3") throw UsageError("--scale must be small or v3, got '" + options.scale + "'");
+    options.ops = args.flag("op") ? split_commas(args.str("op")) : std::vector<std::string>{};
+    for (const std::string& op : options.ops) {
+        const std::vector<std::string> known = checked_ops();
+        if (std::find(known.begin(), known.end(), op) == known.end()) throw UsageError("--op: no kernel for '" + op + "'");
+    }
+    options.repeats = static_cast<int>(args.integer("repeats"));
+    if (options.repeats < 1) throw UsageError("--repeats must be >= 1");
+    options.seed = static_cast<uint64_t>(args.integer("seed"));
+
+    bool available = false;
+    const std::string description = device_description(options.device, &available);
+    if (!available) throw std::runtime_error(std::string("--device ") + device_name(options.device) + ": " + description);
+    if (!args.flag("json")) std::printf("device: %s\nscale: %s\n\n", description.c_str(), options.scale.c_str());
+    if (!args.flag("json"))
+        std::printf("%-18s %-3s %-38s %-20s %11s %9s %5s %10s %9s %10s\n", "op", "v", "variant", "shape", "max rel err",
+                    "tol", "", "ms/call", "GB/s", "GFLOP/s");
+    const std::vector<KernelCheck> checks = check_kernels(options, [&](const KernelCheck& c) {
+        if (args.flag("json")) return;
+        std::printf("%-18s %-3d %-38s %-20s %11.3e %9.1e %5s", c.op.c_str(), c.variant, c.variant_name.c_str(),
+                    c.shape.c_str(), c.max_rel_error, c.tolerance, c.passed ? "ok" : "FAIL");
+        if (c.milliseconds > 0)
+            std::printf(" %10.4f %9.1f %10.1f", c.milliseconds, c.bytes / c.milliseconds / 1e6, c.flops / c.milliseconds / 1e6);
+        else
+            std::printf(" %10s %9s %10s", "-", "-", "-");
+        std::printf("\n");
+        std::fflush(stdout);
+    });
+    int failures = 0;
+    for (const KernelCheck& c : checks) failures += !c.passed;
+    if (args.flag("json")) {
+        nlohmann::json rows = nlohmann::json::array();
+        for (const KernelCheck& c : checks)
+            rows.push_back({{"op", c.op}, {"variant", c.variant}, {"variant_name", c.variant_name}, {"shape", c.shape},
+                            {"max_abs_error", c.max_abs_error}, {"max_rel_error", c.max_rel_error},
+                            {"tolerance", c.tolerance}, {"passed", c.passed}, {"milliseconds", c.milliseconds},
+                            {"bytes", c.bytes}, {"flops", c.flops}});
+        std::printf("%s\n", nlohmann::json{{"device", device_name(options.device)}, {"description", description},
+                                           {"scale", options.scale}, {"kernels", rows}, {"failures", failures}}
+                                .dump(2)
+                                .c_str());
+    } else {
+        std::printf("\n%zu kernel variants: %zu within tolerance, %d beyond%s\n", checks.size(), checks.size() - failures,
+                    failures, options.device == Device::Emulator ? " (the emulator validates; it does not time)" : "");
+    }
+    return failures ? 1 : 0;
+}
+
+}  // namespace seek::cli

@@ -1,0 +1,438 @@
+// MLA's attention core on a GPU: the absorbed form over the latent cache (core/mla.h
+// latent_attention_forward), which decoding runs, and the naive form (attention_forward).
+//
+// Absorbed, every head attends to the one latent cache: keys [c_kv ; k_pe] (r + dr columns) and
+// values c_kv (its first r columns), per query row h·T + s (heads stacked as core stacks them):
+//   scores = scale (q_absorbed c_kv^T + q_pe k_pe^T),  P = causal softmax(scores),  o = P c_kv
+// The query at s sees keys 0 .. start + s. That is multi-query attention: one key/value row serves
+// all H heads, so the cache (V3: 576 floats per token) is what a decode step reads, and a kernel
+// should read it once for as many heads as it can.
+//
+// Variants, the simplest first:
+//   1. a block per (head, query) row: the row's scores in shared memory, a block-wide max, the
+//      exponentials and a block-wide sum (warp shuffles, then the warps' results in a fixed order),
+//      then each thread one output column, summing over the keys in order. Plain, but every head
+//      reads the whole cache (H times the bytes), a decode step (T = 1) has only H blocks to fill
+//      the GPU with, and the S scores must fit in shared memory (about 56K keys). It takes any
+//      operand layout, so it also runs the naive form, where each head has its own keys and values.
+//   2. split-KV, as FlashMLA: the keys are cut into `splits` chunks; a block takes one chunk for
+//      one query and a tile of 16 heads. It walks its chunk 16 keys at a time: the tile of
+//      [c_kv ; k_pe] rows is loaded into shared memory once for the 16 heads (rows padded to an odd
+//      pitch so the 16 threads reading one column of 16 rows hit 16 banks), each of 256 threads
+//      scores one (head, key), and an online softmax keeps per head a running max m, running sum l
+//      and an unnormalized output: when a tile raises the max, what was accumulated is rescaled by
+//      e^(m_old - m_new). The values are the keys' first r columns, already in shared memory. The
+//      block writes its chunk's output (normalized) and log-sum-exp m + log l. A second kernel
+//      combines the chunks of a row: lse = log Σ_c e^(lse_c), o = Σ_c e^(lse_c - lse) o_c, in the
+//      order of the chunks, so the result does not depend on which block finished first.
+//      splits · T · ceil(H/16) blocks fill the GPU even at T = 1, and the cache is read H/16 times.
+//      The FlashMLA kernel keeps the accumulator in registers and multiplies on tensor cores (64
+//      heads per block); here it is in shared memory (any r) and the products are SIMT.
+// Scores and probabilities, when asked for (the traced forward records them), come from one more
+// simple kernel: each entry recomputed with the same score function and e^(score - lse), the
+// row's log-sum-exp both variants write. No variant uses float atomics: every sum has a fixed
+// order, so the bytes are the same run after run.
+//
+// Bytes per call, absorbed: the cache S (r + dr) 4, read once per (query, head tile) by variant 2,
+// T ceil(H/16) times (from L2 after the first; once per decode step at H <= 16), once per row by
+// variant 1 (H T times), + queries H T (r + dr) 4 + output H T r 4, + for variant 2 the partials
+// written and read back, 2 · splits H T (r + 1) 4. FLOPs: 2 H T S (2r + dr) (per key r + dr
+// multiply-adds for the score, r for the output), less what the causal mask skips.
+// Naive (variant 1): each row reads its head's keys and values, H T S (dq + dv) 4 bytes, and
+// 2 H T S (dq + dv) FLOPs.
+#include "gpu/seek_cuda.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "gpu/block_reduce.h"
+
+namespace SEEK_GPU_NAMESPACE {
+
+// Where an operand's rows are: row i of head h at data + h·head_stride + i·row_stride.
+// head_stride 0: every head reads the same rows (the latent cache).
+struct HeadRows {
+    const float* data;
+    long long head_stride, row_stride;
+
+    __device__ __forceinline__ const float* row(int head, int i) const {
+        return data + head * head_stride + i * row_stride;
+    }
+};
+
+// One attention: per head, queries [q_a ; q_b] against keys [k_a ; k_b], values v; query s at
+// position start + s sees keys 0 .. start + s. Absorbed MLA: q_a = q_absorbed, q_b = q_pe,
+// k_a = v = c_kv, k_b = k_pe. Naive: q_a, k_a, v each head's columns, dim_b = 0.
+struct AttentionProblem {
+    HeadRows q_a, q_b, k_a, k_b, v;
+    int dim_a, dim_b, dim_v;
+    int heads, queries, keys, start;
+    float scale;
+};
+
+// scale (q_a · k_a + q_b · k_b), in float, in a fixed order: every kernel here scores with it, so
+// they give the same score for the same (query, key).
+__device__ __forceinline__ float attention_score(const float* q_a, const float* k_a, int dim_a, const float* q_b,
+                                                 const float* k_b, int dim_b, float scale) {
+    float dot_a = 0.0f, dot_b = 0.0f;
+    for (int i = 0; i < dim_a; ++i) dot_a += q_a[i] * k_a[i];
+    for (int i = 0; i < dim_b; ++i) dot_b += q_b[i] * k_b[i];
+    return (dot_a + dot_b) * scale;
+}
+
+// ---- variant 1: a block per (head, query) row, the row's scores in shared memory ----------------
+constexpr int attention_threads1 = 128;
+
+// Dynamic shared memory: the query (dim_a + dim_b), the scores (keys), one float per warp.
+inline size_t attention_shared_bytes1(int dim_a, int dim_b, int keys) {
+    return (static_cast<size_t>(dim_a) + dim_b + keys + attention_threads1 / 32) * sizeof(float);
+}
+
+// budget: attention_row_kernel regs<=48 smem<=0 spills=0
+__global__ void __launch_bounds__(attention_threads1)
+attention_row_kernel(float* __restrict__ out, long long out_head_stride, long long out_row_stride,
+                     float* __restrict__ lse, AttentionProblem p) {
+    SEEK_DYNAMIC_SHARED(float, shared);
+    float* query = shared;                         // [q_a ; q_b] of this row
+    float* weights = query + p.dim_a + p.dim_b;    // the scores, then e^(score - max)
+    float* scratch = weights + p.keys;             // one float per warp (block_reduce)
+    const int row = blockIdx.x, head = row / p.queries, s = row % p.queries;
+    const int visible = p.start + s + 1;
+
+    const float* q_a = p.q_a.row(head, s);
+    const float* q_b = p.q_b.row(head, s);
+    for (int i = threadIdx.x; i < p.dim_a; i += blockDim.x) query[i] = q_a[i];
+    for (int i = threadIdx.x; i < p.dim_b; i += blockDim.x) query[p.dim_a + i] = q_b[i];
+    __syncthreads();  // the query is in shared memory before anyone scores against it
+
+    float local_max = -INFINITY;
+    for (int t = threadIdx.x; t < visible; t += blockDim.x) {
+        const float score = attention_score(query, p.k_a.row(head, t), p.dim_a, query + p.dim_a, p.k_b.row(head, t),
+                                            p.dim_b, p.scale);
+        weights[t] = score;
+        local_max = fmaxf(local_max, score);
+    }
+    const float max = block_reduce(local_max, MaxOf(), scratch);
+    float local_sum = 0.0f;
+    for (int t = threadIdx.x; t < visible; t += blockDim.x) {
+        const float e = expf(weights[t] - max);  // no exponent is positive: nothing overflows
+        weights[t] = e;
+        local_sum += e;
+    }
+    const float sum = block_reduce(local_sum, SumOf(), scratch);  // its barriers also publish every weights[t]
+
+    float* out_row = out + head * out_head_stride + s * out_row_stride;
+    for (int j = threadIdx.x; j < p.dim_v; j += blockDim.x) {  // neighbouring threads, neighbouring columns
+        float acc = 0.0f;
+        for (int t = 0; t < visible; ++t) acc += weights[t] * p.v.row(head, t)[j];
+        out_row[j] = acc / sum;
+    }
+    if (threadIdx.x == 0) lse[row] = max + logf(sum);
+}
+
+// ---- variant 2: split-KV with an online softmax, then a combine ---------------------------------
+constexpr int mla_heads_per_block = 16;
+constexpr int mla_keys_per_tile = 16;
+constexpr int mla_split_threads = mla_heads_per_block * mla_keys_per_tile;  // a thread per (head, key) of a tile
+
+// Row pitch of the query and key tiles in shared memory: r + dr rounded up to odd, so that the
+// 16 threads reading column i of 16 different rows fall in 16 different banks.
+inline __host__ __device__ int mla_tile_pitch(int rank, int rope_dim) { return (rank + rope_dim) | 1; }
+
+// Dynamic shared memory: queries and keys (16 rows each, at the pitch), the tile's probabilities,
+// per head the rescale factor, sum and max, and the accumulator (16 heads x r).
+inline size_t mla_split_shared_bytes(int rank, int rope_dim) {
+    const size_t pitch = mla_tile_pitch(rank, rope_dim);
+    return ((mla_heads_per_block + mla_keys_per_tile) * pitch + mla_heads_per_block * mla_keys_per_tile +
+            3 * mla_heads_per_block + static_cast<size_t>(mla_heads_per_block) * rank) *
+           sizeof(float);
+}
+
+// The first key of chunk `split` and one past its last (chunk = ceil(keys / splits)).
+__device__ __forceinline__ int chunk_begin(int split, int keys, int splits) {
+    const int chunk = (keys + splits - 1) / splits;
+    return min(split * chunk, keys);
+}
+
+// Grid (splits, T, ceil(H/16)). Partials: o_partial [splits, H·T, r], lse_partial [splits, H·T].
+// budget: mla_split_kernel regs<=48 smem<=0 spills=0
+__global__ void __launch_bounds__(mla_split_threads)
+mla_split_kernel(float* __restrict__ o_partial, float* __restrict__ lse_partial, const float* __restrict__ q_absorbed,
+                 const float* __restrict__ q_pe, const float* __restrict__ c_kv, const float* __restrict__ k_pe,
+                 int heads, int queries, int keys, int start, int rank, int rope_dim, int splits, float scale) {
+    const int split = blockIdx.x, s = blockIdx.y, head0 = blockIdx.z * mla_heads_per_block;
+    const int rows = heads * queries, width = rank + rope_dim, pitch = mla_tile_pitch(rank, rope_dim);
+    const int begin = chunk_begin(split, keys, splits);
+    const int end = min(chunk_begin(split + 1, keys, splits), start + s + 1);  // the causal limit of query s
+
+    if (begin >= end) {  // a chunk this query does not see (or an empty one): weight 0 in the combine
+        for (int index = threadIdx.x; index < mla_heads_per_block * rank; index += blockDim.x) {
+            const int head = head0 + index / rank;
+            if (head < heads) o_partial[(static_cast<size_t>(split) * rows + head * queries + s) * rank + index % rank] = 0.0f;
+        }
+        const int head = head0 + static_cast<int>(threadIdx.x);
+        if (threadIdx.x < mla_heads_per_block && head < heads) lse_partial[split * rows + head * queries + s] = -INFINITY;
+        return;  // the whole block: begin and end depend on the block alone
+    }
+
+    SEEK_DYNAMIC_SHARED(float, shared);
+    float* q_tile = shared;                                                // [16 heads][pitch]
+    float* kv_tile = q_tile + mla_heads_per_block * pitch;                 // [16 keys][pitch]: [c_kv ; k_pe]
+    float* p_tile = kv_tile + mla_keys_per_tile * pitch;                   // [16 heads][16 keys]
+    float* rescale = p_tile + mla_heads_per_block * mla_keys_per_tile;     // [16]: e^(m_old - m_new)
+    float* row_sum = rescale + mla_heads_per_block;                        // [16]
+    float* row_max = row_sum + mla_heads_per_block;                        // [16]
+    float* acc = row_max + mla_heads_per_block;                            // [16 heads][r], unnormalized
+
+    // The tile's queries (heads past H get zeros: they score, but nothing of theirs is written).
+    for (int index = threadIdx.x; index < mla_heads_per_block * width; index += blockDim.x) {
+        const int h = index / width, i = index % width, head = head0 + h;
+        float value = 0.0f;
+        if (head < heads) {
+            const size_t q_row = static_cast<size_t>(head) * queries + s;
+            value = i < rank ? q_absorbed[q_row * rank + i] : q_pe[q_row * rope_dim + i - rank];
+        }
+        q_tile[h * pitch + i] = value;
+    }
+    for (int index = threadIdx.x; index < mla_heads_per_block * rank; index += blockDim.x) acc[index] = 0.0f;
+
+    const int my_head = threadIdx.x / mla_keys_per_tile, my_key = threadIdx.x % mla_keys_per_tile;
+    float running_max = -INFINITY, running_sum = 0.0f;  // of my_head; the same in its 16 threads
+    for (int tile = begin; tile < end; tile += mla_keys_per_tile) {
+        __syncthreads();  // the previous tile's keys and probabilities used up (first tile: queries loaded)
+        // Keys past the chunk's end load as zeros: their probability is 0, and 0 times a zero stays 0.
+        for (int index = threadIdx.x; index < mla_keys_per_tile * width; index += blockDim.x) {
+            const int t = index / width, i = index % width, key = tile + t;
+            float value = 0.0f;
+            if (key < end) value = i < rank ? c_kv[static_cast<size_t>(key) * rank + i] : k_pe[static_cast<size_t>(key) * rope_dim + i - rank];
+            kv_tile[t * pitch + i] = value;
+        }
+        __syncthreads();  // the whole tile loaded
+
+        const bool valid = tile + my_key < end;
+        const float* query = q_tile + my_head * pitch;
+        const float* key_row = kv_tile + my_key * pitch;
+        const float score = valid ? attention_score(query, key_row, rank, query + rank, key_row + rank, rope_dim, scale)
+                                  : -INFINITY;
+        // The 16 threads of a head are lanes 0-15 or 16-31 of a warp: xor shuffles of width 16.
+        float tile_max = score;
+        for (int offset = mla_keys_per_tile / 2; offset > 0; offset /= 2)
+            tile_max = fmaxf(tile_max, __shfl_xor_sync(full_warp_mask, tile_max, offset, mla_keys_per_tile));
+        const float new_max = fmaxf(running_max, tile_max);  // finite: key `tile` is valid
+        const float alpha = expf(running_max - new_max);     // 0 on the first tile
+        const float prob = valid ? expf(score - new_max) : 0.0f;
+        float tile_sum = prob;
+        for (int offset = mla_keys_per_tile / 2; offset > 0; offset /= 2)
+            tile_sum += __shfl_xor_sync(full_warp_mask, tile_sum, offset, mla_keys_per_tile);
+        running_sum = running_sum * alpha + tile_sum;
+        running_max = new_max;
+        p_tile[my_head * mla_keys_per_tile + my_key] = prob;
+        if (my_key == 0) rescale[my_head] = alpha;
+        __syncthreads();  // every probability and rescale factor written
+
+        // o_h <- e^(m_old - m_new) o_h + Σ_t p_ht c_kv[t]: a thread per (head, column), keys in order.
+        for (int index = threadIdx.x; index < mla_heads_per_block * rank; index += blockDim.x) {
+            const int h = index / rank, j = index % rank;
+            float value = acc[index] * rescale[h];
+            for (int t = 0; t < mla_keys_per_tile; ++t) value += p_tile[h * mla_keys_per_tile + t] * kv_tile[t * pitch + j];
+            acc[index] = value;
+        }
+    }
+    if (my_key == 0) {
+        row_sum[my_head] = running_sum;
+        row_max[my_head] = running_max;
+    }
+    __syncthreads();  // every head's sum and max written
+
+    for (int index = threadIdx.x; index < mla_heads_per_block * rank; index += blockDim.x) {
+        const int h = index / rank, head = head0 + h;
+        if (head < heads)
+            o_partial[(static_cast<size_t>(split) * rows + head * queries + s) * rank + index % rank] = acc[index] / row_sum[h];
+    }
+    const int head = head0 + static_cast<int>(threadIdx.x);
+    if (threadIdx.x < mla_heads_per_block && head < heads)
+        lse_partial[split * rows + head * queries + s] = row_max[threadIdx.x] + logf(row_sum[threadIdx.x]);
+}
+
+constexpr int mla_combine_threads = 128;
+
+// A block per row h·T + s: warp 0 turns the chunks' log-sum-exps into weights e^(lse_c - lse)
+// (shared memory, one per split), then every thread combines its columns in chunk order.
+// budget: mla_combine_kernel regs<=48 smem<=0 spills=0
+__global__ void __launch_bounds__(mla_combine_threads)
+mla_combine_kernel(float* __restrict__ out, float* __restrict__ lse, const float* __restrict__ o_partial,
+                   const float* __restrict__ lse_partial, int rows, int rank, int splits) {
+    SEEK_DYNAMIC_SHARED(float, weights);  // [splits]
+    const int row = blockIdx.x;
+    if (threadIdx.x < 32) {  // warp 0, all its lanes: the shuffles need them
+        const int lane = threadIdx.x;
+        float max = -INFINITY;
+        for (int c = lane; c < splits; c += 32) max = fmaxf(max, lse_partial[c * rows + row]);
+        max = warp_reduce(max, MaxOf());
+        // finite: chunk 0 starts at key 0, which every query sees
+        float sum = 0.0f;
+        for (int c = lane; c < splits; c += 32) sum += expf(lse_partial[c * rows + row] - max);  // e^-inf = 0
+        sum = warp_reduce(sum, SumOf());
+        const float total = max + logf(sum);
+        for (int c = lane; c < splits; c += 32) weights[c] = expf(lse_partial[c * rows + row] - total);
+        if (lane == 0) lse[row] = total;
+    }
+    __syncthreads();  // every weight written before any is used
+    for (int j = threadIdx.x; j < rank; j += blockDim.x) {
+        float value = 0.0f;
+        for (int c = 0; c < splits; ++c) value += weights[c] * o_partial[(static_cast<size_t>(c) * rows + row) * rank + j];
+        out[static_cast<size_t>(row) * rank + j] = value;
+    }
+}
+
+// ---- scores and probabilities, when asked for ---------------------------------------------------
+constexpr int attention_probs_threads = 128;
+
+// A block per row h·T + s; a thread per key: scores (-inf past the causal limit) and
+// P = e^(score - lse) (0 there). Either output may be null.
+// budget: attention_probs_kernel regs<=48 smem<=0 spills=0
+__global__ void __launch_bounds__(attention_probs_threads)
+attention_probs_kernel(float* __restrict__ scores, float* __restrict__ probs, const float* __restrict__ lse,
+                       AttentionProblem p) {
+    const int row = blockIdx.x, head = row / p.queries, s = row % p.queries;
+    const int visible = p.start + s + 1;
+    const float* q_a = p.q_a.row(head, s);
+    const float* q_b = p.q_b.row(head, s);
+    for (int t = threadIdx.x; t < p.keys; t += blockDim.x) {
+        float score = -INFINITY, prob = 0.0f;
+        if (t < visible) {
+            score = attention_score(q_a, p.k_a.row(head, t), p.dim_a, q_b, p.k_b.row(head, t), p.dim_b, p.scale);
+            prob = expf(score - lse[row]);
+        }
+        const size_t at = static_cast<size_t>(row) * p.keys + t;
+        if (scores) scores[at] = score;
+        if (probs) probs[at] = prob;
+    }
+}
+
+// ---- host ---------------------------------------------------------------------------------------
+namespace {
+
+// Raises the kernel's dynamic shared memory limit when it needs more than the default 48 KB.
+template <typename Kernel>
+void allow_shared_bytes(Kernel* kernel, size_t bytes) {
+    if (bytes > 48 * 1024)
+        SEEK_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+}
+
+// Scores and probabilities [H·T, S] of `p` into host arrays (either may be null), from the rows' lse.
+void scores_and_probs(float* scores, float* probs, const AttentionProblem& p, const float* d_lse) {
+    if (!scores && !probs) return;
+    const size_t count = static_cast<size_t>(p.heads) * p.queries * p.keys;
+    DeviceArray<float> d_scores(scores ? count : 0), d_probs(probs ? count : 0);
+    SEEK_LAUNCH(attention_probs_kernel, p.heads * p.queries, attention_probs_threads, 0)
+    (d_scores.data, d_probs.data, d_lse, p);
+    SEEK_CUDA_CHECK(cudaGetLastError());
+    if (scores) d_scores.copy_to_host(scores);
+    if (probs) d_probs.copy_to_host(probs);
+}
+
+// Variant 1 on `p`, output rows at out_head_stride, out_row_stride in an [out_count] array.
+void attention_rows(float* out, size_t out_count, long long out_head_stride, long long out_row_stride, float* scores,
+                    float* probs, const AttentionProblem& p) {
+    const size_t shared_bytes = attention_shared_bytes1(p.dim_a, p.dim_b, p.keys);
+    allow_shared_bytes(attention_row_kernel, shared_bytes);
+    DeviceArray<float> d_out(out_count), d_lse(static_cast<size_t>(p.heads) * p.queries);
+    SEEK_LAUNCH(attention_row_kernel, p.heads * p.queries, attention_threads1, shared_bytes)
+    (d_out.data, out_head_stride, out_row_stride, d_lse.data, p);
+    SEEK_CUDA_CHECK(cudaGetLastError());
+    d_out.copy_to_host(out);
+    scores_and_probs(scores, probs, p, d_lse.data);
+}
+
+}  // namespace
+
+// The most keys variant 1 holds in shared memory (227 KB, the most a block may have).
+int attention_max_keys1(int dim_a, int dim_b) {
+    const long long floats = 227 * 1024 / static_cast<long long>(sizeof(float)) - dim_a - dim_b - attention_threads1 / 32;
+    return floats > 0 ? static_cast<int>(floats) : 0;
+}
+
+// The largest r + dr variant 2's shared memory holds.
+bool mla_split_fits(int rank, int rope_dim) { return mla_split_shared_bytes(rank, rope_dim) <= 227 * 1024; }
+
+// The splits variant 2 uses when asked for 0: enough blocks for two per SM of a 132-SM GPU, with at
+// least 64 keys per chunk, at most 256 chunks.
+int mla_default_splits(int heads, int queries, int keys) {
+    const int blocks = queries * ((heads + mla_heads_per_block - 1) / mla_heads_per_block);
+    const int wanted = (2 * 132 + blocks - 1) / blocks;
+    const int most = std::max(1, std::min(256, keys / 64));
+    return std::max(1, std::min(wanted, most));
+}
+
+// Absorbed: q_absorbed [H·T, r], q_pe [H·T, dr], c_kv [S, r], k_pe [S, dr] host arrays (S = start + T);
+// out [H·T, r]; scores, probs [H·T, S] or null. variant 1 or 2; splits (variant 2): 0 for the
+// default, else 1 .. 4096. Shapes are checked by the caller (gpu/mla_decode.h).
+void latent_attention_forward_gpu(float* out, float* scores, float* probs, const float* q_absorbed, const float* q_pe,
+                                  const float* c_kv, const float* k_pe, int heads, int queries, int start, int rank,
+                                  int rope_dim, float scale, int variant, int splits) {
+    if (variant < 1 || variant > 2) {
+        throw std::invalid_argument("latent_attention_forward: variant " + std::to_string(variant) + " does not exist (1, 2)");
+    }
+    const int keys = start + queries, rows = heads * queries;
+    if (rows == 0) return;
+    DeviceArray<float> d_q_absorbed(static_cast<size_t>(rows) * rank), d_q_pe(static_cast<size_t>(rows) * rope_dim);
+    DeviceArray<float> d_c_kv(static_cast<size_t>(keys) * rank), d_k_pe(static_cast<size_t>(keys) * rope_dim);
+    d_q_absorbed.copy_from_host(q_absorbed);
+    d_q_pe.copy_from_host(q_pe);
+    d_c_kv.copy_from_host(c_kv);
+    d_k_pe.copy_from_host(k_pe);
+    // Rows h·T + s of the queries; every head the same cache rows (head stride 0); values = c_kv.
+    const AttentionProblem p{{d_q_absorbed.data, static_cast<long long>(queries) * rank, rank},
+                             {d_q_pe.data, static_cast<long long>(queries) * rope_dim, rope_dim},
+                             {d_c_kv.data, 0, rank},
+                             {d_k_pe.data, 0, rope_dim},
+                             {d_c_kv.data, 0, rank},
+                             rank, rope_dim, rank, heads, queries, keys, start, scale};
+    if (variant == 1) {
+        attention_rows(out, static_cast<size_t>(rows) * rank, static_cast<long long>(queries) * rank, rank, scores, probs, p);
+        return;
+    }
+    if (splits == 0) splits = mla_default_splits(heads, queries, keys);
+    if (splits < 1 || splits > 4096) {
+        throw std::invalid_argument("latent_attention_forward: " + std::to_string(splits) + " splits (1 .. 4096, or 0 for the default)");
+    }
+    DeviceArray<float> d_o_partial(static_cast<size_t>(splits) * rows * rank), d_lse_partial(static_cast<size_t>(splits) * rows);
+    DeviceArray<float> d_out(static_cast<size_t>(rows) * rank), d_lse(rows);
+    const size_t shared_bytes = mla_split_shared_bytes(rank, rope_dim);
+    allow_shared_bytes(mla_split_kernel, shared_bytes);
+    const dim3 grid(splits, queries, (heads + mla_heads_per_block - 1) / mla_heads_per_block);
+    SEEK_LAUNCH(mla_split_kernel, grid, mla_split_threads, shared_bytes)
+    (d_o_partial.data, d_lse_partial.data, d_q_absorbed.data, d_q_pe.data, d_c_kv.data, d_k_pe.data, heads, queries,
+     keys, start, rank, rope_dim, splits, scale);
+    SEEK_CUDA_CHECK(cudaGetLastError());
+    SEEK_LAUNCH(mla_combine_kernel, rows, mla_combine_threads, splits * sizeof(float))
+    (d_out.data, d_lse.data, d_o_partial.data, d_lse_partial.data, rows, rank, splits);
+    SEEK_CUDA_CHECK(cudaGetLastError());
+    d_out.copy_to_host(out);
+    scores_and_probs(scores, probs, p, d_lse.data);
+}
+
+// Naive: q [T, H·dq], k [S, H·dq], v [S, H·dv] host arrays (S = start + T); out [T, H·dv];
+// scores, probs [H·T, S] or null. variant 1 only.
+void attention_forward_gpu(float* out, float* scores, float* probs, const float* q, const float* k, const float* v,
+                           int heads, int queries, int start, int qk_dim, int v_dim, float scale, int variant) {
+    if (variant != 1) {
+        throw std::invalid_argument("attention_forward: variant " + std::to_string(variant) + " does not exist (1)");
+    }
+    const int keys = start + queries;
+    if (heads == 0 || queries == 0) return;
+    const long long q_width = static_cast<long long>(heads) * qk_dim, v_width = static_cast<long long>(heads) * v_dim;
+    DeviceArray<float> d_q(static_cast<size_t>(queries) * q_width), d_k(static_cast<size_t>(keys) * q_width);
+    DeviceArray<float> d_v(static_cast<size_t>(keys) * v_width);
+    d_q.copy_from_host(q);
+    d_k.copy_from_host(k);
+    d_v.copy_from_host(v);
+    // Head h's columns of every row; no second query part (q_b = q_a with dim_b = 0).
+    const AttentionProblem p{{d_q.data, qk_dim, q_width}, {d_q.data, qk_dim, q_width}, {d_k.data, qk_dim, q_width},
+                             {d_k.data, qk_dim, q_width}, {d_v.data, v_dim, v_width}, qk_dim, 0, v_dim, heads,
+                             queries, keys, start, scale};
+    attention_rows(out, static_cast<size_t>(queries) * v_width, v_dim, v_width, scores, probs, p);
+}
+
+}  // namespace SEEK_GPU_NAMESPACE
