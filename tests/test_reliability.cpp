@@ -191,11 +191,11 @@ TEST_CASE("reliability: load_model checks the checkpoint's shapes before allocat
                           Contains("tensor 'model.layers.0.self_attn.rotary_emb.inv_freq' is not part of the model"));
     }
     SECTION("NaN and infinite weights are named at load, with their index") {
-        weights.layers[1].experts[2].down_proj(3, 1) = NAN;
+        weights.layers[1].moe.experts[2].down_proj(3, 1) = NAN;
         save_model(dir.file("nan"), config, weights);
         CHECK_THROWS_WITH(load_model(dir.file("nan"), loaded),
                           Contains("tensor 'model.layers.1.mlp.experts.2.down_proj.weight' holds nan at [3, 1]"));
-        weights.layers[1].experts[2].down_proj(3, 1) = 0;
+        weights.layers[1].moe.experts[2].down_proj(3, 1) = 0;
         weights.norm(5) = -INFINITY;
         save_model(dir.file("inf"), config, weights);
         CHECK_THROWS_WITH(load_model(dir.file("inf"), loaded), Contains("tensor 'model.norm.weight' holds -inf at [5]"));
