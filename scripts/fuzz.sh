@@ -14,7 +14,7 @@ build=${BUILD:-build-asan}
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors config trace run_log problems verifier)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors config trace run_log problems verifier tokenizer)
 if [ ! -x "$build/tests/fuzz/fuzz_${targets[0]}" ]; then
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
           -DSEEK_SANITIZE=address,undefined -DSEEK_FUZZ=ON -DSEEK_VIEWER=OFF -DSEEK_CUDA=OFF
