@@ -2,8 +2,8 @@
 # The checking pass (run by hand, not by CI: a second full build costs more than CI's budget):
 # a second build folder built by clang with AddressSanitizer + UndefinedBehaviorSanitizer and the
 # libFuzzer targets of tests/fuzz; then, under the sanitizers, the fast unit tests (CTest label
-# unit: the Catch tests not tagged [slow], and the replay of every fuzz corpus) and every fuzz
-# target for SEEK_FUZZ_SECONDS seconds (label fuzz). The ordinary build (CI) replays the fuzz
+# unit: the Catch tests not tagged [slow]) and every fuzz target for SEEK_FUZZ_SECONDS seconds
+# (label fuzz; each starts by running its whole seed corpus). The ordinary build (CI) replays the fuzz
 # corpora without libFuzzer: ctest -R fuzz_replay.
 #
 #   scripts/sanitize.sh [BUILD_DIR]      BUILD_DIR defaults to build-asan

@@ -16,7 +16,7 @@ packages=(
   xvfb xauth             # viewer tests and docs screenshots: a virtual X server (xvfb-run needs xauth)
   libgl1-mesa-dri        # ... and Mesa's software OpenGL 3.3 (llvmpipe) to draw into it
   libpcre2-dev           # core/bpe: the tokenizer's regexes need Unicode properties
-  clang libclang-rt-14-dev  # scripts/sanitize.sh: ASan + UBSan builds and the libFuzzer targets of tests/fuzz
+  clang libclang-rt-14-dev libomp-dev  # scripts/sanitize.sh: ASan + UBSan builds (OpenMP under clang) and the libFuzzer targets of tests/fuzz
 )
 # tests/tokenizer: node and npm, from Debian unless the machine already has them.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
