@@ -24,6 +24,19 @@ namespace fs = std::filesystem;
 
 std::string reason(int error_number) { return std::strerror(error_number); }
 
+// Up to `size` bytes of fd into `into` (0 at the end of the file), past EINTR; a read error closes
+// fd and throws naming the file.
+size_t read_some(int fd, const std::string& path, char* into, size_t size) {
+    while (true) {
+        const ssize_t n = ::read(fd, into, size);
+        if (n >= 0) return static_cast<size_t>(n);
+        if (errno == EINTR) continue;
+        const int error_number = errno;
+        ::close(fd);
+        throw std::runtime_error(path + ": cannot read: " + reason(error_number));
+    }
+}
+
 // What a non-regular file is, for the message.
 const char* kind_of(mode_t mode) {
     if (S_ISDIR(mode)) return "a directory";
@@ -155,15 +168,9 @@ std::string read_regular_file(const std::string& path, uint64_t max_bytes) {
             if (contents.size() > max_bytes) break;
             contents.resize(contents.size() + 4096);  // the file grew since the fstat
         }
-        const ssize_t n = ::read(fd, &contents[done], contents.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const int error_number = errno;
-            ::close(fd);
-            throw std::runtime_error(path + ": cannot read: " + reason(error_number));
-        }
+        const size_t n = read_some(fd, path, &contents[done], contents.size() - done);
         if (n == 0) break;
-        done += static_cast<size_t>(n);
+        done += n;
     }
     ::close(fd);
     contents.resize(done);
@@ -330,16 +337,10 @@ FileChecksum checksum_file(const std::string& path) {
     FileChecksum result;
     uint64_t hash = kFnvOffset;
     while (true) {
-        const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const int error_number = errno;
-            ::close(fd);
-            throw std::runtime_error(path + ": cannot read: " + reason(error_number));
-        }
+        const size_t n = read_some(fd, path, buffer.data(), buffer.size());
         if (n == 0) break;
-        hash = fnv1a(hash, buffer.data(), static_cast<size_t>(n));
-        result.bytes += static_cast<uint64_t>(n);
+        hash = fnv1a(hash, buffer.data(), n);
+        result.bytes += n;
     }
     ::close(fd);
     result.checksum = hex(hash);
