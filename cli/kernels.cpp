@@ -72,11 +72,11 @@ int run_kernels(int argc, char** argv) {
     if (!available) throw std::runtime_error(std::string("--device ") + device_name(options.device) + ": " + description);
     if (!args.flag("json")) std::printf("device: %s\nscale: %s\n\n", description.c_str(), options.scale.c_str());
     if (!args.flag("json"))
-        std::printf("%-18s %-3s %-38s %-20s %11s %9s %5s %10s %9s %10s\n", "op", "v", "variant", "shape", "max rel err",
+        std::printf("%-16s %-3s %-44s %-40s %11s %9s %5s %10s %9s %10s\n", "op", "v", "variant", "shape", "max rel err",
                     "tol", "", "ms/call", "GB/s", "GFLOP/s");
     const std::vector<KernelCheck> checks = check_kernels(options, [&](const KernelCheck& c) {
         if (args.flag("json")) return;
-        std::printf("%-18s %-3d %-38s %-20s %11.3e %9.1e %5s", c.op.c_str(), c.variant, c.variant_name.c_str(),
+        std::printf("%-16s %-3d %-44s %-40s %11.3e %9.1e %5s", c.op.c_str(), c.variant, c.variant_name.c_str(),
                     c.shape.c_str(), c.max_rel_error, c.tolerance, c.passed ? "ok" : "FAIL");
         if (c.milliseconds > 0)
             std::printf(" %10.4f %9.1f %10.1f", c.milliseconds, c.bytes / c.milliseconds / 1e6, c.flops / c.milliseconds / 1e6);
@@ -89,11 +89,16 @@ int run_kernels(int argc, char** argv) {
     for (const KernelCheck& c : checks) failures += !c.passed;
     if (args.flag("json")) {
         nlohmann::json rows = nlohmann::json::array();
-        for (const KernelCheck& c : checks)
+        for (const KernelCheck& c : checks) {
+            nlohmann::json outputs = nlohmann::json::array();
+            for (const KernelOutput& output : c.outputs)
+                outputs.push_back({{"name", output.name}, {"max_abs_error", output.max_abs_error},
+                                   {"max_rel_error", output.max_rel_error}, {"tolerance", output.tolerance}});
             rows.push_back({{"op", c.op}, {"variant", c.variant}, {"variant_name", c.variant_name}, {"shape", c.shape},
                             {"max_abs_error", c.max_abs_error}, {"max_rel_error", c.max_rel_error},
-                            {"tolerance", c.tolerance}, {"passed", c.passed}, {"milliseconds", c.milliseconds},
-                            {"bytes", c.bytes}, {"flops", c.flops}});
+                            {"tolerance", c.tolerance}, {"passed", c.passed}, {"outputs", outputs},
+                            {"milliseconds", c.milliseconds}, {"bytes", c.bytes}, {"flops", c.flops}});
+        }
         std::printf("%s\n", nlohmann::json{{"device", device_name(options.device)}, {"description", description},
                                            {"scale", options.scale}, {"kernels", rows}, {"failures", failures}}
                                 .dump(2)

@@ -6,8 +6,9 @@
 //   cuda  the same kernels built by nvcc, on an NVIDIA GPU: a build with CUDA (nvcc found) and a
 //         device at run time
 //
-// An op with no gpu/ kernel keeps core's reference in every table; backend_ops says which op runs
-// where, and which variant of its kernel the table uses. Trace names never depend on the backend,
+// Every op of the table has a gpu/ kernel; a call the kernels do not model (a bf16 GEMM, fp8's
+// tensor-core accumulation model) takes core's reference. backend_ops says which op runs where,
+// and which variant of its kernel the table uses. Trace names never depend on the backend,
 // so `seek compare cpu.safetensors emu.safetensors --tol auto` lines them up tensor by tensor.
 #pragma once
 
@@ -35,6 +36,7 @@ struct BackendOp {
     std::string op;      // the table entry: "rms_norm"
     bool on_device;      // false: core's reference runs it
     std::string kernel;  // "gpu/rms_norm.cu variant 3", or "core" when not on the device
+    std::string on_core; // the calls core's reference still takes ("bf16 GEMMs"), "" when none
 };
 std::vector<BackendOp> backend_ops(Device device);
 
