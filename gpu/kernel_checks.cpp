@@ -532,7 +532,7 @@ struct OpCheck {
     const char* op;
     CheckOp check;
 };
-// The kernel table's ops (core/kernels.h's order; linear_fp8 is its linear at fp8 precision), then
+// The kernel table's ops in core/kernels.h's order, then the table's linear at fp8 precision, and
 // the kernels outside the table: FP8 quantization and the GEMM on codes, and the vocabulary-wide
 // softmax and GRPO objective of training.
 static const std::vector<OpCheck> kOpChecks = {
@@ -540,9 +540,6 @@ static const std::vector<OpCheck> kOpChecks = {
     {"rms_norm", check_rms_norm},
     {"rope", check_rope},
     {"linear", check_linear},
-#if SEEK_BACKEND_FP8
-    {"linear_fp8", check_linear_fp8},
-#endif
     {"attention", check_attention},
     {"latent_attention", check_latent_attention},
     {"route", check_route},
@@ -551,6 +548,7 @@ static const std::vector<OpCheck> kOpChecks = {
     {"moe_combine", check_moe_combine},
     {"swiglu", check_swiglu},
 #if SEEK_BACKEND_FP8
+    {"linear_fp8", check_linear_fp8},
     {"quantize", check_quantize},
     {"fp8_gemm", check_fp8_gemm},
 #endif
