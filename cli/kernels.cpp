@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "../core/safetensors.h"
 #include "../gpu/kernel_checks.h"
 #include "commands.h"
 #include "progress.h"
@@ -28,6 +29,7 @@ static const CommandSpec kernels_spec = {
         {"repeats", "N", "timed calls per kernel on a GPU", "20"},
         {"seed", "N", "seed of the inputs", "0"},
         {"json", "", "print the results as JSON", ""},
+        {"json-out", "FILE", "also write the results as JSON to FILE (with the table printed)", ""},
     },
     "",
     0,
@@ -87,7 +89,7 @@ int run_kernels(int argc, char** argv) {
     });
     int failures = 0;
     for (const KernelCheck& c : checks) failures += !c.passed;
-    if (args.flag("json")) {
+    if (args.flag("json") || args.flag("json-out")) {
         nlohmann::json rows = nlohmann::json::array();
         for (const KernelCheck& c : checks) {
             nlohmann::json outputs = nlohmann::json::array();
@@ -99,11 +101,13 @@ int run_kernels(int argc, char** argv) {
                             {"tolerance", c.tolerance}, {"passed", c.passed}, {"outputs", outputs},
                             {"milliseconds", c.milliseconds}, {"bytes", c.bytes}, {"flops", c.flops}});
         }
-        std::printf("%s\n", nlohmann::json{{"device", device_name(options.device)}, {"description", description},
-                                           {"scale", options.scale}, {"kernels", rows}, {"failures", failures}}
-                                .dump(2)
-                                .c_str());
-    } else {
+        const std::string json = nlohmann::json{{"device", device_name(options.device)}, {"description", description},
+                                                {"scale", options.scale}, {"kernels", rows}, {"failures", failures}}
+                                     .dump(2);
+        if (args.flag("json")) std::printf("%s\n", json.c_str());
+        if (args.flag("json-out")) write_file_atomic(args.str("json-out"), json + "\n");
+    }
+    if (!args.flag("json")) {
         std::printf("\n%zu kernel variants: %zu within tolerance, %d beyond%s\n", checks.size(), checks.size() - failures,
                     failures, options.device == Device::Emulator ? " (the emulator validates; it does not time)" : "");
     }

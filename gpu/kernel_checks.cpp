@@ -574,9 +574,18 @@ std::vector<KernelCheck> check_kernels(const KernelCheckOptions& options,
     backend_kernels(options.device);  // throws when the device cannot run, saying why
     std::vector<KernelCheck> checks;
     const Runner runner{options, checks, on_check};
-    for (const OpCheck& op : kOpChecks)
-        if (options.ops.empty() || std::find(options.ops.begin(), options.ops.end(), op.op) != options.ops.end())
+    for (const OpCheck& op : kOpChecks) {
+        if (!options.ops.empty() && std::find(options.ops.begin(), options.ops.end(), op.op) == options.ops.end()) continue;
+        // An op that fails to run (a kernel's error, memory) is a failed check; the other ops still run.
+        try {
             op.check(options, runner);
+        } catch (const std::exception& error) {
+            KernelCheck failed = check_of(op.op, 0, std::string("error: ") + error.what(), options.scale, 0, 0);
+            failed.max_abs_error = failed.max_rel_error = INFINITY;
+            checks.push_back(failed);
+            if (on_check) on_check(failed);
+        }
+    }
     return checks;
 }
 
