@@ -4,9 +4,11 @@
 //                                                  A 1x128 tiles, B 128x128 blocks; bit for bit
 //   fp8_linear_forward(x, weight, variant)         core's linear_forward at fp8 precision: quantize
 //                                                  x (1x128) and W (128x128), then the GEMM
-//   linear_forward(x, weight, precision, variant)  the kernel table's `linear` entry: fp32 runs
+//   linear_forward(x, weight, precision, variant)  core's linear_forward by precision: fp32 runs
 //                                                  gpu/linear.cu (variants 1-3), fp8 the above
-//                                                  (variants 1-2); bf16 is not on the GPU yet
+//                                                  (variants 1-2); bf16 is refused (the kernel
+//                                                  table's entry, gpu/backend_entries.inc, picks
+//                                                  a variant per precision and sends bf16 to core)
 // Variants 1 (a thread per output) and 2 (shared-memory tiles of codes and scales, promotion per
 // 128-wide K block). Needs the CUDA toolkit's cuda_fp8.h (without it fp8_gemm.cu is not built).
 #pragma once
