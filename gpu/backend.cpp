@@ -88,8 +88,19 @@ std::string device_description(bool* available);  // gpu/device.cu
 #if SEEK_HAVE_CUDA
 namespace cuda {
 std::string device_description(bool* available);
+bool device_peaks(double* bytes_per_second, double* flops_per_second);
 }
 #endif
+
+bool device_peaks(Device device, double* bytes_per_second, double* flops_per_second) {
+#if SEEK_HAVE_CUDA
+    if (device == Device::Cuda) return cuda::device_peaks(bytes_per_second, flops_per_second);
+#endif
+    (void)device;
+    (void)bytes_per_second;
+    (void)flops_per_second;
+    return false;
+}
 
 Device device_from_name(const std::string& name) {
     if (name == "cpu") return Device::Cpu;

@@ -28,6 +28,10 @@ const char* device_name(Device device);
 // emulator), and whether it can run now. For cuda without a GPU: false, and the words say why.
 std::string device_description(Device device, bool* available);
 
+// The device's roofline: peak DRAM bytes/s and FP32 FLOP/s (CUDA cores), from its attributes.
+// False for cpu and emu, and for cuda without a GPU.
+bool device_peaks(Device device, double* bytes_per_second, double* flops_per_second);
+
 // The table; throws (naming why) when the device cannot run: cuda without CUDA in the build or
 // without a GPU.
 const Kernels& backend_kernels(Device device);
