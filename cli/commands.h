@@ -37,6 +37,10 @@ ModelConfig config_from_args(const ParsedArgs& args);
 // --context N: 1 .. 2^30 tokens, so that byte and FLOP products stay inside int64.
 int64_t context_from_args(const ParsedArgs& args);
 
+// --model DIR, checked before loading: a folder without config.json is refused with the list of
+// its subfolders that hold a checkpoint (`--model data/toy` -> data/toy/base, data/toy/grpo).
+std::string model_dir_from_args(const ParsedArgs& args);
+
 // TEXT through the toy tokenizer; its error becomes a UsageError naming `option`.
 std::vector<int32_t> tokens_of_prompt(const std::string& text, const std::string& option);
 // --prompt TEXT through the toy tokenizer, checked against the config's vocabulary and positions.
@@ -48,9 +52,10 @@ std::vector<int32_t> prompt_from_args(const ParsedArgs& args, const ModelConfig&
 // this call freed memory stays in the process for the next allocation.
 void keep_freed_memory();
 
-// Long runs (train, grpo) save to --out DIR. With --resume, DIR must hold a saved run and no other
-// option may be given (the run keeps its own); without it, DIR must not hold one (never clobber a
-// run). Returns whether to resume; throws UsageError otherwise.
+// Long runs (train, grpo) save to --out DIR, a run folder (core/run_folder.h). With --resume, DIR
+// must hold a committed run and no other option may be given (the run keeps its own); without it,
+// DIR must hold neither a run nor a model (config.json, *.safetensors, ...: never clobber one, the
+// --model of `seek grpo` included). Returns whether to resume; throws UsageError otherwise.
 bool resuming_run(const CommandSpec& spec, const ParsedArgs& args, const std::string& out);
 
 // Long runs (train, grpo): Ctrl-C and SIGTERM set the returned flag instead of ending the process,

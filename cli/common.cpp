@@ -2,11 +2,13 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <cstdio>
 
 #include "../core/embedding.h"
+#include "../core/run_folder.h"
 #include "../core/tokenizer.h"
 
 namespace seek::cli {
@@ -43,6 +45,24 @@ int64_t context_from_args(const ParsedArgs& args) {
     return context;
 }
 
+std::string model_dir_from_args(const ParsedArgs& args) {
+    namespace fs = std::filesystem;
+    const std::string dir = args.str("model");
+    std::error_code error;
+    if (!fs::is_directory(dir, error) || fs::exists(fs::path(dir) / "config.json", error))
+        return dir;  // a checkpoint, or a path load_model reports as missing
+    std::vector<std::string> models;
+    for (const fs::directory_entry& entry : fs::directory_iterator(dir, error))
+        if (entry.is_directory(error) && fs::exists(entry.path() / "config.json", error))
+            models.push_back(entry.path().string());
+    std::sort(models.begin(), models.end());
+    std::string message = "--model " + dir + ": no config.json there, so no model";
+    if (models.empty()) throw UsageError(message + " (a checkpoint folder holds config.json and model.safetensors)");
+    message += "; these subfolders hold one:";
+    for (const std::string& model : models) message += " " + model;
+    throw UsageError(message);
+}
+
 std::vector<int32_t> tokens_of_prompt(const std::string& text, const std::string& option) {
     try {
         return encode_text(text);
@@ -67,16 +87,29 @@ void keep_freed_memory() {
 }
 
 bool resuming_run(const CommandSpec& spec, const ParsedArgs& args, const std::string& out) {
-    const bool has_run = std::filesystem::exists(out + "/optimizer.safetensors");
+    FolderContents contents;
+    try {
+        contents = inspect_run_folder(out);
+    } catch (const std::runtime_error& error) {
+        throw UsageError(std::string("--out: ") + error.what());
+    }
+    std::string model_files;
+    for (const std::string& name : contents.model_files) model_files += (model_files.empty() ? "" : ", ") + name;
     if (!args.flag("resume")) {
-        if (has_run) throw UsageError(out + " already holds a run: pass --resume to continue it, or choose another --out");
+        if (contents.committed)
+            throw UsageError(out + " already holds a run: pass --resume to continue it, or choose another --out");
+        if (!model_files.empty())
+            throw UsageError(out + " already holds a model (" + model_files +
+                             "): seek never overwrites one; choose another --out");
         return false;
     }
     for (const Option& option : spec.options)
         if (option.name != "out" && option.name != "resume" && args.flag(option.name))
             throw UsageError("--resume continues the run saved in " + out + " with its own options; --" + option.name +
                              " cannot change them");
-    if (!has_run) throw UsageError("--resume: " + out + " holds no saved run (no optimizer.safetensors)");
+    if (!contents.committed)
+        throw UsageError("--resume: " + out + " holds no saved run (no " + out + "/checkpoint link" +
+                         (model_files.empty() ? ": nothing saved yet" : "; it holds " + model_files) + ")");
     return true;
 }
 
