@@ -1,8 +1,10 @@
 // seek kernels: every gpu/ kernel and variant against core/ on seeded inputs, then timed on a GPU.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "../core/safetensors.h"
 #include "../gpu/kernel_checks.h"
 #include "commands.h"
 #include "progress.h"
@@ -18,7 +20,9 @@ static const CommandSpec kernels_spec = {
     "1e-5 for FP32 computed in another order). --device emu runs the kernels' own source in the\n"
     "thread-block emulator on this CPU: it validates only (its times say nothing about a GPU).\n"
     "--device cuda runs them on a GPU and times each call (median of --repeats, host copies\n"
-    "included), with achieved GB/s and GFLOP/s.\n\n"
+    "included), with achieved GB/s and GFLOP/s and the fraction of the device's roofline (its peak\n"
+    "DRAM bandwidth and FP32 FLOP/s from the driver: the time the call's bytes or FLOPs need at\n"
+    "that peak over the measured time).\n\n"
     "--scale small uses the toy's sizes (quick in the emulator); --scale v3 DeepSeek-V3's (a GPU).\n"
     "The exit status is 1 when any kernel is beyond its tolerance.",
     {
@@ -28,6 +32,7 @@ static const CommandSpec kernels_spec = {
         {"repeats", "N", "timed calls per kernel on a GPU", "20"},
         {"seed", "N", "seed of the inputs", "0"},
         {"json", "", "print the results as JSON", ""},
+        {"json-out", "FILE", "also write the results as JSON to FILE (with the table printed)", ""},
     },
     "",
     0,
@@ -70,35 +75,60 @@ int run_kernels(int argc, char** argv) {
     bool available = false;
     const std::string description = device_description(options.device, &available);
     if (!available) throw std::runtime_error(std::string("--device ") + device_name(options.device) + ": " + description);
-    if (!args.flag("json")) std::printf("device: %s\nscale: %s\n\n", description.c_str(), options.scale.c_str());
+    // The roofline: a call can take no less than max(bytes / bandwidth, flops / peak FLOP/s).
+    double peak_bytes = 0, peak_flops = 0;
+    const bool roofline = device_peaks(options.device, &peak_bytes, &peak_flops);
+    auto roofline_fraction = [&](const KernelCheck& c) {
+        if (!roofline || c.milliseconds <= 0) return 0.0;
+        return std::max(c.bytes / peak_bytes, c.flops / peak_flops) / (c.milliseconds * 1e-3);
+    };
+    if (!args.flag("json")) {
+        std::printf("device: %s\nscale: %s\n", description.c_str(), options.scale.c_str());
+        if (roofline)
+            std::printf("roofline: %.0f GB/s, %.1f TFLOP/s FP32 (CUDA cores); %% roof: the time the bytes or FLOPs need at\n"
+                        "that peak over the measured time (host copies included)\n",
+                        peak_bytes / 1e9, peak_flops / 1e12);
+        std::printf("\n");
+    }
     if (!args.flag("json"))
-        std::printf("%-18s %-3s %-38s %-20s %11s %9s %5s %10s %9s %10s\n", "op", "v", "variant", "shape", "max rel err",
-                    "tol", "", "ms/call", "GB/s", "GFLOP/s");
+        std::printf("%-16s %-3s %-44s %-40s %11s %9s %5s %10s %9s %10s %8s\n", "op", "v", "variant", "shape", "max rel err",
+                    "tol", "", "ms/call", "GB/s", "GFLOP/s", "% roof");
     const std::vector<KernelCheck> checks = check_kernels(options, [&](const KernelCheck& c) {
         if (args.flag("json")) return;
-        std::printf("%-18s %-3d %-38s %-20s %11.3e %9.1e %5s", c.op.c_str(), c.variant, c.variant_name.c_str(),
+        std::printf("%-16s %-3d %-44s %-40s %11.3e %9.1e %5s", c.op.c_str(), c.variant, c.variant_name.c_str(),
                     c.shape.c_str(), c.max_rel_error, c.tolerance, c.passed ? "ok" : "FAIL");
         if (c.milliseconds > 0)
-            std::printf(" %10.4f %9.1f %10.1f", c.milliseconds, c.bytes / c.milliseconds / 1e6, c.flops / c.milliseconds / 1e6);
+            std::printf(" %10.4f %9.1f %10.1f %7.2f%%", c.milliseconds, c.bytes / c.milliseconds / 1e6,
+                        c.flops / c.milliseconds / 1e6, 100 * roofline_fraction(c));
         else
-            std::printf(" %10s %9s %10s", "-", "-", "-");
+            std::printf(" %10s %9s %10s %8s", "-", "-", "-", "-");
         std::printf("\n");
         std::fflush(stdout);
     });
     int failures = 0;
     for (const KernelCheck& c : checks) failures += !c.passed;
-    if (args.flag("json")) {
+    if (args.flag("json") || args.flag("json-out")) {
         nlohmann::json rows = nlohmann::json::array();
-        for (const KernelCheck& c : checks)
+        for (const KernelCheck& c : checks) {
+            nlohmann::json outputs = nlohmann::json::array();
+            for (const KernelOutput& output : c.outputs)
+                outputs.push_back({{"name", output.name}, {"max_abs_error", output.max_abs_error},
+                                   {"max_rel_error", output.max_rel_error}, {"tolerance", output.tolerance}});
             rows.push_back({{"op", c.op}, {"variant", c.variant}, {"variant_name", c.variant_name}, {"shape", c.shape},
                             {"max_abs_error", c.max_abs_error}, {"max_rel_error", c.max_rel_error},
-                            {"tolerance", c.tolerance}, {"passed", c.passed}, {"milliseconds", c.milliseconds},
-                            {"bytes", c.bytes}, {"flops", c.flops}});
-        std::printf("%s\n", nlohmann::json{{"device", device_name(options.device)}, {"description", description},
-                                           {"scale", options.scale}, {"kernels", rows}, {"failures", failures}}
-                                .dump(2)
-                                .c_str());
-    } else {
+                            {"tolerance", c.tolerance}, {"passed", c.passed}, {"outputs", outputs},
+                            {"milliseconds", c.milliseconds}, {"bytes", c.bytes}, {"flops", c.flops},
+                            {"roofline_fraction", roofline_fraction(c)}});
+        }
+        const std::string json = nlohmann::json{{"device", device_name(options.device)}, {"description", description},
+                                                {"peak_bytes_per_second", peak_bytes},
+                                                {"peak_fp32_flops_per_second", peak_flops},
+                                                {"scale", options.scale}, {"kernels", rows}, {"failures", failures}}
+                                     .dump(2);
+        if (args.flag("json")) std::printf("%s\n", json.c_str());
+        if (args.flag("json-out")) write_file_atomic(args.str("json-out"), json + "\n");
+    }
+    if (!args.flag("json")) {
         std::printf("\n%zu kernel variants: %zu within tolerance, %d beyond%s\n", checks.size(), checks.size() - failures,
                     failures, options.device == Device::Emulator ? " (the emulator validates; it does not time)" : "");
     }

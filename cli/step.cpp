@@ -193,10 +193,16 @@ int run_step(int argc, char** argv) {
                     static_cast<unsigned long long>(seed));
     if (device != Device::Cpu) {
         bool available = false;
+        const std::vector<BackendOp> ops = backend_ops(device);
         std::printf("device: %s\n  ops on it:", device_description(device, &available).c_str());
-        for (const BackendOp& op : backend_ops(device))
+        for (const BackendOp& op : ops)
             if (op.on_device) std::printf(" %s", op.op.c_str());
-        std::printf("; the rest on core\n");
+        std::printf("\n");
+        for (const BackendOp& op : ops) {
+            std::printf("    %-17s %s", op.op.c_str(), op.kernel.c_str());
+            if (!op.on_core.empty()) std::printf("; on core: %s", op.on_core.c_str());
+            std::printf("\n");
+        }
     }
     for (int64_t layer = 0; layer < layers && layer < 8; ++layer)
         std::printf("  layer %lld: MLA, then %s\n", static_cast<long long>(layer),

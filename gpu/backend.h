@@ -6,8 +6,9 @@
 //   cuda  the same kernels built by nvcc, on an NVIDIA GPU: a build with CUDA (nvcc found) and a
 //         device at run time
 //
-// An op with no gpu/ kernel keeps core's reference in every table; backend_ops says which op runs
-// where, and which variant of its kernel the table uses. Trace names never depend on the backend,
+// Every op of the table has a gpu/ kernel; a call the kernels do not model (a bf16 GEMM, fp8's
+// tensor-core accumulation model) takes core's reference. backend_ops says which op runs where,
+// and which variant of its kernel the table uses. Trace names never depend on the backend,
 // so `seek compare cpu.safetensors emu.safetensors --tol auto` lines them up tensor by tensor.
 #pragma once
 
@@ -27,6 +28,10 @@ const char* device_name(Device device);
 // emulator), and whether it can run now. For cuda without a GPU: false, and the words say why.
 std::string device_description(Device device, bool* available);
 
+// The device's roofline: peak DRAM bytes/s and FP32 FLOP/s (CUDA cores), from its attributes.
+// False for cpu and emu, and for cuda without a GPU.
+bool device_peaks(Device device, double* bytes_per_second, double* flops_per_second);
+
 // The table; throws (naming why) when the device cannot run: cuda without CUDA in the build or
 // without a GPU.
 const Kernels& backend_kernels(Device device);
@@ -35,6 +40,7 @@ struct BackendOp {
     std::string op;      // the table entry: "rms_norm"
     bool on_device;      // false: core's reference runs it
     std::string kernel;  // "gpu/rms_norm.cu variant 3", or "core" when not on the device
+    std::string on_core; // the calls core's reference still takes ("bf16 GEMMs"), "" when none
 };
 std::vector<BackendOp> backend_ops(Device device);
 

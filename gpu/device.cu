@@ -28,4 +28,33 @@ std::string device_description(bool* available) {
 #endif
 }
 
+// The roofline of device 0 from its attributes: peak DRAM bandwidth (bytes/s: two transfers per
+// memory clock, times the bus width) and peak FP32 throughput on the CUDA cores (FLOP/s: an FMA per
+// lane per clock, 64 lanes an SM on sm_80, 128 on sm_86 and later). False without a device, and
+// under the emulator, which has no speed to speak of.
+bool device_peaks(double* bytes_per_second, double* flops_per_second) {
+#if defined(__CUDACC__)
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+        cudaGetLastError();
+        return false;
+    }
+    int memory_khz = 0, bus_bits = 0, clock_khz = 0, sms = 0, major = 0, minor = 0;
+    SEEK_CUDA_CHECK(cudaDeviceGetAttribute(&memory_khz, cudaDevAttrMemoryClockRate, 0));
+    SEEK_CUDA_CHECK(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, 0));
+    SEEK_CUDA_CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, 0));
+    SEEK_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    SEEK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0));
+    SEEK_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0));
+    const int fp32_lanes = major == 8 && minor == 0 ? 64 : 128;
+    *bytes_per_second = 2.0 * memory_khz * 1e3 * bus_bits / 8;
+    *flops_per_second = 2.0 * fp32_lanes * sms * clock_khz * 1e3;
+    return *bytes_per_second > 0 && *flops_per_second > 0;
+#else
+    (void)bytes_per_second;
+    (void)flops_per_second;
+    return false;
+#endif
+}
+
 }  // namespace SEEK_GPU_NAMESPACE

@@ -6,9 +6,11 @@
 //                                                  per-expert layout: group g's rows times b[g]^T
 //   fp8_linear_forward(x, weight, variant)         core's linear_forward at fp8 precision: quantize
 //                                                  x (1x128) and W (128x128), then the GEMM
-//   linear_forward(x, weight, precision, variant)  the kernel table's `linear` entry: fp32 runs
+//   linear_forward(x, weight, precision, variant)  core's linear_forward by precision: fp32 runs
 //                                                  gpu/linear.cu (variants 1-3), fp8 the above
-//                                                  (variants 1-2); bf16 is not on the GPU yet
+//                                                  (variants 1-2); bf16 is refused (the kernel
+//                                                  table's entry, gpu/backend_entries.inc, picks
+//                                                  a variant per precision and sends bf16 to core)
 // Variants 1 (a thread per output) and 2 (shared-memory tiles of codes and scales, promotion per
 // 128-wide K block) run everywhere, the emulator included. Variants 3 (mma.sync e4m3 tensor cores,
 // sm_89+) and 4 (Hopper wgmma, sm_90a) run on such a GPU only (compiled only so far; K a multiple

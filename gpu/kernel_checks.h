@@ -13,15 +13,26 @@
 
 namespace seek {
 
+// One output of a kernel against core's (a kernel may have several: route's topk_idx, group_mask,
+// weights and scores).
+struct KernelOutput {
+    std::string name;          // "topk_idx"
+    double max_abs_error = 0;
+    double max_rel_error = 0;  // relative to core's largest magnitude
+    double tolerance = 0;      // the rule's: exact 0, FP32 1e-5
+};
+
 struct KernelCheck {
     std::string op;            // "rms_norm"
     int variant = 0;
     std::string variant_name;  // "a warp per row"
     std::string shape;         // "T 64, d 7168"
+    std::vector<KernelOutput> outputs;
+    // The output furthest beyond its tolerance (or, all within, nearest to it; the first on a tie)
     double max_abs_error = 0;
-    double max_rel_error = 0;  // relative to core's largest magnitude
-    double tolerance = 0;      // the rule's: exact ops 0, FP32 1e-5
-    bool passed = false;
+    double max_rel_error = 0;
+    double tolerance = 0;
+    bool passed = false;       // every output within its tolerance
     double milliseconds = 0;   // median per call; 0 when not timed (the emulator)
     double bytes = 0;          // moved from and to memory per call, at least
     double flops = 0;          // floating-point operations per call

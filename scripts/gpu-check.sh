@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The one prepared run for a machine with an NVIDIA GPU (H100/H200 class), in a few minutes:
 #
-#   scripts/gpu-check.sh REPORT_DIR [BUILD_DIR]        (BUILD_DIR default: build-gpu)
+#   scripts/gpu-check.sh REPORT_DIR [BUILD_DIR] [--no-build]     (BUILD_DIR default: build-gpu)
 #
-# 1. builds with CUDA for sm_90a and sm_80 (all cores), Release;
+# 1. builds with CUDA for sm_90a and sm_80 (all cores), Release (--no-build: BUILD_DIR as it is);
 # 2. runs `ctest -L gpu`: the kernels in the emulator, nvcc's register budgets, and the tests that
 #    need a GPU (they report skipped without one);
-# 3. runs `seek kernels --device cuda --scale v3`: every gpu/ kernel and variant against core at
-#    DeepSeek-V3's sizes, timed;
-# 4. traces the bundled toy model on the CPU and on the GPU and compares them with the tolerance
-#    rule (`seek compare --tol auto`);
+# 3. runs `seek kernels --device cuda --scale v3`: every gpu/ kernel and variant of every op against
+#    core at DeepSeek-V3's sizes, timed (median of 5 calls, host copies included);
+# 4. traces the bundled toy model on the CPU and on the GPU, every op of the kernel table on the
+#    GPU (absorbed prefill, naive attention, token-by-token decoding), and compares each pair with
+#    the tolerance rule (`seek compare --tol auto`);
 # 5. checks that tensor-core kernels' machine code uses FP8 tensor-core instructions
 #    (cuobjdump --dump-sass: HGMMA/QGMMA for wgmma on sm_90a, HMMA/QMMA for mma.sync), when any exist.
 #
@@ -20,16 +21,26 @@
 # Report format (report.json):
 #   {"date", "device": {"available", "description"}, "build": {"seconds", "ok"},
 #    "ctest_gpu": {"passed", "failed", "skipped", "seconds"},
-#    "kernels": <seek kernels --json output, or null>, "compare": {"ok", "first_failure"},
+#    "kernels": <seek kernels --json output, or null>,
+#    "compare": {"ok", "first_failure", "runs": [{"name", "ok", "first_failure"}]},
 #    "sass": [{"file", "fp8_tensor_core_instructions"}], "seconds"}
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-if [ $# -lt 1 ] || [ "$1" = "--help" ] || [ "$1" = "-h" ]; then
-  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
-  [ $# -ge 1 ] && exit 0 || exit 2
+no_build=false
+positional=()
+for argument in "$@"; do
+  case "$argument" in
+    --help|-h) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-build) no_build=true ;;
+    *) positional+=("$argument") ;;
+  esac
+done
+if [ ${#positional[@]} -lt 1 ]; then
+  sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
 fi
-report="$(mkdir -p "$1" && cd "$1" && pwd)"
-build="${2:-$root/build-gpu}"
+report="$(mkdir -p "${positional[0]}" && cd "${positional[0]}" && pwd)"
+build="${positional[1]:-$root/build-gpu}"
 started=$(date +%s)
 log() { echo "$*" | tee -a "$report/report.txt"; }
 : > "$report/report.txt"
@@ -47,7 +58,11 @@ log "device: $description"
 # --- build ------------------------------------------------------------------------------------
 t0=$(date +%s)
 build_ok=false
-if cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSEEK_VIEWER=OFF \
+if [ $no_build = true ]; then
+  [ -x "$build/seek" ] && build_ok=true
+  echo "--no-build: $build as it is" >"$report/build.log"
+  grep -q "^CMAKE_CUDA_COMPILER:[A-Z]*=.*nvcc" "$build/CMakeCache.txt" 2>/dev/null && echo "-- seekscope: CUDA kernels ON" >>"$report/build.log"
+elif cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSEEK_VIEWER=OFF \
      -DCMAKE_CUDA_ARCHITECTURES="90a-real;80" >"$report/build.log" 2>&1 &&
    cmake --build "$build" -j"$(nproc)" >>"$report/build.log" 2>&1; then
   build_ok=true
@@ -69,10 +84,13 @@ if [ $build_ok = true ]; then
 fi
 
 # --- seek kernels at V3 sizes -----------------------------------------------------------------
+# One run: the table goes to report.txt, the JSON (every output's error, bytes, FLOPs, times) to
+# kernels.json. Exit 1 means a kernel beyond its tolerance (the table says which).
 kernels_json=null
 if [ $build_ok = true ] && [ $gpu = true ]; then
-  if "$build/seek" kernels --device cuda --scale v3 --json >"$report/kernels.json" 2>"$report/kernels.err"; then :; fi
-  "$build/seek" kernels --device cuda --scale v3 >"$report/kernels.txt" 2>&1
+  t0=$(date +%s)
+  "$build/seek" kernels --device cuda --scale v3 --repeats 5 --json-out "$report/kernels.json" >"$report/kernels.txt" 2>&1
+  log "seek kernels --device cuda --scale v3: exit $? in $(( $(date +%s) - t0 )) s"
   cat "$report/kernels.txt" >> "$report/report.txt"
   [ -s "$report/kernels.json" ] && kernels_json="$(cat "$report/kernels.json")"
 else
@@ -80,19 +98,29 @@ else
 fi
 
 # --- CPU against GPU on the toy model -----------------------------------------------------------
-compare_ok=null; first_failure=null
+compare_ok=null; first_failure=null; runs="[]"
 if [ $build_ok = true ] && [ $gpu = true ]; then
   work="$report/traces"
   mkdir -p "$work"
-  "$build/seek" step --model "$root/data/toy/grpo" --prompt "31415+92653=" --trace "$work/cpu.safetensors" --quiet >/dev/null
-  if "$build/seek" step --model "$root/data/toy/grpo" --prompt "31415+92653=" --device cuda --trace "$work/cuda.safetensors" --quiet >"$work/step.log" 2>&1 &&
-     "$build/seek" compare "$work/cpu.safetensors" "$work/cuda.safetensors" --tol auto --json >"$work/compare.json" 2>&1; then
-    compare_ok=true
-  else
-    compare_ok=false
-  fi
-  [ -s "$work/compare.json" ] && first_failure="$(/usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["first_failure"]))' "$work/compare.json" 2>/dev/null || echo null)"
-  log "toy model, CPU against GPU: $([ $compare_ok = true ] && echo 'every tensor within the tolerance rule' || echo "beyond tolerance from $first_failure")"
+  compare_ok=true
+  runs=""
+  for run in "absorb:--attn absorb" "naive:--attn naive" "decode:--attn absorb --decode"; do
+    name="${run%%:*}"; flags="${run#*:}"
+    ok=false; failure=null
+    # shellcheck disable=SC2086
+    if "$build/seek" step --model "$root/data/toy/grpo" --prompt "31415+92653=" $flags --trace "$work/cpu-$name.safetensors" --quiet >"$work/step-cpu-$name.log" 2>&1 &&
+       "$build/seek" step --model "$root/data/toy/grpo" --prompt "31415+92653=" $flags --device cuda --trace "$work/cuda-$name.safetensors" --quiet >"$work/step-cuda-$name.log" 2>&1 &&
+       "$build/seek" compare "$work/cpu-$name.safetensors" "$work/cuda-$name.safetensors" --tol auto --json >"$work/compare-$name.json" 2>&1; then
+      ok=true
+    else
+      compare_ok=false
+    fi
+    [ -s "$work/compare-$name.json" ] && failure="$(/usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["first_failure"]))' "$work/compare-$name.json" 2>/dev/null || echo null)"
+    [ $ok = false ] && [ "$first_failure" = null ] && first_failure="$failure"
+    runs="${runs:+$runs, }{\"name\": \"$name\", \"ok\": $ok, \"first_failure\": $failure}"
+    log "toy model, CPU against GPU ($name): $([ $ok = true ] && echo 'every tensor within the tolerance rule' || echo "beyond tolerance from $failure (see traces/)")"
+  done
+  runs="[$runs]"
 fi
 
 # --- tensor-core machine code -----------------------------------------------------------------
@@ -115,7 +143,7 @@ cat >"$report/report.json" <<EOF
  "build": {"ok": $build_ok, "seconds": $build_seconds},
  "ctest_gpu": {"passed": $passed, "failed": $failed, "skipped": $skipped, "seconds": $ctest_seconds},
  "kernels": $kernels_json,
- "compare": {"ok": $compare_ok, "first_failure": $first_failure},
+ "compare": {"ok": $compare_ok, "first_failure": $first_failure, "runs": $runs},
  "sass": $sass,
  "seconds": $seconds}
 EOF

@@ -45,17 +45,45 @@ seek_cli_test(step_prompt_and_tokens 2 "give --prompt or --tokens, not both" ste
 seek_cli_test(step_token_outside 2 "--tokens: token 500 at position 1 is outside the vocabulary" step --tokens 2,500)
 seek_cli_test(step_model_missing 1 "nowhere" step --model nowhere)
 
-# The same checkpoint with gpu/'s kernels in the emulator: every tensor within the FP32 rule.
-seek_cli_test(step_model_emu 0 "device: the thread-block emulator.*ops on it: .*rms_norm"
-              step --model ${SEEK_TOY_GRPO} --prompt 31+4= --device emu --trace emu.safetensors --quiet)
-seek_cli_test(step_model_cpu 0 "written" step --model ${SEEK_TOY_GRPO} --prompt 31+4= --trace cpu.safetensors --quiet)
-set_tests_properties(cli.step_model_emu cli.step_model_cpu PROPERTIES FIXTURES_SETUP emu_traces)
+# The same checkpoint with gpu/'s kernels in the emulator, every op of the kernel table on them:
+# every tensor within the FP32 rule. Prefill with the absorbed attention (latent_attention's
+# split-KV kernel), the naive form (attention's kernel) and token-by-token decoding (T = 1 over a
+# growing cache); and the FP8 checkpoint, whose dequantized weights both sides multiply in FP32
+# (so 1e-5 holds there too, not only the fp8 rule's 0.3).
+set(SEEK_TABLE_OPS "embedding rms_norm rope linear attention latent_attention route moe_dispatch moe_experts moe_combine swiglu")
+seek_cli_test(step_model_emu 0 "ops on it: ${SEEK_TABLE_OPS}\n.*latent_attention +gpu/mla_decode\.cu variant 2"
+              step --model ${SEEK_TOY_GRPO} --prompt 12+34= --device emu --trace emu.safetensors --quiet)
+seek_cli_test(step_model_cpu 0 "written" step --model ${SEEK_TOY_GRPO} --prompt 12+34= --trace cpu.safetensors --quiet)
+seek_cli_test(step_naive_emu 0 "written" step --model ${SEEK_TOY_GRPO} --prompt 7*8=56 --attn naive --device emu
+              --trace naive_emu.safetensors --quiet)
+seek_cli_test(step_naive_cpu 0 "written" step --model ${SEEK_TOY_GRPO} --prompt 7*8=56 --attn naive --trace naive_cpu.safetensors --quiet)
+seek_cli_test(step_decode_emu 0 "written" step --model ${SEEK_TOY_GRPO} --prompt 9-5= --decode --device emu
+              --trace decode_emu.safetensors --quiet)
+seek_cli_test(step_decode_cpu 0 "written" step --model ${SEEK_TOY_GRPO} --prompt 9-5= --decode --trace decode_cpu.safetensors --quiet)
+set_tests_properties(cli.step_model_emu cli.step_model_cpu cli.step_naive_emu cli.step_naive_cpu cli.step_decode_emu
+                     cli.step_decode_cpu PROPERTIES FIXTURES_SETUP emu_traces)
 seek_cli_test(compare_cpu_emu 0 "OK: every common tensor within the tolerance rule \\(f32\\)"
               compare cpu.safetensors emu.safetensors --tol auto)
-set_tests_properties(cli.compare_cpu_emu PROPERTIES FIXTURES_REQUIRED emu_traces)
+seek_cli_test(compare_cpu_emu_naive 0 "layers\\.0\\.attn\\.probs.*OK: every common tensor within the tolerance rule \\(f32\\)"
+              compare naive_cpu.safetensors naive_emu.safetensors --tol auto)
+seek_cli_test(compare_cpu_emu_decode 0 "OK: every common tensor within the tolerance rule \\(f32\\)"
+              compare decode_cpu.safetensors decode_emu.safetensors --tol auto)
+set_tests_properties(cli.compare_cpu_emu cli.compare_cpu_emu_naive cli.compare_cpu_emu_decode
+                     PROPERTIES FIXTURES_REQUIRED emu_traces)
+seek_cli_test(step_fp8_emu 0 "written" step --model grpo_fp8 --prompt 12+34= --device emu --trace fp8_emu.safetensors --quiet)
+seek_cli_test(step_fp8_cpu 0 "written" step --model grpo_fp8 --prompt 12+34= --trace fp8_cpu.safetensors --quiet)
+set_tests_properties(cli.step_fp8_emu cli.step_fp8_cpu PROPERTIES FIXTURES_REQUIRED grpo_fp8 FIXTURES_SETUP fp8_emu_traces)
+seek_cli_test(compare_cpu_emu_fp8 0 "OK: every common tensor within 1e-05 relative"
+              compare fp8_cpu.safetensors fp8_emu.safetensors --tol 1e-5)
+set_tests_properties(cli.compare_cpu_emu_fp8 PROPERTIES FIXTURES_REQUIRED fp8_emu_traces)
 seek_cli_test(step_bad_device 2 "--device: device must be cpu, emu or cuda, got 'tpu'" step --device tpu)
-seek_cli_test(kernels_emu 0 "within tolerance, 0 beyond" kernels --device emu)
+# Every kernel and variant in the emulator at the toy's sizes; every op of the kernel table has one.
+seek_cli_test(kernels_emu 0 "grpo +1 .* ok.*[0-9]+ kernel variants: [0-9]+ within tolerance, 0 beyond" kernels --device emu)
+seek_cli_test(kernels_ops 0 "ops: ${SEEK_TABLE_OPS} " kernels --help)
+seek_cli_test(kernels_emu_json 0 "failures.: 0,.*name.: .topk_idx" kernels --device emu --op route --json)
 # Without a GPU (or without CUDA in the build) a clear error; with one, the check runs.
 seek_cli_test(kernels_cuda "0|1" "--device cuda: (no CUDA device|this build has no CUDA)|within tolerance"
               kernels --device cuda --op rms_norm --scale small --repeats 2)
+seek_cli_test(step_cuda "0|1" "--device cuda: (no CUDA device|this build has no CUDA)|written"
+              step --model ${SEEK_TOY_GRPO} --prompt 12+34= --device cuda --trace cuda.safetensors --quiet)
 seek_cli_test(kernels_bad_op 2 "--op: no kernel for 'frobnicate'" kernels --op frobnicate)

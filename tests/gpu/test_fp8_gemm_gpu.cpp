@@ -129,7 +129,7 @@ TEST_CASE("gpu fp8_gemm: the FP8 linear matches core's linear_forward at fp8 pre
     }
 }
 
-TEST_CASE("gpu fp8_gemm: the kernel table's linear entry runs fp32 and fp8, and refuses the rest",
+TEST_CASE("gpu fp8_gemm: linear_forward by precision runs fp32 and fp8, and refuses the rest",
           "[gpu][fp8_gemm][linear]") {
     const Mat x = random_matrix(3, 200, 1, 1.0f), weight = random_matrix(5, 200, 2, 0.05f);
     for (int variant = 1; variant <= 3; ++variant) {  // fp32: gpu/linear.cu's three variants
