@@ -55,7 +55,7 @@ static const CommandSpec bench_spec = {
     "each matrix product running on one thread, as in seek train; on a machine whose cores are busy\n"
     "with other work one thread can be faster.",
     {
-        {"preset", "NAME", "model shape: toy, v2-lite or v3 (train: toy unless given)", "v3"},
+        {"preset", "NAME", "model shape: toy, v2-lite or v3; bench train uses toy unless given", "v3"},
         config_option(),
         {"context", "N", "mla: tokens already in the cache (k suffix allowed: 4k)", "4096"},
         {"repeats", "N", "mla: timed decode steps per form (median reported)", "5"},

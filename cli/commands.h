@@ -40,6 +40,10 @@ ModelConfig config_from_args(const ParsedArgs& args);
 // --context N: 1 .. 2^30 tokens, so that byte and FLOP products stay inside int64.
 int64_t context_from_args(const ParsedArgs& args);
 
+// --model DIR, checked before loading: a folder without config.json is refused with the list of
+// its subfolders that hold a checkpoint (`--model data/toy` -> data/toy/base, data/toy/grpo).
+std::string model_dir_from_args(const ParsedArgs& args);
+
 // TEXT through the toy tokenizer; its error becomes a UsageError naming `option`.
 std::vector<int32_t> tokens_of_prompt(const std::string& text, const std::string& option);
 // --prompt TEXT through the toy tokenizer, checked against the config's vocabulary and positions.

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <csignal>
@@ -45,6 +46,24 @@ int64_t context_from_args(const ParsedArgs& args) {
     if (context < 1 || context > max_context)
         throw UsageError("--context must be between 1 and " + std::to_string(max_context) + ", got " + args.str("context"));
     return context;
+}
+
+std::string model_dir_from_args(const ParsedArgs& args) {
+    namespace fs = std::filesystem;
+    const std::string dir = args.str("model");
+    std::error_code error;
+    if (!fs::is_directory(dir, error) || fs::exists(fs::path(dir) / "config.json", error))
+        return dir;  // a checkpoint, or a path load_model reports as missing
+    std::vector<std::string> models;
+    for (const fs::directory_entry& entry : fs::directory_iterator(dir, error))
+        if (entry.is_directory(error) && fs::exists(entry.path() / "config.json", error))
+            models.push_back(entry.path().string());
+    std::sort(models.begin(), models.end());
+    std::string message = "--model " + dir + ": no config.json there, so no model";
+    if (models.empty()) throw UsageError(message + " (a checkpoint folder holds config.json and model.safetensors)");
+    message += "; these subfolders hold one:";
+    for (const std::string& model : models) message += " " + model;
+    throw UsageError(message);
 }
 
 std::vector<int32_t> tokens_of_prompt(const std::string& text, const std::string& option) {

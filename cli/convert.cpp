@@ -33,9 +33,9 @@ static const CommandSpec convert_spec = {
     "where the formats allow: fp8 -> bf16 -> fp8 and fp8 -> f32 -> fp8 give back the same codes.\n"
     "The whole checkpoint is held in memory as float32: meant for the toy and small checkpoints.",
     {
-        {"in", "DIR", "the checkpoint to read", ""},
-        {"out", "DIR", "where to write config.json and model.safetensors", ""},
-        {"to", "PRECISION", "fp8, bf16 or f32", ""},
+        {"in", "DIR", "the checkpoint to read", "", true},
+        {"out", "DIR", "where to write config.json and model.safetensors", "", true},
+        {"to", "PRECISION", "fp8, bf16 or f32", "", true},
         {"ue8m0", "", "with --to fp8: power-of-two (UE8M0) block scales", ""},
     },
     "",

@@ -22,7 +22,7 @@ const CommandSpec spec = {
     "[<think>...</think>]<answer>N</answer>), think rate, check rate and retry rate (the trace\n"
     "contains 'check' / 'retry'), and mean completion length in tokens. With --problems FILE the\n"
     "file's problems are evaluated instead (and the output says how many of them are held out).",
-    {{"model", "DIR", "checkpoint directory (config.json + model.safetensors)", ""},
+    {{"model", "DIR", "checkpoint directory (config.json + model.safetensors)", "", true},
      {"task", "NAME", "add:MIN-MAX or mul:N (digits per operand)", "add:4-5"},
      {"n", "N", "held-out problems", "500"},
      {"problems", "FILE", "evaluate these problems instead (one per line: 478+56 or 47*86; # comments)", ""},
@@ -54,7 +54,6 @@ std::vector<float> temperatures_from_text(const std::string& text) {
 int run_eval(int argc, char** argv) {
     if (wants_help(spec, argc, argv)) return 0;
     const ParsedArgs args = parse_args(spec, argc, argv);
-    if (!args.flag("model")) throw UsageError("--model DIR is required");
     const int64_t n = args.integer("n");
     if (n < 1) throw UsageError("--n must be >= 1");
     const int64_t max_new = args.integer("max-new");
@@ -67,7 +66,7 @@ int run_eval(int argc, char** argv) {
     const int64_t heldout = std::count_if(problems.begin(), problems.end(), is_heldout);
     const std::string source = args.flag("problems") ? args.str("problems") : task_name(task);
     ModelConfig config;
-    const ModelWeights weights = load_model(args.str("model"), config);
+    const ModelWeights weights = load_model(model_dir_from_args(args), config);
 
     nlohmann::json results = nlohmann::json::array();
     if (!args.flag("json"))

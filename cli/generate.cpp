@@ -1,4 +1,5 @@
 // seek generate: complete a prompt with a trained model.
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -22,8 +23,8 @@ const CommandSpec spec = {
     "of tokens whose probability reaches --top-p, drawn with --seed. The toy tokenizer reads\n"
     "printable ASCII and the specials <bos> <eos> <think> </think> <answer> </answer>; the prompt\n"
     "gets a leading <bos> unless it has one.",
-    {{"model", "DIR", "checkpoint directory (config.json + model.safetensors)", ""},
-     {"prompt", "TEXT", "the text to complete, e.g. '12+34='", ""},
+    {{"model", "DIR", "checkpoint directory (config.json + model.safetensors)", "", true},
+     {"prompt", "TEXT", "the text to complete, e.g. '12+34='", "", true},
      {"max-new", "N", "most tokens to generate", "96"},
      {"temperature", "T", "0 = greedy", "0"},
      {"top-p", "P", "nucleus sampling mass in (0, 1]", "1"},
@@ -38,13 +39,16 @@ const CommandSpec spec = {
 int run_generate(int argc, char** argv) {
     if (wants_help(spec, argc, argv)) return 0;
     const ParsedArgs args = parse_args(spec, argc, argv);
-    if (!args.flag("model")) throw UsageError("--model DIR is required");
-    if (!args.flag("prompt")) throw UsageError("--prompt TEXT is required");
     GenerateOptions options;
     options.max_new_tokens = args.integer("max-new");
     options.sampling.temperature = static_cast<float>(args.number("temperature"));
     options.sampling.top_p = static_cast<float>(args.number("top-p"));
     const int64_t samples = args.integer("samples");
+    // Checked here so that the error quotes the value as it was typed ('-1', not -1.000000).
+    if (!(std::isfinite(options.sampling.temperature) && options.sampling.temperature >= 0))
+        throw UsageError("--temperature must be >= 0 (0 = greedy), got '" + args.str("temperature") + "'");
+    if (!(options.sampling.top_p > 0 && options.sampling.top_p <= 1))
+        throw UsageError("--top-p must be in (0, 1], got '" + args.str("top-p") + "'");
     if (options.max_new_tokens < 1) throw UsageError("--max-new must be >= 1");
     if (samples < 1) throw UsageError("--samples must be >= 1");
     try {
@@ -54,7 +58,7 @@ int run_generate(int argc, char** argv) {
     }
 
     ModelConfig config;
-    const ModelWeights weights = load_model(args.str("model"), config);
+    const ModelWeights weights = load_model(model_dir_from_args(args), config);
     std::string text = args.str("prompt");
     if (text.rfind("<bos>", 0) != 0) text = "<bos>" + text;
     std::vector<int32_t> prompt;

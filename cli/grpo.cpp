@@ -1,4 +1,5 @@
 // seek grpo: reinforcement learning from rule-based rewards on a trained model.
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -18,8 +19,9 @@ const CommandSpec spec = {
     "Starts from --model (a checkpoint `seek train` wrote) and improves it with Group Relative\n"
     "Policy Optimization. Each step draws --prompts problems of --task, samples --group completions\n"
     "of each at --temperature with the latent KV cache, and scores them with the rule-based verifier:\n"
-    "reward = accuracy (1 if the <answer> is right) + format (0.1 for <think>...</think><answer>...\n"
-    "</answer>). Nothing rewards length or the trace itself. Advantages are (r - group mean) /\n"
+    "reward = accuracy (1 if the <answer> is right) + format (--format-reward, 0.1, paid only for a\n"
+    "well-formed <think>...</think><answer>...</answer>: so a right answer that thinks first earns\n"
+    "1.1 and a right direct answer 1.0). Nothing rewards length. Advantages are (r - group mean) /\n"
     "(group std + 1e-4), or r - mean with --no-std (Dr. GRPO). Then --inner updates on those\n"
     "rollouts minimize  -aggregate[ min(rho A, clip(rho, 1-eps, 1+eps_high) A) - beta KL_k3 ]\n"
     "with rho = pi/pi_old per token and KL_k3 = pi_ref/pi - log(pi_ref/pi) - 1 against the frozen\n"
@@ -36,7 +38,7 @@ const CommandSpec spec = {
     "--problems FILE trains on your own problems (drawn at random each step; --task still picks the\n"
     "held-out sample prompts). The problems are stored with the run, so --resume does not need the file.",
     {{"model", "DIR", "the starting model (required unless --resume)", ""},
-     {"out", "DIR", "where the run goes (required)", ""},
+     {"out", "DIR", "where the run goes", "", true},
      {"resume", "", "continue the run saved in --out with its own options", ""},
      {"task", "NAME", "add:MIN-MAX or mul:N (digits per operand)", defaults.task},
      {"problems", "FILE", "train on these problems instead of --task's (one per line: 478+56 or 47*86; # comments)", ""},
@@ -50,6 +52,7 @@ const CommandSpec spec = {
      {"eps-high", "E", "clip range on the high side (DAPO clip-higher: 0.28)", number_text(defaults.loss.clip_high)},
      {"loss", "KIND", "aggregation: grpo, dapo or dr-grpo", aggregation_name(defaults.loss.aggregation)},
      {"no-std", "", "advantages r - mean without dividing by the std (Dr. GRPO)", ""},
+     {"format-reward", "W", "reward for a well-formed completion with a <think> block, on top of accuracy", number_text(defaults.format_reward)},
      {"temperature", "T", "rollout sampling temperature (> 0)", number_text(defaults.temperature)},
      {"max-new", "N", "most tokens per completion", std::to_string(defaults.max_new_tokens)},
      {"seed", "S", "seed of the prompts and the sampling", "0"},
@@ -73,7 +76,10 @@ GrpoOptions options_from_args(const ParsedArgs& args) {
     o.loss.clip_high = args.number("eps-high");
     o.loss.aggregation = args.choice("loss", aggregation_from_name);
     o.scale_by_std = !args.flag("no-std");
+    o.format_reward = args.number("format-reward");
     o.temperature = static_cast<float>(args.number("temperature"));
+    if (!(std::isfinite(o.temperature) && o.temperature > 0))  // quoted as typed, not as a float
+        throw UsageError("--temperature must be > 0 (rollouts sample), got '" + args.str("temperature") + "'");
     o.max_new_tokens = args.integer("max-new");
     o.seed = static_cast<uint64_t>(args.integer("seed"));
     o.sample_every = args.integer("sample-every");
@@ -87,7 +93,6 @@ GrpoOptions options_from_args(const ParsedArgs& args) {
 int run_grpo(int argc, char** argv) {
     if (wants_help(spec, argc, argv)) return 0;
     const ParsedArgs args = parse_args(spec, argc, argv);
-    if (!args.flag("out")) throw UsageError("--out DIR is required");
     const std::string out = args.str("out");
     GrpoRun run;
     if (resuming_run(spec, args, out)) {
@@ -96,11 +101,11 @@ int run_grpo(int argc, char** argv) {
                     static_cast<long long>(run.optimizer.step / run.options.inner_updates),
                     static_cast<long long>(run.options.steps));
     } else {
-        if (!args.flag("model")) throw UsageError("--model DIR is required (the model to start from)");
+        require_option(spec, args, "model", "the model to start from");
         GrpoOptions options;
         try {
             options = options_from_args(args);
-            run = start_grpo(args.str("model"), options);
+            run = start_grpo(model_dir_from_args(args), options);
         } catch (const std::invalid_argument& error) {
             throw UsageError(error.what());
         }

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 
@@ -60,6 +61,12 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-    std::fprintf(stderr, "seek: unknown command '%s' (seek --help lists them)\n", name.c_str());
+    std::vector<std::string> names;
+    for (const Subcommand& sub : subcommands) names.push_back(sub.name);
+    const std::string suggestion = seek::closest_name(name, names);
+    if (!suggestion.empty())
+        std::fprintf(stderr, "seek: unknown command '%s'; did you mean '%s'?\n", name.c_str(), suggestion.c_str());
+    else
+        std::fprintf(stderr, "seek: unknown command '%s' (seek --help lists them)\n", name.c_str());
     return 2;
 }

@@ -43,11 +43,13 @@ static const CommandSpec route_spec = {
     "Without --simulate: routes the prompt through one MoE layer's gate (generated from --seed; the\n"
     "input is RMSNorm of the token embeddings, no attention before it) and prints each token's experts\n"
     "and weights, the load per expert and per group, and MaxVio.\n\n"
-    "--simulate: the gate at the config's scale on synthetic tokens, run three ways from the same seed:\n"
+    "--simulate: the gate at the config's scale on synthetic tokens, run four ways from the same seed:\n"
     "  none      no balancing\n"
     "  aux_loss  the sequence-wise balance loss L_Bal = alpha sum_i f_i P_i (eqs. 17-20) takes a gradient\n"
-    "            step, c_i <- c_i - aux_lr dL_Bal/dc_i, on a learned per-expert logit offset c_i\n"
+    "            step, c_i <- c_i - aux_lr dL_Bal/dc_i, on a learned per-expert logit offset c_i (it\n"
+    "            stands for the gate weights; the step is aux_lr x alpha = 1 x dsum(f P)/dc by default)\n"
     "  bias      auxiliary-loss-free: b_i <- b_i + gamma sign(mean load - load_i) after every step\n"
+    "  bias+aux  both together, as DeepSeek-V3 trains (gamma 0.001 and alpha 0.0001)\n"
     "Affinity model: logits[t, i] = token_std (u_t . e_i) / sqrt(16) + p_i (+ c_i), with token features\n"
     "u_t ~ N(0, I_16) fresh every step, fixed expert embeddings e_i ~ N(0, I_16), and a systematic\n"
     "preference per expert p_i ~ N(0, preference_std^2) that drifts after every step as\n"
@@ -55,7 +57,7 @@ static const CommandSpec route_spec = {
     "the favourite experts change over about drift_steps steps. Each step's --tokens tokens count as\n"
     "one sequence for L_Bal. Prints each method's batch MaxVio every\n"
     "--every steps, then start / end / accumulated values; --out FILE writes one JSON line per step.\n"
-    "  seek route --preset v3 --simulate --steps 2000       (V3 scale: one to two minutes on 2 cores)",
+    "  seek route --preset v3 --simulate --steps 2000       (V3 scale: minutes on 2 cores)",
     {
         preset_option("toy"),
         config_option(),

@@ -41,7 +41,7 @@ const CommandSpec spec = {
     "stops; --resume continues a saved run bit for bit with its own options (the same final\n"
     "weights as a run that never stopped). The batch of step s is a pure function of --seed and s.",
     {preset_option("toy"), config_option(),
-     {"out", "DIR", "where the checkpoint and log go (required)", ""},
+     {"out", "DIR", "where the checkpoint and log go", "", true},
      {"resume", "", "continue the run saved in --out (its options are used)", ""},
      {"task", "NAME", "add:MIN-MAX or mul:N (digits per operand)", defaults.task},
      {"mix", "D,T,C,R", "corpus shares of direct, traced, checked and retry completions", "0.7,0.2,0.05,0.05"},

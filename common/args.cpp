@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <sstream>
 
 namespace seek {
@@ -23,9 +24,14 @@ int64_t parse_count(const std::string& text, const std::string& what) {
     return static_cast<int64_t>(value) * multiplier;
 }
 
+UsageError missing_option(const std::string& name, const std::string& value_name, const std::string& why) {
+    return UsageError("missing required option --" + name + (value_name.empty() ? "" : " " + value_name) +
+                      (why.empty() ? "" : ": " + why) + " (see --help)");
+}
+
 std::string ParsedArgs::str(const std::string& name) const {
     auto it = values.find(name);
-    if (it == values.end()) throw UsageError("missing --" + name);
+    if (it == values.end()) throw missing_option(name);
     return it->second;
 }
 
@@ -56,6 +62,7 @@ std::string help_text(const CommandSpec& spec) {
     for (const Option& option : spec.options) {
         std::string left = "--" + option.name + (option.value_name.empty() ? "" : " " + option.value_name);
         std::string right = option.help;
+        if (option.required) right += " (required)";
         if (!option.default_value.empty()) right += " (default: " + option.default_value + ")";
         rows.emplace_back(left, right);
     }
@@ -82,6 +89,42 @@ static const Option* find_option(const CommandSpec& spec, const std::string& nam
     return nullptr;
 }
 
+void require_option(const CommandSpec& spec, const ParsedArgs& args, const std::string& name, const std::string& why) {
+    if (args.flag(name)) return;
+    const Option* option = find_option(spec, name);
+    throw missing_option(name, option ? option->value_name : "", why);
+}
+
+// Levenshtein distance, one row at a time.
+static size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diagonal = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            const size_t above = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string closest_name(const std::string& name, const std::vector<std::string>& candidates) {
+    std::string best;
+    size_t best_distance = std::max<size_t>(2, name.size() / 3) + 1;
+    for (const std::string& candidate : candidates) {
+        if (name.size() >= 3 && candidate.compare(0, name.size(), name) == 0) return candidate;  // --pre -> --preset
+        const size_t distance = edit_distance(name, candidate);
+        if (distance < best_distance) {
+            best = candidate;
+            best_distance = distance;
+        }
+    }
+    return best;
+}
+
 ParsedArgs parse_args(const CommandSpec& spec, int argc, char** argv) {
     ParsedArgs parsed;
     for (const Option& option : spec.options)
@@ -98,7 +141,13 @@ ParsedArgs parse_args(const CommandSpec& spec, int argc, char** argv) {
                 inline_value = true;
             }
             const Option* option = find_option(spec, name);
-            if (!option) throw UsageError(command_line(spec) + ": unknown option --" + name + " (see --help)");
+            if (!option) {
+                std::vector<std::string> names;
+                for (const Option& known : spec.options) names.push_back(known.name);
+                const std::string suggestion = closest_name(name, names);
+                throw UsageError("unknown option --" + name +
+                                 (suggestion.empty() ? " (see --help)" : "; did you mean --" + suggestion + "?"));
+            }
             if (option->value_name.empty()) {
                 if (inline_value) throw UsageError("--" + name + " takes no value");
                 parsed.values[name] = "1";
@@ -114,9 +163,11 @@ ParsedArgs parse_args(const CommandSpec& spec, int argc, char** argv) {
     }
     if (parsed.positional.size() < spec.min_positional || parsed.positional.size() > spec.max_positional) {
         if (spec.max_positional == 0)
-            throw UsageError(command_line(spec) + ": unexpected argument '" + parsed.positional.front() + "'");
-        throw UsageError(command_line(spec) + ": expected " + spec.positional + " (see --help)");
+            throw UsageError("unexpected argument '" + parsed.positional.front() + "' (see --help)");
+        throw UsageError("expected " + spec.positional + " (see --help)");
     }
+    for (const Option& option : spec.options)
+        if (option.required) require_option(spec, parsed, option.name);
     return parsed;
 }
 

@@ -1,5 +1,6 @@
 // Command-line parsing shared by `seek` and `seekscope`: declared options, generated --help,
-// and UsageError (exit status 2) for anything the command does not understand.
+// and UsageError (exit status 2) for anything the command does not understand. The programs print
+// a UsageError after their own name ("seek info: ..."), so its message never starts with one.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@ struct Option {
     std::string value_name;     // "NAME"; empty for a flag that takes no value
     std::string help;
     std::string default_value;  // shown in --help; empty = no default
+    bool required = false;      // parse_args refuses a command line without it; --help says "required"
 };
 
 struct CommandSpec {
@@ -40,7 +42,7 @@ struct ParsedArgs {
 
     bool has(const std::string& name) const { return values.count(name) != 0; }
     bool flag(const std::string& name) const { return given.count(name) != 0; }
-    std::string str(const std::string& name) const;  // throws UsageError when absent
+    std::string str(const std::string& name) const;  // throws UsageError (missing_option) when absent
     int64_t integer(const std::string& name) const;  // accepts k/m suffixes: 128k = 131072
     double number(const std::string& name) const;
     // The value of --name through a parser of names (precision_from_name, task_from_name, ...):
@@ -62,6 +64,17 @@ bool wants_help(const CommandSpec& spec, int argc, char** argv);
 // argv[0] is the first argument after the subcommand name(s).
 ParsedArgs parse_args(const CommandSpec& spec, int argc, char** argv);
 std::string help_text(const CommandSpec& spec);
+
+// The one wording for an option a command cannot run without:
+// "missing required option --model DIR: the model to start from (see --help)".
+UsageError missing_option(const std::string& name, const std::string& value_name = "", const std::string& why = "");
+// Throws missing_option unless --name was given (for options required only in some modes, e.g.
+// `seek grpo --model` unless --resume); `why` is appended in parentheses when not empty.
+void require_option(const CommandSpec& spec, const ParsedArgs& args, const std::string& name, const std::string& why = "");
+
+// The candidate closest to a mistyped `name` (edit distance at most 2, or at most a third of its
+// length for long names, or a candidate it is a prefix of); empty when none is close.
+std::string closest_name(const std::string& name, const std::vector<std::string>& candidates);
 
 // "128k" -> 131072, "4096" -> 4096, "1m" -> 1048576; throws UsageError naming `what`.
 int64_t parse_count(const std::string& text, const std::string& what);

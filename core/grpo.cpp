@@ -152,6 +152,7 @@ nlohmann::json grpo_options_to_json(const GrpoOptions& o) {
             {"temperature", o.temperature},
             {"max_new_tokens", o.max_new_tokens},
             {"scale_by_std", o.scale_by_std},
+            {"format_reward", o.format_reward},
             {"clip_low", o.loss.clip_low},
             {"clip_high", o.loss.clip_high},
             {"beta", o.loss.beta},
@@ -177,6 +178,7 @@ GrpoOptions grpo_options_from_json(const nlohmann::json& json, const std::string
         o.temperature = json.at("temperature").get<float>();
         o.max_new_tokens = json.at("max_new_tokens").get<int64_t>();
         o.scale_by_std = json.at("scale_by_std").get<bool>();
+        o.format_reward = json.value("format_reward", kFormatReward);  // runs saved before the option: 0.1
         o.loss.clip_low = json.at("clip_low").get<double>();
         o.loss.clip_high = json.at("clip_high").get<double>();
         o.loss.beta = json.at("beta").get<double>();
@@ -227,6 +229,7 @@ static void check_grpo_options(const GrpoOptions& o) {
     require(o.max_new_tokens >= 1, "max_new_tokens must be >= 1");
     require(o.loss.clip_low >= 0 && o.loss.clip_low < 1 && o.loss.clip_high >= 0, "need 0 <= clip_low < 1, clip_high >= 0");
     require(o.loss.beta >= 0, "beta must be >= 0");
+    require(std::isfinite(o.format_reward) && o.format_reward >= 0, "format_reward must be >= 0");
     require(o.adamw.lr > 0, "lr must be > 0");
     require(o.sample_every >= 0 && o.sample_prompts >= 0 && o.save_every >= 1,
             "sample_every, sample_prompts >= 0 and save_every >= 1");
@@ -291,12 +294,12 @@ struct Rollouts {
     Batch batch;                             // prompt + completion per completion; targets = completion
 };
 
-static Completion judge(const Problem& problem, std::vector<int32_t> tokens) {
+static Completion judge(const Problem& problem, std::vector<int32_t> tokens, double format_weight = kFormatReward) {
     Completion c;
     c.tokens = std::move(tokens);
     c.text = decode_tokens(c.tokens);
     c.verdict = verify_completion(problem, c.text);
-    c.reward = accuracy_reward(c.verdict) + format_reward(c.verdict);
+    c.reward = accuracy_reward(c.verdict) + format_reward(c.verdict, format_weight);
     return c;
 }
 
@@ -316,7 +319,7 @@ static Rollouts sample_groups(const GrpoRun& run, const std::vector<Problem>& pr
         std::vector<double> rewards;
         for (int64_t g = 0; g < o.group; ++g) {
             const Generation sample = generate(run.config, run.policy, prompt, generation, rng);
-            rollouts.completions.push_back(judge(problems[p], sample.tokens));
+            rollouts.completions.push_back(judge(problems[p], sample.tokens, o.format_reward));
             rewards.push_back(rollouts.completions.back().reward);
             // the sequence prompt + completion; position t predicts t + 1, completions only
             std::vector<int32_t> tokens = prompt;

@@ -95,6 +95,7 @@ struct GrpoOptions {
     float temperature = 1.0f;
     int64_t max_new_tokens = 192;
     bool scale_by_std = true;      // false: Dr. GRPO advantages
+    double format_reward = kFormatReward;  // reward = accuracy (0/1) + this for a well-formed, thinking completion
     GrpoLossOptions loss;
     AdamWOptions adamw;            // lr 1e-4, weight decay 0 by default (see grpo.cpp)
     int64_t sample_every = 10;     // log the completions of the fixed sample prompts every N steps

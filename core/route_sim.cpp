@@ -14,6 +14,7 @@ const char* balancing_name(Balancing method) {
         case Balancing::None: return "none";
         case Balancing::AuxLoss: return "aux_loss";
         case Balancing::Bias: return "bias";
+        case Balancing::BiasAndLoss: return "bias+aux";
     }
     return "?";
 }
@@ -49,10 +50,14 @@ std::vector<SimulationStep> simulate_routing(const ModelConfig& config, const Si
     Rng rng(o.seed);
     const Mat expert_embedding = normal_matrix(rng, E, D, 1.0);
     Vec preference = normal_matrix(rng, E, 1, o.preference_std);
-    Vec aux_offset = Vec::Zero(E);                                        // c_i of the aux_loss run
-    Vec bias = Vec::Zero(E);                                              // b_i of the bias run
+    constexpr size_t M = kBalancingMethods.size();
+    auto uses_loss = [](Balancing m) { return m == Balancing::AuxLoss || m == Balancing::BiasAndLoss; };
+    auto uses_bias = [](Balancing m) { return m == Balancing::Bias || m == Balancing::BiasAndLoss; };
+    std::array<Vec, M> aux_offset, bias;                                  // c_i and b_i of each run
+    aux_offset.fill(Vec::Zero(E));
+    bias.fill(Vec::Zero(E));
     const Vec model_bias = gate_has_bias(config) ? Vec::Zero(E) : Vec();  // the others keep the config's gate
-    std::array<ExpertLoad, 3> total;
+    std::array<ExpertLoad, M> total;
 
     std::vector<SimulationStep> history;
     for (int64_t step = 1; step <= o.steps; ++step) {
@@ -65,12 +70,13 @@ std::vector<SimulationStep> simulate_routing(const ModelConfig& config, const Si
         for (size_t m = 0; m < kBalancingMethods.size(); ++m) {
             const Balancing method = kBalancingMethods[m];
             Routing routing;
-            if (method == Balancing::AuxLoss) {
+            const Vec& gate_bias = uses_bias(method) ? bias[m] : model_bias;
+            if (uses_loss(method)) {
                 Mat offset_logits = logits;
-                offset_logits.rowwise() += aux_offset.transpose();
-                routing = route_tokens(config, offset_logits, model_bias);
+                offset_logits.rowwise() += aux_offset[m].transpose();
+                routing = route_tokens(config, offset_logits, gate_bias);
             } else {
-                routing = route_tokens(config, logits, method == Balancing::Bias ? bias : model_bias);
+                routing = route_tokens(config, logits, gate_bias);
             }
             const ExpertLoad load = count_load(config, routing.topk_idx, o.node_limit);
             add_load(total[m], load);
@@ -81,12 +87,12 @@ std::vector<SimulationStep> simulate_routing(const ModelConfig& config, const Si
             stats.balance_loss = sequence_balance_loss(config, routing, o.alpha);
             stats.beyond_limit = static_cast<double>(load.tokens_beyond_limit) / load.tokens;
 
-            if (method == Balancing::AuxLoss) {
+            if (uses_loss(method)) {
                 // c_i is added to every token's logit i, so dL/dc_i = sum_t dL/dlogits[t, i].
                 const Mat grad = sequence_balance_loss_grad(config, routing, o.alpha);
-                aux_offset -= static_cast<float>(o.aux_lr) * grad.colwise().sum().transpose();
+                aux_offset[m] -= static_cast<float>(o.aux_lr) * grad.colwise().sum().transpose();
             }
-            if (method == Balancing::Bias) update_bias(bias, load.per_expert, o.gamma);
+            if (uses_bias(method)) update_bias(bias[m], load.per_expert, o.gamma);
         }
         const double rho = std::exp(-1.0 / o.drift_steps);
         preference = static_cast<float>(rho) * preference +

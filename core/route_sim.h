@@ -1,10 +1,12 @@
 // The routing simulator: the real gate (gate.h) at any scale (V3: 256 experts in 8 groups, top-4
-// groups, top-8) on synthetic token affinities, run three ways from the same tokens to show how
+// groups, top-8) on synthetic token affinities, run four ways from the same tokens to show how
 // each keeps the experts' load even:
 //
 //   none      the gate as it is: systematically preferred experts stay overloaded
 //   aux_loss  the sequence-wise balance loss L_Bal (gate.h) takes a gradient step after every step
 //   bias      auxiliary-loss-free balancing: update_bias (gate.h) with gamma after every step
+//   bias+aux  both at once, as DeepSeek-V3 trains: the bias does the balancing, the small
+//             sequence-wise loss only guards against extreme imbalance within one sequence
 //
 // Affinity model (standing in for a trained gate that sees real tokens):
 //   logits[t, i] = token_std * (u_t . e_i) / sqrt(D) + p_i + c_i
@@ -14,9 +16,12 @@
 //                     after every step as p_i <- rho p_i + sqrt(1 - rho^2) N(0, preference_std^2),
 //                     rho = exp(-1 / drift_steps): a random walk that keeps the spread while the
 //                     favourites change over about drift_steps steps, so balancing must keep tracking
-//   c_i               a learned per-expert logit offset, only in the aux_loss run: it stands for
-//                     what the gate weights can learn from the loss, and moves by plain gradient
-//                     descent, c_i <- c_i - aux_lr * sum_t dL_Bal/dlogits[t, i]
+//   c_i               a learned per-expert logit offset, only in the runs with the loss (aux_loss,
+//                     bias+aux): it stands for what the gate weights can learn from the loss, and
+//                     moves by plain gradient descent, c_i <- c_i - aux_lr * sum_t dL_Bal/dlogits[t, i]
+//                     (L_Bal carries alpha, so the step is aux_lr * alpha times the gradient of
+//                     sum_i f_i P_i: aux_lr stands in for the gate's learning rate and how far the
+//                     gate's weights move its logits, which a logit offset does not have)
 // Each step's tokens count as one sequence for L_Bal. The bias run gives the gate a bias even when
 // the config has none (V2-Lite): the point is to compare methods on the same routing problem.
 #pragma once
@@ -30,9 +35,10 @@
 
 namespace seek {
 
-enum class Balancing { None, AuxLoss, Bias };
-constexpr std::array<Balancing, 3> kBalancingMethods = {Balancing::None, Balancing::AuxLoss, Balancing::Bias};
-const char* balancing_name(Balancing method);  // "none", "aux_loss", "bias"
+enum class Balancing { None, AuxLoss, Bias, BiasAndLoss };
+constexpr std::array<Balancing, 4> kBalancingMethods = {Balancing::None, Balancing::AuxLoss, Balancing::Bias,
+                                                        Balancing::BiasAndLoss};
+const char* balancing_name(Balancing method);  // "none", "aux_loss", "bias", "bias+aux"
 
 struct SimulationOptions {
     int64_t steps = 2000;
@@ -57,7 +63,7 @@ struct MethodStats {
 
 struct SimulationStep {
     int64_t step = 0;                      // 1-based
-    std::array<MethodStats, 3> methods;    // indexed like kBalancingMethods
+    std::array<MethodStats, kBalancingMethods.size()> methods;  // indexed like kBalancingMethods
 };
 
 // Same seed, same numbers. `on_step`, when given, sees every step as it finishes (progress, logs).

@@ -406,6 +406,6 @@ Verdict verify_completion(const Problem& problem, const std::string& completion)
 
 double accuracy_reward(const Verdict& verdict) { return verdict.correct ? 1.0 : 0.0; }
 
-double format_reward(const Verdict& verdict) { return verdict.well_formed && verdict.has_think ? 0.1 : 0.0; }
+double format_reward(const Verdict& verdict, double weight) { return verdict.well_formed && verdict.has_think ? weight : 0.0; }
 
 }  // namespace seek

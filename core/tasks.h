@@ -147,8 +147,12 @@ struct Verdict {
 Verdict verify_completion(const Problem& problem, const std::string& completion);
 
 double accuracy_reward(const Verdict& verdict);  // 1 if correct, else 0
-// 0.1 if well formed with a think block, else 0: the R1-Zero format reward, kept small next to
-// accuracy so that a well-formed wrong answer never scores near a right one. No length reward.
-double format_reward(const Verdict& verdict);
+// `weight` (0.1 unless `seek grpo --format-reward` says otherwise) if well formed WITH a think
+// block, else 0. R1-Zero rewards the think tags too, but its papers give no weights: 0.1 is this
+// project's choice, small next to accuracy so that a well-formed wrong answer never scores near a
+// right one. Note that it does pay for thinking: a right direct answer earns 1, a right traced one
+// 1.1. No length reward.
+constexpr double kFormatReward = 0.1;
+double format_reward(const Verdict& verdict, double weight = kFormatReward);
 
 }  // namespace seek

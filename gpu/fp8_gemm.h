@@ -2,19 +2,25 @@
 // (seek::emu, seek_gpu_emu) and on a GPU (seek::cuda, seek_gpu, nvcc):
 //   fp8_gemm(a, b, model, variant)                 core/fp8_gemm.h's fp8_gemm, Exact model only:
 //                                                  A 1x128 tiles, B 128x128 blocks; bit for bit
+//   fp8_grouped_gemm(a, group_rows, b, model, v)   the grouped form over the MoE's contiguous
+//                                                  per-expert layout: group g's rows times b[g]^T
 //   fp8_linear_forward(x, weight, variant)         core's linear_forward at fp8 precision: quantize
 //                                                  x (1x128) and W (128x128), then the GEMM
 //   linear_forward(x, weight, precision, variant)  the kernel table's `linear` entry: fp32 runs
 //                                                  gpu/linear.cu (variants 1-3), fp8 the above
 //                                                  (variants 1-2); bf16 is not on the GPU yet
 // Variants 1 (a thread per output) and 2 (shared-memory tiles of codes and scales, promotion per
-// 128-wide K block). Needs the CUDA toolkit's cuda_fp8.h (without it fp8_gemm.cu is not built).
+// 128-wide K block) run everywhere, the emulator included. Variants 3 (mma.sync e4m3 tensor cores,
+// sm_89+) and 4 (Hopper wgmma, sm_90a) run on such a GPU only (compiled only so far; K a multiple
+// of 16); elsewhere they throw "needs a GPU with ...". Needs the CUDA toolkit's cuda_fp8.h
+// (without it fp8_gemm.cu is not built).
 #pragma once
 
 #include <climits>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "core/fp8_gemm.h"
 #include "core/linear.h"
@@ -29,11 +35,15 @@ namespace seek {
 namespace emu {
 void fp8_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8_t* b, const float* b_scales, int M,
                   int N, int K, int variant);
+void fp8_grouped_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8_t* b, const float* b_scales,
+                          const int* group_offsets, int groups, int N, int K, int variant);
 void fp8_linear_forward_gpu(float* y, const float* x, const float* weight, int M, int N, int K, int variant);
 }  // namespace emu
 namespace cuda {
 void fp8_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8_t* b, const float* b_scales, int M,
                   int N, int K, int variant);
+void fp8_grouped_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8_t* b, const float* b_scales,
+                          const int* group_offsets, int groups, int N, int K, int variant);
 void fp8_linear_forward_gpu(float* y, const float* x, const float* weight, int M, int N, int K, int variant);
 }  // namespace cuda
 
@@ -46,9 +56,9 @@ inline void check_int_extents(const char* op, int64_t M, int64_t N, int64_t K) {
     }
 }
 
-template <typename HostFunction>
-Mat fp8_gemm(HostFunction host_function, const QuantizedMatrix& a, const QuantizedMatrix& b,
-             const AccumulationModel& model, int variant) {
+// What the kernels take: the Exact model, A in 1x128 tiles and B in 128x128 blocks, the same K,
+// int extents, and as many codes and scales as the shapes say.
+inline void check_fp8_operands(const QuantizedMatrix& a, const QuantizedMatrix& b, const AccumulationModel& model) {
     if (model.mode != AccumulationMode::Exact) {
         throw std::invalid_argument("fp8_gemm: the GPU kernels accumulate each 128-wide K block exactly in FP32 "
                                     "(the Exact model); the tensor-core model runs in core/ only");
@@ -76,9 +86,59 @@ Mat fp8_gemm(HostFunction host_function, const QuantizedMatrix& a, const Quantiz
                                         std::to_string(q->scales.cols()) + " scales");
         }
     }
+}
+
+template <typename HostFunction>
+Mat fp8_gemm(HostFunction host_function, const QuantizedMatrix& a, const QuantizedMatrix& b,
+             const AccumulationModel& model, int variant) {
+    check_fp8_operands(a, b, model);
     Mat c(a.rows, b.rows);
     host_function(c.data(), a.codes.data(), a.scales.data(), b.codes.data(), b.scales.data(), static_cast<int>(a.rows),
                   static_cast<int>(b.rows), static_cast<int>(a.cols), variant);
+    return c;
+}
+
+// The grouped GEMM over the MoE's contiguous per-expert layout: A's rows in groups of
+// group_rows[g] consecutive rows (the tokens routed to expert g, in order; 0 allowed), group g
+// times B_g = b[g]^T. A in 1x128 tiles, every B_g [N, K] in 128x128 blocks; the Exact model.
+template <typename HostFunction>
+Mat fp8_grouped_gemm(HostFunction host_function, const QuantizedMatrix& a, const std::vector<int64_t>& group_rows,
+                     const std::vector<QuantizedMatrix>& b, const AccumulationModel& model, int variant) {
+    if (b.empty() || b.size() != group_rows.size()) {
+        throw std::invalid_argument("fp8_grouped_gemm: " + std::to_string(group_rows.size()) + " groups of rows but " +
+                                    std::to_string(b.size()) + " matrices B (one per group, at least one)");
+    }
+    std::vector<int> offsets{0};
+    int64_t rows = 0;
+    for (size_t g = 0; g < group_rows.size(); ++g) {
+        if (group_rows[g] < 0) {
+            throw std::invalid_argument("fp8_grouped_gemm: group " + std::to_string(g) + " has " +
+                                        std::to_string(group_rows[g]) + " rows");
+        }
+        rows += group_rows[g];
+        check_int_extents("fp8_grouped_gemm", rows, 0, 0);
+        offsets.push_back(static_cast<int>(rows));
+        // Each group is an fp8_gemm of its own: its operands are checked as fp8_gemm checks them.
+        if (b[g].rows != b[0].rows || b[g].cols != a.cols) {
+            throw std::invalid_argument("fp8_grouped_gemm: B " + std::to_string(g) + " is [" + std::to_string(b[g].rows) +
+                                        ", " + std::to_string(b[g].cols) + "], expected [" + std::to_string(b[0].rows) +
+                                        ", " + std::to_string(a.cols) + "]");
+        }
+    }
+    if (rows != a.rows) {
+        throw std::invalid_argument("fp8_grouped_gemm: the groups hold " + std::to_string(rows) + " rows, A has " +
+                                    std::to_string(a.rows));
+    }
+    std::vector<uint8_t> b_codes;
+    std::vector<float> b_scales;
+    for (const QuantizedMatrix& b_g : b) {
+        check_fp8_operands(a, b_g, model);
+        b_codes.insert(b_codes.end(), b_g.codes.begin(), b_g.codes.end());
+        b_scales.insert(b_scales.end(), b_g.scales.data(), b_g.scales.data() + b_g.scales.size());
+    }
+    Mat c(a.rows, b[0].rows);
+    host_function(c.data(), a.codes.data(), a.scales.data(), b_codes.data(), b_scales.data(), offsets.data(),
+                  static_cast<int>(b.size()), static_cast<int>(b[0].rows), static_cast<int>(a.cols), variant);
     return c;
 }
 
@@ -120,6 +180,10 @@ namespace emu {
 inline Mat fp8_gemm(const QuantizedMatrix& a, const QuantizedMatrix& b, const AccumulationModel& model, int variant) {
     return gpu_detail::fp8_gemm(fp8_gemm_gpu, a, b, model, variant);
 }
+inline Mat fp8_grouped_gemm(const QuantizedMatrix& a, const std::vector<int64_t>& group_rows,
+                            const std::vector<QuantizedMatrix>& b, const AccumulationModel& model, int variant) {
+    return gpu_detail::fp8_grouped_gemm(fp8_grouped_gemm_gpu, a, group_rows, b, model, variant);
+}
 inline Mat fp8_linear_forward(const Mat& x, const Mat& weight, int variant) {
     return gpu_detail::fp8_linear_forward(fp8_linear_forward_gpu, x, weight, variant);
 }
@@ -130,6 +194,10 @@ inline Mat linear_forward(const Mat& x, const Mat& weight, const LinearPrecision
 namespace cuda {
 inline Mat fp8_gemm(const QuantizedMatrix& a, const QuantizedMatrix& b, const AccumulationModel& model, int variant) {
     return gpu_detail::fp8_gemm(fp8_gemm_gpu, a, b, model, variant);
+}
+inline Mat fp8_grouped_gemm(const QuantizedMatrix& a, const std::vector<int64_t>& group_rows,
+                            const std::vector<QuantizedMatrix>& b, const AccumulationModel& model, int variant) {
+    return gpu_detail::fp8_grouped_gemm(fp8_grouped_gemm_gpu, a, group_rows, b, model, variant);
 }
 inline Mat fp8_linear_forward(const Mat& x, const Mat& weight, int variant) {
     return gpu_detail::fp8_linear_forward(fp8_linear_forward_gpu, x, weight, variant);

@@ -28,12 +28,22 @@
 //      splits · T · ceil(H/16) blocks fill the GPU even at T = 1, and the cache is read H/16 times.
 //      The FlashMLA kernel keeps the accumulator in registers and multiplies on tensor cores (64
 //      heads per block); here it is in shared memory (any r) and the products are SIMT.
+//   3. variant 2 over a BF16 latent cache: half the bytes of FP32, each value widened exactly (a
+//      shift) as the tile is loaded into shared memory; the rest is variant 2 unchanged.
+//   4. variant 2 over an FP8 latent cache, FlashMLA's FP8 layout in spirit: c_kv as E4M3 codes
+//      with a scale per token per 128 columns, k_pe in BF16; widened to FP32 on load (a 256-entry
+//      table of code values, then the scale). V3: 656 bytes a token instead of 2,304.
+//   Variants 3 and 4 give variant 2's result on the cache's values bit for bit (the same
+//   arithmetic from the same FP32 values); against core on the FP32 cache they differ by what
+//   the cache's rounding does to the attention (tests/gpu/test_mla_decode_cache_gpu.cpp derives
+//   the bound).
 // Scores and probabilities, when asked for (the traced forward records them), come from one more
 // simple kernel: each entry recomputed with the same score function and e^(score - lse), the
 // row's log-sum-exp both variants write. No variant uses float atomics: every sum has a fixed
 // order, so the bytes are the same run after run.
 //
-// Bytes per call, absorbed: the cache S (r + dr) 4, read once per (query, head tile) by variant 2,
+// Bytes per call, absorbed: the cache S (r + dr) 4 (variant 3: S (r + dr) 2; variant 4:
+// S (r + 4 ceil(r/128) + 2 dr)), read once per (query, head tile) by variants 2-4,
 // T ceil(H/16) times (from L2 after the first; once per decode step at H <= 16), once per row by
 // variant 1 (H T times), + queries H T (r + dr) 4 + output H T r 4, + for variant 2 the partials
 // written and read back, 2 · splits H T (r + 1) 4. FLOPs: 2 H T S (2r + dr) (per key r + dr
@@ -148,6 +158,53 @@ inline size_t mla_split_shared_bytes(int rank, int rope_dim) {
            sizeof(float);
 }
 
+// The latent cache as variant 2's kernels read it: a row per key, c_kv (r columns) and k_pe (dr).
+// Variants 3 and 4 are the same kernels over a cache stored in fewer bytes (a decode step is
+// memory-bound: the bytes of the cache are its time); each value is widened to FP32 as it is
+// loaded into shared memory, and from there on everything is variant 2's arithmetic.
+struct FloatCache {  // variant 2: FP32, 4 bytes a value
+    const float* c_kv;
+    const float* k_pe;
+    int rank, rope_dim;
+    __device__ __forceinline__ float latent(int key, int i) const { return c_kv[static_cast<size_t>(key) * rank + i]; }
+    __device__ __forceinline__ float rope(int key, int i) const { return k_pe[static_cast<size_t>(key) * rope_dim + i]; }
+};
+
+// A bfloat16 is the upper half of a float32: widening it is a shift, exact.
+__device__ __forceinline__ float bf16_value(uint16_t bits) { return __uint_as_float(static_cast<unsigned>(bits) << 16); }
+
+struct Bf16Cache {  // variant 3: BF16, 2 bytes a value
+    const uint16_t* c_kv;
+    const uint16_t* k_pe;
+    int rank, rope_dim;
+    __device__ __forceinline__ float latent(int key, int i) const {
+        return bf16_value(c_kv[static_cast<size_t>(key) * rank + i]);
+    }
+    __device__ __forceinline__ float rope(int key, int i) const {
+        return bf16_value(k_pe[static_cast<size_t>(key) * rope_dim + i]);
+    }
+};
+
+// Variant 4, FlashMLA's FP8 cache in spirit: c_kv as E4M3 codes with one FP32 scale per key per
+// 128 columns (core's 1x128 activation tiles: value = decode(code) scale), k_pe kept in BF16 (the
+// rotated part is small and precision-sensitive). About r + 4 r/128 + 2 dr bytes a key (V3: 656
+// against 2,304 in FP32). The 256 code values come from the host (core's fp8_decode) as a table.
+struct Fp8Cache {
+    const uint8_t* c_kv_codes;   // [S, r]
+    const float* c_kv_scales;    // [S, ceil(r / 128)]
+    const uint16_t* k_pe;        // [S, dr] BF16
+    const float* e4m3_values;    // [256]
+    int rank, rope_dim;
+    __device__ __forceinline__ float latent(int key, int i) const {
+        const int scale_cols = (rank + 127) / 128;
+        return __ldg(e4m3_values + c_kv_codes[static_cast<size_t>(key) * rank + i]) *
+               c_kv_scales[static_cast<size_t>(key) * scale_cols + i / 128];
+    }
+    __device__ __forceinline__ float rope(int key, int i) const {
+        return bf16_value(k_pe[static_cast<size_t>(key) * rope_dim + i]);
+    }
+};
+
 // The first key of chunk `split` and one past its last (chunk = ceil(keys / splits)).
 __device__ __forceinline__ int chunk_begin(int split, int keys, int splits) {
     const int chunk = (keys + splits - 1) / splits;
@@ -155,11 +212,13 @@ __device__ __forceinline__ int chunk_begin(int split, int keys, int splits) {
 }
 
 // Grid (splits, T, ceil(H/16)). Partials: o_partial [splits, H·T, r], lse_partial [splits, H·T].
+// Cache: FloatCache (variant 2), Bf16Cache (3) or Fp8Cache (4).
 // budget: mla_split_kernel regs<=48 smem<=0 spills=0
+template <typename Cache>
 __global__ void __launch_bounds__(mla_split_threads)
 mla_split_kernel(float* __restrict__ o_partial, float* __restrict__ lse_partial, const float* __restrict__ q_absorbed,
-                 const float* __restrict__ q_pe, const float* __restrict__ c_kv, const float* __restrict__ k_pe,
-                 int heads, int queries, int keys, int start, int rank, int rope_dim, int splits, float scale) {
+                 const float* __restrict__ q_pe, Cache cache, int heads, int queries, int keys, int start, int rank,
+                 int rope_dim, int splits, float scale) {
     const int split = blockIdx.x, s = blockIdx.y, head0 = blockIdx.z * mla_heads_per_block;
     const int rows = heads * queries, width = rank + rope_dim, pitch = mla_tile_pitch(rank, rope_dim);
     const int begin = chunk_begin(split, keys, splits);
@@ -204,7 +263,7 @@ mla_split_kernel(float* __restrict__ o_partial, float* __restrict__ lse_partial,
         for (int index = threadIdx.x; index < mla_keys_per_tile * width; index += blockDim.x) {
             const int t = index / width, i = index % width, key = tile + t;
             float value = 0.0f;
-            if (key < end) value = i < rank ? c_kv[static_cast<size_t>(key) * rank + i] : k_pe[static_cast<size_t>(key) * rope_dim + i - rank];
+            if (key < end) value = i < rank ? cache.latent(key, i) : cache.rope(key, i - rank);
             kv_tile[t * pitch + i] = value;
         }
         __syncthreads();  // the whole tile loaded
@@ -311,6 +370,8 @@ attention_probs_kernel(float* __restrict__ scores, float* __restrict__ probs, co
 }
 
 // ---- host ---------------------------------------------------------------------------------------
+int mla_default_splits(int heads, int queries, int keys);  // below
+
 namespace {
 
 // Raises the kernel's dynamic shared memory limit when it needs more than the default 48 KB.
@@ -345,6 +406,45 @@ void attention_rows(float* out, size_t out_count, long long out_head_stride, lon
     scores_and_probs(scores, probs, p, d_lse.data);
 }
 
+// The absorbed form as an attention over device arrays: query rows h·T + s; every head the same
+// cache rows (head stride 0); values = c_kv.
+AttentionProblem latent_problem(const float* d_q_absorbed, const float* d_q_pe, const float* d_c_kv,
+                                const float* d_k_pe, int heads, int queries, int start, int rank, int rope_dim,
+                                float scale) {
+    return {{d_q_absorbed, static_cast<long long>(queries) * rank, rank},
+            {d_q_pe, static_cast<long long>(queries) * rope_dim, rope_dim},
+            {d_c_kv, 0, rank},
+            {d_k_pe, 0, rope_dim},
+            {d_c_kv, 0, rank},
+            rank, rope_dim, rank, heads, queries, start + queries, start, scale};
+}
+
+// Variant 2's two kernels (split-KV, then the combine) over `cache` on device, for the queries of
+// `p`; out [H·T, r] and, when asked for, scores and probabilities from `p` (host arrays).
+template <typename Cache>
+void split_kv_attention(float* out, float* scores, float* probs, const AttentionProblem& p, const Cache& cache,
+                        const float* d_q_absorbed, const float* d_q_pe, int splits) {
+    const int rows = p.heads * p.queries, rank = cache.rank, rope_dim = cache.rope_dim;
+    if (splits == 0) splits = mla_default_splits(p.heads, p.queries, p.keys);
+    if (splits < 1 || splits > 4096) {
+        throw std::invalid_argument("latent_attention_forward: " + std::to_string(splits) + " splits (1 .. 4096, or 0 for the default)");
+    }
+    DeviceArray<float> d_o_partial(static_cast<size_t>(splits) * rows * rank), d_lse_partial(static_cast<size_t>(splits) * rows);
+    DeviceArray<float> d_out(static_cast<size_t>(rows) * rank), d_lse(rows);
+    const size_t shared_bytes = mla_split_shared_bytes(rank, rope_dim);
+    allow_shared_bytes(mla_split_kernel<Cache>, shared_bytes);
+    const dim3 grid(splits, p.queries, (p.heads + mla_heads_per_block - 1) / mla_heads_per_block);
+    SEEK_LAUNCH(mla_split_kernel<Cache>, grid, mla_split_threads, shared_bytes)
+    (d_o_partial.data, d_lse_partial.data, d_q_absorbed, d_q_pe, cache, p.heads, p.queries, p.keys, p.start, rank,
+     rope_dim, splits, p.scale);
+    SEEK_CUDA_CHECK(cudaGetLastError());
+    SEEK_LAUNCH(mla_combine_kernel, rows, mla_combine_threads, splits * sizeof(float))
+    (d_out.data, d_lse.data, d_o_partial.data, d_lse_partial.data, rows, rank, splits);
+    SEEK_CUDA_CHECK(cudaGetLastError());
+    d_out.copy_to_host(out);
+    scores_and_probs(scores, probs, p, d_lse.data);
+}
+
 }  // namespace
 
 // The most keys variant 1 holds in shared memory (227 KB, the most a block may have).
@@ -366,13 +466,14 @@ int mla_default_splits(int heads, int queries, int keys) {
 }
 
 // Absorbed: q_absorbed [H·T, r], q_pe [H·T, dr], c_kv [S, r], k_pe [S, dr] host arrays (S = start + T);
-// out [H·T, r]; scores, probs [H·T, S] or null. variant 1 or 2; splits (variant 2): 0 for the
+// out [H·T, r]; scores, probs [H·T, S] or null. variant 1 or 2 (3 and 4: below); splits (variant 2): 0 for the
 // default, else 1 .. 4096. Shapes are checked by the caller (gpu/mla_decode.h).
 void latent_attention_forward_gpu(float* out, float* scores, float* probs, const float* q_absorbed, const float* q_pe,
                                   const float* c_kv, const float* k_pe, int heads, int queries, int start, int rank,
                                   int rope_dim, float scale, int variant, int splits) {
     if (variant < 1 || variant > 2) {
-        throw std::invalid_argument("latent_attention_forward: variant " + std::to_string(variant) + " does not exist (1, 2)");
+        throw std::invalid_argument("latent_attention_forward: variant " + std::to_string(variant) +
+                                    " does not exist (1, 2; 3 and 4 over a BF16 or FP8 cache)");
     }
     const int keys = start + queries, rows = heads * queries;
     if (rows == 0) return;
@@ -382,35 +483,65 @@ void latent_attention_forward_gpu(float* out, float* scores, float* probs, const
     d_q_pe.copy_from_host(q_pe);
     d_c_kv.copy_from_host(c_kv);
     d_k_pe.copy_from_host(k_pe);
-    // Rows h·T + s of the queries; every head the same cache rows (head stride 0); values = c_kv.
-    const AttentionProblem p{{d_q_absorbed.data, static_cast<long long>(queries) * rank, rank},
-                             {d_q_pe.data, static_cast<long long>(queries) * rope_dim, rope_dim},
-                             {d_c_kv.data, 0, rank},
-                             {d_k_pe.data, 0, rope_dim},
-                             {d_c_kv.data, 0, rank},
-                             rank, rope_dim, rank, heads, queries, keys, start, scale};
+    const AttentionProblem p =
+        latent_problem(d_q_absorbed.data, d_q_pe.data, d_c_kv.data, d_k_pe.data, heads, queries, start, rank, rope_dim, scale);
     if (variant == 1) {
         attention_rows(out, static_cast<size_t>(rows) * rank, static_cast<long long>(queries) * rank, rank, scores, probs, p);
         return;
     }
-    if (splits == 0) splits = mla_default_splits(heads, queries, keys);
-    if (splits < 1 || splits > 4096) {
-        throw std::invalid_argument("latent_attention_forward: " + std::to_string(splits) + " splits (1 .. 4096, or 0 for the default)");
+    split_kv_attention(out, scores, probs, p, FloatCache{d_c_kv.data, d_k_pe.data, rank, rope_dim}, d_q_absorbed.data,
+                       d_q_pe.data, splits);
+}
+
+// Variants 3 and 4 of the absorbed form: variant 2 over a BF16 (3) or FP8 (4) latent cache, host
+// arrays as stored (gpu/mla_decode.h makes them with core's bf16_encode and quantize):
+//   variant 3: c_kv_bf16 [S, r];
+//   variant 4: c_kv_codes [S, r] E4M3 with c_kv_scales [S, ceil(r / 128)] and e4m3_values [256];
+//   both: k_pe_bf16 [S, dr].
+// scores, probs [H·T, S] or null; when asked for, they are computed from c_kv_values [S, r] and
+// k_pe_values [S, dr], the cache's values widened to FP32 (null otherwise). Other arguments as
+// latent_attention_forward_gpu's.
+void latent_attention_forward_cache_gpu(float* out, float* scores, float* probs, const float* q_absorbed,
+                                        const float* q_pe, const uint16_t* c_kv_bf16, const uint8_t* c_kv_codes,
+                                        const float* c_kv_scales, const float* e4m3_values, const uint16_t* k_pe_bf16,
+                                        const float* c_kv_values, const float* k_pe_values, int heads, int queries,
+                                        int start, int rank, int rope_dim, float scale, int variant, int splits) {
+    if (variant != 3 && variant != 4) {
+        throw std::invalid_argument("latent_attention_forward: variant " + std::to_string(variant) +
+                                    " is not a low-precision cache variant (3: BF16, 4: FP8)");
     }
-    DeviceArray<float> d_o_partial(static_cast<size_t>(splits) * rows * rank), d_lse_partial(static_cast<size_t>(splits) * rows);
-    DeviceArray<float> d_out(static_cast<size_t>(rows) * rank), d_lse(rows);
-    const size_t shared_bytes = mla_split_shared_bytes(rank, rope_dim);
-    allow_shared_bytes(mla_split_kernel, shared_bytes);
-    const dim3 grid(splits, queries, (heads + mla_heads_per_block - 1) / mla_heads_per_block);
-    SEEK_LAUNCH(mla_split_kernel, grid, mla_split_threads, shared_bytes)
-    (d_o_partial.data, d_lse_partial.data, d_q_absorbed.data, d_q_pe.data, d_c_kv.data, d_k_pe.data, heads, queries,
-     keys, start, rank, rope_dim, splits, scale);
-    SEEK_CUDA_CHECK(cudaGetLastError());
-    SEEK_LAUNCH(mla_combine_kernel, rows, mla_combine_threads, splits * sizeof(float))
-    (d_out.data, d_lse.data, d_o_partial.data, d_lse_partial.data, rows, rank, splits);
-    SEEK_CUDA_CHECK(cudaGetLastError());
-    d_out.copy_to_host(out);
-    scores_and_probs(scores, probs, p, d_lse.data);
+    const int keys = start + queries, rows = heads * queries;
+    if (rows == 0) return;
+    DeviceArray<float> d_q_absorbed(static_cast<size_t>(rows) * rank), d_q_pe(static_cast<size_t>(rows) * rope_dim);
+    d_q_absorbed.copy_from_host(q_absorbed);
+    d_q_pe.copy_from_host(q_pe);
+    DeviceArray<uint16_t> d_k_pe(static_cast<size_t>(keys) * rope_dim);
+    d_k_pe.copy_from_host(k_pe_bf16);
+    // The FP32 cache for the scores and probabilities kernel only when they are asked for.
+    const bool traced = scores || probs;
+    DeviceArray<float> d_c_kv_values(traced ? static_cast<size_t>(keys) * rank : 0),
+        d_k_pe_values(traced ? static_cast<size_t>(keys) * rope_dim : 0);
+    if (traced) {
+        d_c_kv_values.copy_from_host(c_kv_values);
+        d_k_pe_values.copy_from_host(k_pe_values);
+    }
+    const AttentionProblem p = latent_problem(d_q_absorbed.data, d_q_pe.data, d_c_kv_values.data, d_k_pe_values.data,
+                                              heads, queries, start, rank, rope_dim, scale);
+    if (variant == 3) {
+        DeviceArray<uint16_t> d_c_kv(static_cast<size_t>(keys) * rank);
+        d_c_kv.copy_from_host(c_kv_bf16);
+        split_kv_attention(out, scores, probs, p, Bf16Cache{d_c_kv.data, d_k_pe.data, rank, rope_dim}, d_q_absorbed.data,
+                           d_q_pe.data, splits);
+        return;
+    }
+    DeviceArray<uint8_t> d_c_kv(static_cast<size_t>(keys) * rank);
+    DeviceArray<float> d_c_kv_scales(static_cast<size_t>(keys) * ((rank + 127) / 128)), d_e4m3_values(256);
+    d_c_kv.copy_from_host(c_kv_codes);
+    d_c_kv_scales.copy_from_host(c_kv_scales);
+    d_e4m3_values.copy_from_host(e4m3_values);
+    split_kv_attention(out, scores, probs, p,
+                       Fp8Cache{d_c_kv.data, d_c_kv_scales.data, d_k_pe.data, d_e4m3_values.data, rank, rope_dim},
+                       d_q_absorbed.data, d_q_pe.data, splits);
 }
 
 // Naive: q [T, H·dq], k [S, H·dq], v [S, H·dv] host arrays (S = start + T); out [T, H·dv];

@@ -5,13 +5,20 @@
 // The absorbed form over the latent cache has variants 1 (a block per (head, query) row) and 2
 // (split-KV with an online softmax and a combine, FlashMLA's scheme; splits 0 picks a count); the
 // naive form has variant 1. All compute what core does, up to FP32 rounding and summation order.
+// Variants 3 and 4 of the absorbed form are variant 2 over the cache stored in BF16 (3) or FP8 (4:
+// c_kv E4M3 in 1x128 tiles with FP32 scales, k_pe BF16), made here from the FP32 cache with
+// core's bf16_encode and quantize: variant 2's result on the rounded cache, bit for bit.
 #pragma once
 
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "core/fp8.h"
+#include "core/quantize.h"
 #include "core/tensor.h"
 
 namespace seek {
@@ -21,6 +28,11 @@ namespace emu {
 void latent_attention_forward_gpu(float* out, float* scores, float* probs, const float* q_absorbed, const float* q_pe,
                                   const float* c_kv, const float* k_pe, int heads, int queries, int start, int rank,
                                   int rope_dim, float scale, int variant, int splits);
+void latent_attention_forward_cache_gpu(float* out, float* scores, float* probs, const float* q_absorbed,
+                                        const float* q_pe, const uint16_t* c_kv_bf16, const uint8_t* c_kv_codes,
+                                        const float* c_kv_scales, const float* e4m3_values, const uint16_t* k_pe_bf16,
+                                        const float* c_kv_values, const float* k_pe_values, int heads, int queries,
+                                        int start, int rank, int rope_dim, float scale, int variant, int splits);
 void attention_forward_gpu(float* out, float* scores, float* probs, const float* q, const float* k, const float* v,
                            int heads, int queries, int start, int qk_dim, int v_dim, float scale, int variant);
 int attention_max_keys1(int dim_a, int dim_b);  // the most keys variant 1's shared memory holds
@@ -31,6 +43,11 @@ namespace cuda {
 void latent_attention_forward_gpu(float* out, float* scores, float* probs, const float* q_absorbed, const float* q_pe,
                                   const float* c_kv, const float* k_pe, int heads, int queries, int start, int rank,
                                   int rope_dim, float scale, int variant, int splits);
+void latent_attention_forward_cache_gpu(float* out, float* scores, float* probs, const float* q_absorbed,
+                                        const float* q_pe, const uint16_t* c_kv_bf16, const uint8_t* c_kv_codes,
+                                        const float* c_kv_scales, const float* e4m3_values, const uint16_t* k_pe_bf16,
+                                        const float* c_kv_values, const float* k_pe_values, int heads, int queries,
+                                        int start, int rank, int rope_dim, float scale, int variant, int splits);
 void attention_forward_gpu(float* out, float* scores, float* probs, const float* q, const float* k, const float* v,
                            int heads, int queries, int start, int qk_dim, int v_dim, float scale, int variant);
 int attention_max_keys1(int dim_a, int dim_b);  // the most keys variant 1's shared memory holds
@@ -53,6 +70,58 @@ inline void require(bool condition, const std::string& message) {
 }
 
 inline bool fits_int(int64_t value) { return value >= 0 && value <= INT_MAX; }
+
+// A matrix rounded to BF16: the stored bits, and their values widened back to FP32.
+inline std::vector<uint16_t> bf16_rows(const MatRef& m, Mat* values) {
+    std::vector<uint16_t> bits(static_cast<size_t>(m.rows() * m.cols()));
+    if (values) values->resize(m.rows(), m.cols());
+    for (int64_t i = 0; i < m.rows(); ++i)
+        for (int64_t j = 0; j < m.cols(); ++j) {
+            const uint16_t b = bf16_encode(m(i, j));
+            bits[static_cast<size_t>(i * m.cols() + j)] = b;
+            if (values) {
+                const uint32_t widened = static_cast<uint32_t>(b) << 16;
+                float value;
+                std::memcpy(&value, &widened, 4);
+                (*values)(i, j) = value;
+            }
+        }
+    return bits;
+}
+
+// Variants 3 (BF16 cache) and 4 (FP8 c_kv, BF16 k_pe) of the absorbed form: the cache as stored,
+// then variant 2's kernels over it. Shapes already checked by latent_attention_forward.
+template <typename Backend>
+Mat latent_attention_forward_cache(const Mat& q_absorbed, const Mat& q_pe, const MatRef& c_kv, const MatRef& k_pe,
+                                   int heads, float scale, int start, Mat* scores, Mat* probs, int variant,
+                                   int splits) {
+    const int T = static_cast<int>(q_absorbed.rows() / heads), S = start + T;
+    const int r = static_cast<int>(q_absorbed.cols()), dr = static_cast<int>(q_pe.cols());
+    const bool traced = scores || probs;
+    Mat c_kv_values, k_pe_values;  // the cache's values in FP32, for the scores and probabilities
+    const std::vector<uint16_t> k_pe_bf16 = bf16_rows(k_pe, traced ? &k_pe_values : nullptr);
+    std::vector<uint16_t> c_kv_bf16;
+    QuantizedMatrix c_kv_fp8;
+    std::vector<float> e4m3_values;
+    if (variant == 3) {
+        c_kv_bf16 = bf16_rows(c_kv, traced ? &c_kv_values : nullptr);
+    } else {
+        c_kv_fp8 = quantize(Mat(c_kv), kActivationTile);  // 1x128 tiles, FP32 scales
+        for (int code = 0; code < 256; ++code) e4m3_values.push_back(fp8_decode(static_cast<uint8_t>(code), Fp8Format::E4M3));
+        if (traced) c_kv_values = dequantize(c_kv_fp8);
+    }
+    Mat out(q_absorbed.rows(), r);
+    if (scores) scores->resize(q_absorbed.rows(), S);
+    if (probs) probs->resize(q_absorbed.rows(), S);
+    Backend::latent_cache(out.data(), scores ? scores->data() : nullptr, probs ? probs->data() : nullptr,
+                          q_absorbed.data(), q_pe.data(), variant == 3 ? c_kv_bf16.data() : nullptr,
+                          variant == 4 ? c_kv_fp8.codes.data() : nullptr,
+                          variant == 4 ? c_kv_fp8.scales.data() : nullptr,
+                          variant == 4 ? e4m3_values.data() : nullptr, k_pe_bf16.data(),
+                          traced ? c_kv_values.data() : nullptr, traced ? k_pe_values.data() : nullptr, heads, T, start,
+                          r, dr, scale, variant, splits);
+    return out;
+}
 
 template <typename Backend>
 Mat latent_attention_forward(const Mat& q_absorbed, const Mat& q_pe, const MatRef& c_kv, const MatRef& k_pe,
@@ -85,6 +154,13 @@ Mat latent_attention_forward(const Mat& q_absorbed, const Mat& q_pe, const MatRe
     if (variant == 2)
         require(Backend::split_fits(static_cast<int>(r), static_cast<int>(dr)),
                 what + "variant 2's tiles of r + dr = " + std::to_string(r + dr) + " columns do not fit in shared memory");
+    if (variant == 3 || variant == 4) {
+        require(Backend::split_fits(static_cast<int>(r), static_cast<int>(dr)),
+                what + "variant " + std::to_string(variant) + "'s tiles of r + dr = " + std::to_string(r + dr) +
+                    " columns do not fit in shared memory");
+        return latent_attention_forward_cache<Backend>(q_absorbed, q_pe, c_kv, k_pe, static_cast<int>(heads), scale,
+                                                       static_cast<int>(start), scores, probs, variant, splits);
+    }
     Mat c_kv_storage, k_pe_storage;
     const float* c_kv_rows = contiguous_rows(c_kv, c_kv_storage);
     const float* k_pe_rows = contiguous_rows(k_pe, k_pe_storage);
@@ -132,12 +208,14 @@ Mat attention_forward(const MatRef& q, const MatRef& k, const MatRef& v, int64_t
 
 struct EmuAttention {
     static constexpr auto latent = emu::latent_attention_forward_gpu;
+    static constexpr auto latent_cache = emu::latent_attention_forward_cache_gpu;
     static constexpr auto naive = emu::attention_forward_gpu;
     static int max_keys1(int dim_a, int dim_b) { return emu::attention_max_keys1(dim_a, dim_b); }
     static bool split_fits(int rank, int rope_dim) { return emu::mla_split_fits(rank, rope_dim); }
 };
 struct CudaAttention {
     static constexpr auto latent = cuda::latent_attention_forward_gpu;
+    static constexpr auto latent_cache = cuda::latent_attention_forward_cache_gpu;
     static constexpr auto naive = cuda::attention_forward_gpu;
     static int max_keys1(int dim_a, int dim_b) { return cuda::attention_max_keys1(dim_a, dim_b); }
     static bool split_fits(int rank, int rope_dim) { return cuda::mla_split_fits(rank, rope_dim); }

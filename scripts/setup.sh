@@ -15,6 +15,8 @@ packages=(
   libgl-dev              # viewer/: OpenGL
   xvfb xauth             # viewer tests and docs screenshots: a virtual X server (xvfb-run needs xauth)
   libgl1-mesa-dri        # ... and Mesa's software OpenGL 3.3 (llvmpipe) to draw into it
+  python3-nbclient python3-ipykernel   # notebooks/: executed headless by the docs tests (Debian's /usr/bin/python3)
+  python3-numpy python3-matplotlib     # notebooks/: seektrace.py reads traces and checkpoints; the plots and figures
   libpcre2-dev           # core/bpe: the tokenizer's regexes need Unicode properties
 )
 # tests/tokenizer: node and npm, from Debian unless the machine already has them.

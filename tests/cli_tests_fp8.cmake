@@ -61,5 +61,5 @@ set_tests_properties(cli.convert_missing_scale cli.convert_bad_scale cli.convert
                      PROPERTIES FIXTURES_REQUIRED convert_inputs)
 seek_cli_test(convert_no_config 1 "no_such_dir/config[.]json: cannot open" convert --in no_such_dir --out x --to f32)
 seek_cli_test(convert_bad_precision 2 "--to: unknown precision 'fp16'" convert --in convert_in --out x --to fp16)
-seek_cli_test(convert_missing_in 2 "missing --in" convert --out x --to f32)
+seek_cli_test(convert_missing_in 2 "missing required option --in DIR" convert --out x --to f32)
 seek_cli_test(convert_ue8m0_needs_fp8 2 "--ue8m0 goes with --to fp8" convert --in convert_in --out x --to bf16 --ue8m0)

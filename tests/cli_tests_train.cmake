@@ -15,7 +15,7 @@ seek_cli_test(train_resume_keeps_options 2 "--steps cannot change them" train --
 seek_cli_test(generate_greedy 0 "<bos>12[+]34=.*" generate --model t_short --prompt 12+34= --max-new 8)
 seek_cli_test(generate_json 0 "\"completions\": \\[" generate --model t_short --prompt 12+34= --max-new 4 --temperature 1 --samples 2 --json)
 seek_cli_test(generate_unknown_character 2 "unknown character .\\\\xc3. at byte 8" generate --model t_short --prompt café)
-seek_cli_test(generate_bad_top_p 2 "top_p" generate --model t_short --prompt 1 --temperature 1 --top-p 0)
+seek_cli_test(generate_bad_top_p 2 "--top-p must be in [(]0, 1[]], got .0." generate --model t_short --prompt 1 --temperature 1 --top-p 0)
 seek_cli_test(generate_missing_model 1 "t_missing" generate --model t_missing --prompt 1)
 set_tests_properties(cli.train_short PROPERTIES FIXTURES_SETUP train_short FIXTURES_REQUIRED train_clean)
 set_tests_properties(cli.train_refuses_overwrite cli.train_resume_keeps_options cli.generate_greedy cli.generate_json
@@ -26,7 +26,7 @@ add_test(NAME cli.train_interrupt_resume COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR
 set_tests_properties(cli.train_interrupt_resume PROPERTIES LABELS cpu)
 
 # seek grpo and seek eval on the short run's model
-seek_cli_test(grpo_needs_model 2 "--model DIR is required" grpo --out t_grpo_none)
+seek_cli_test(grpo_needs_model 2 "missing required option --model DIR: the model to start from" grpo --out t_grpo_none)
 seek_cli_test(grpo_bad_loss 2 "--loss: loss aggregation must be grpo, dapo or dr-grpo, got 'ppo'" grpo --model t_short --out t_grpo_bad --loss ppo)
 seek_cli_test(grpo_bad_group 2 "group >= 2" grpo --model t_short --out t_grpo_bad --group 1)
 seek_cli_test(grpo_bad_task 2 "mul:12" grpo --model t_short --out t_grpo_bad --task mul:12)

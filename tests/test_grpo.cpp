@@ -207,3 +207,40 @@ TEST_CASE("grpo: a problem file's problems are the prompts, and a resumed run ke
     REQUIRE(resumed.options.problems.size() == 2);
     CHECK(resumed.options.problems[0].question == "12+34=");
 }
+
+TEST_CASE("grpo: --format-reward is what a well-formed completion that thinks first earns", "[grpo]") {
+    TempDir dir;
+    GrpoOptions o = default_grpo_options();
+    o.steps = 1;
+    o.prompts = 1;
+    o.group = 4;
+    o.sample_prompts = 3;
+    o.format_reward = 0.5;
+    nlohmann::json saved = grpo_options_to_json(o);
+    CHECK(grpo_options_from_json(saved, "test").format_reward == 0.5);
+    saved.erase("format_reward");  // a run saved before the option existed keeps the old 0.1
+    CHECK(grpo_options_from_json(saved, "test").format_reward == kFormatReward);
+
+    // The bundled base writes a think block in about 4 of 10 samples at temperature 1.
+    GrpoRun run = start_grpo(SEEK_TOY_DIR "/base", o);
+    REQUIRE(grpo_train(run, dir.file("run")));
+    int thinking = 0, direct = 0;
+    for (const std::string& line : lines_of(dir.file("run") + "/grpo.jsonl")) {
+        const nlohmann::json row = nlohmann::json::parse(line);
+        if (row.value("kind", "") != "samples") continue;
+        for (const nlohmann::json& prompt : row.at("prompts")) {
+            std::string question = prompt.at("question");
+            const Problem problem = parse_problem(question.substr(0, question.size() - 1));
+            for (const nlohmann::json& c : prompt.at("completions")) {
+                const Verdict v = verify_completion(problem, c.at("text"));
+                const bool pays_format = v.well_formed && v.has_think;
+                (pays_format ? thinking : direct) += 1;
+                CHECK(c.at("reward").get<double>() == Approx((v.correct ? 1.0 : 0.0) + (pays_format ? 0.5 : 0.0)));
+            }
+        }
+    }
+    CHECK(thinking > 0);  // both kinds occur, so the check above saw the weight paid and withheld
+    CHECK(direct > 0);
+    o.format_reward = -1;
+    CHECK_THROWS_WITH(start_grpo(SEEK_TOY_DIR "/base", o), Catch::Contains("format_reward"));
+}

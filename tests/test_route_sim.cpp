@@ -1,4 +1,4 @@
-// The routing simulator: deterministic, the three methods start from the same tokens, and the
+// The routing simulator: deterministic, the four methods start from the same tokens, and the
 // aux-loss-free bias balances a skewed gate (the full 2000-step V3 run is `seek route --simulate`).
 #include <catch2/catch.hpp>
 
@@ -37,7 +37,7 @@ TEST_CASE("route: the simulator is a pure function of its seed") {
     bool any_different = false;
     for (size_t i = 0; i < a.size(); ++i) {
         CHECK(a[i].step == static_cast<int64_t>(i + 1));
-        for (size_t m = 0; m < 3; ++m) {
+        for (size_t m = 0; m < kBalancingMethods.size(); ++m) {
             CHECK(a[i].methods[m].max_vio == b[i].methods[m].max_vio);
             CHECK(a[i].methods[m].balance_loss == b[i].methods[m].balance_loss);
             any_different |= a[i].methods[m].max_vio != other[i].methods[m].max_vio;
@@ -46,7 +46,7 @@ TEST_CASE("route: the simulator is a pure function of its seed") {
     CHECK(any_different);
 }
 
-TEST_CASE("route: the three methods see the same first batch, and on_step sees every step") {
+TEST_CASE("route: the four methods see the same first batch, and on_step sees every step") {
     int64_t seen = 0;
     const std::vector<SimulationStep> history =
         simulate_routing(preset_config("toy"), short_run(5, 128), [&](const SimulationStep& step) { seen = step.step; });
@@ -55,21 +55,30 @@ TEST_CASE("route: the three methods see the same first batch, and on_step sees e
     const SimulationStep& first = history.front();
     CHECK(first.methods[1].max_vio == first.methods[0].max_vio);
     CHECK(first.methods[2].max_vio == first.methods[0].max_vio);
+    CHECK(first.methods[3].max_vio == first.methods[0].max_vio);
     CHECK(first.methods[0].max_vio_accumulated == first.methods[0].max_vio);
 }
 
-TEST_CASE("route: at V3 scale the bias balances a skewed gate, the aux loss partly") {
+TEST_CASE("route: at V3 scale the bias balances a skewed gate, alone or with the loss, and the aux loss partly") {
     // A shorter run than the CLI's 2000 x 4096: fewer tokens per step make each batch noisier
     // (a perfectly balanced 1024-token batch still shows MaxVio ~0.5), so the bar is 2x, not 3x.
     const std::vector<SimulationStep> history = simulate_routing(preset_config("v3"), short_run(200, 1024));
     const double none = end_max_vio(history, Balancing::None, 50);
     const double aux = end_max_vio(history, Balancing::AuxLoss, 50);
     const double bias = end_max_vio(history, Balancing::Bias, 50);
-    INFO("none " << none << ", aux_loss " << aux << ", bias " << bias);
+    const double both = end_max_vio(history, Balancing::BiasAndLoss, 50);
+    INFO("none " << none << ", aux_loss " << aux << ", bias " << bias << ", bias+aux " << both);
     CHECK(none > 2.0);  // the affinity model is skewed: several times the mean load on the busiest
     CHECK(bias < none / 2);
     CHECK(aux < none);
     CHECK(bias < aux);
+    // V3's pair: the bias balances, the loss adds a little; the two runs really differ.
+    CHECK(both < none / 2);
+    CHECK(both < aux);
+    bool loss_acts = false;
+    for (const SimulationStep& step : history)
+        loss_acts |= step.methods[index_of(Balancing::BiasAndLoss)].max_vio != step.methods[index_of(Balancing::Bias)].max_vio;
+    CHECK(loss_acts);
     // Group-limited routing keeps every token within topk_group = M = 4 groups.
     for (const MethodStats& stats : history.back().methods) CHECK(stats.beyond_limit == 0.0);
     // L_Bal / alpha approaches 1 as the load evens out.

@@ -380,7 +380,8 @@ void draw_balancing_view(const App& app) {
     wrapped_note(
         "256 experts in 8 groups, top-4 groups, top-8, on synthetic tokens whose experts have drifting "
         "favourites (route_sim.h). none: the gate as it is; aux_loss: a balance-loss gradient step per step "
-        "(alpha 1e-4); bias: b_i +- gamma (0.001) per step toward the mean load, V3's auxiliary-loss-free way.");
+        "(alpha 1e-4); bias: b_i +- gamma (0.001) per step toward the mean load, V3's auxiliary-loss-free way; "
+        "bias+aux: both, as V3 trains.");
     ImGui::BeginDisabled(running);
     if (ImGui::Button("Run simulator")) start_simulation();
     ImGui::SameLine();

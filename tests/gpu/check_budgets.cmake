@@ -12,6 +12,16 @@
 # has one budget for all its instantiations. Fails when a kernel exceeds its budget on any of the
 # three architectures, has no budget line, or when a budget line names no kernel or is malformed.
 #
+# A kernel built on some architectures only (tensor-core instructions: mma.sync e4m3 from sm_89,
+# wgmma on sm_90a alone) names them at the end of its line:
+#
+#   // budget: fp8_gemm_kernel4 regs<=176 smem<=0 spills=0 archs=sm_90a
+#
+# Its budget is then checked on those architectures only, and ptxas must have compiled it for each
+# of them (a kernel defined under an #if that leaves out a named architecture fails); on the others
+# whatever the source leaves (a trap under an #if on __CUDA_ARCH__, or nothing) is reported, not
+# checked.
+#
 # Arguments (-D): NVCC, CXX (nvcc's host compiler), CXXFILT, INCLUDE_DIR, SOURCE, WORK_DIR.
 cmake_minimum_required(VERSION 3.18)
 get_filename_component(file_name ${SOURCE} NAME)
@@ -23,7 +33,7 @@ file(STRINGS ${SOURCE} budget_lines REGEX "//[ \t]*budget:")
 set(budget_kernels "")
 set(failures "")
 foreach(line IN LISTS budget_lines)
-  if(line MATCHES "//[ \t]*budget:[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]+regs<=([0-9]+)[ \t]+smem<=([0-9]+)(K?)[ \t]+spills=([0-9]+)[ \t]*$")
+  if(line MATCHES "//[ \t]*budget:[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]+regs<=([0-9]+)[ \t]+smem<=([0-9]+)(K?)[ \t]+spills=([0-9]+)([ \t]+archs=([a-z0-9_,]+))?[ \t]*$")
     set(kernel ${CMAKE_MATCH_1})
     set(budget_regs_${kernel} ${CMAKE_MATCH_2})
     set(budget_smem_${kernel} ${CMAKE_MATCH_3})
@@ -31,10 +41,20 @@ foreach(line IN LISTS budget_lines)
       math(EXPR budget_smem_${kernel} "${CMAKE_MATCH_3} * 1024")
     endif()
     set(budget_spills_${kernel} ${CMAKE_MATCH_5})
+    set(archs_field "${CMAKE_MATCH_7}")
     list(APPEND budget_kernels ${kernel})
+    if(NOT archs_field STREQUAL "")  # (last: the MATCHES below resets CMAKE_MATCH_*)
+      string(REPLACE "," ";" archs "${archs_field}")
+      foreach(arch IN LISTS archs)
+        if(NOT arch MATCHES "^sm_(80|89|90a)$")
+          list(APPEND failures "${file_name}: the budget line for ${kernel} names ${arch}; the architectures compiled are sm_80, sm_89 and sm_90a")
+        endif()
+      endforeach()
+      set(budget_archs_${kernel} ${archs})
+    endif()
   else()
     string(STRIP "${line}" line)
-    list(APPEND failures "${file_name}: budget line not understood: '${line}' (expected: // budget: <kernel> regs<=N smem<=N[K] spills=N)")
+    list(APPEND failures "${file_name}: budget line not understood: '${line}' (expected: // budget: <kernel> regs<=N smem<=N[K] spills=N [archs=sm_89,sm_90a])")
   endif()
 endforeach()
 
@@ -125,7 +145,12 @@ foreach(report IN LISTS reports)
     list(APPEND failures "${file_name}: kernel ${kernel} has no budget line (${arch}: ${registers} registers, ${smem} bytes smem, ${spilled} bytes spilled); add: // budget: ${kernel} regs<=N smem<=N spills=0")
     continue()
   endif()
+  if(DEFINED budget_archs_${kernel} AND NOT arch IN_LIST budget_archs_${kernel})
+    message("${kernel} ${arch}: ${registers} registers, ${smem} bytes smem: not built for ${arch} (budgeted on ${budget_archs_${kernel}} only)")
+    continue()
+  endif()
   list(APPEND used_budgets ${kernel})
+  list(APPEND compiled_for_${kernel} ${arch})
   set(verdict "ok")
   if(registers GREATER budget_regs_${kernel})
     set(verdict "OVER BUDGET")
@@ -145,6 +170,11 @@ foreach(kernel IN LISTS budget_kernels)
   if(NOT kernel IN_LIST used_budgets)
     list(APPEND failures "${file_name}: the budget line for ${kernel} names no kernel ptxas compiled")
   endif()
+  foreach(arch IN LISTS budget_archs_${kernel})
+    if(NOT arch IN_LIST compiled_for_${kernel})
+      list(APPEND failures "${file_name}: ${kernel}'s budget line names ${arch}, but ptxas compiled no ${kernel} for ${arch}")
+    endif()
+  endforeach()
 endforeach()
 
 if(failures)

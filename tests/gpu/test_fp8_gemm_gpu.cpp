@@ -13,28 +13,19 @@
 #include "core/quantize.h"
 #include "gpu/emulator/runtime_api.h"
 #include "gpu/fp8_gemm.h"
+#include "tests/gpu/differing_bits.h"
 #include "tests/gpu/random_inputs.h"
 
 using seek::Mat;
 using seek::MatD;
 using seek::QuantizedMatrix;
+using seek::test::differing_bits;
 
 namespace {
 
 // Rows from std / 4 to 4 std: the 1x128 scales differ by row.
 Mat random_matrix(int rows, int cols, uint64_t seed, float std) {
     return seek::test::rows_of_varied_magnitude(rows, cols, seed, 2.0f, 5, std);
-}
-
-// The number of elements whose bits differ (NaNs count as equal to NaNs).
-int64_t differing_bits(const Mat& got, const Mat& expected) {
-    int64_t differing = 0;
-    for (int64_t i = 0; i < expected.size(); ++i) {
-        const float g = got.data()[i], e = expected.data()[i];
-        if (std::isnan(g) && std::isnan(e)) continue;
-        differing += std::memcmp(&g, &e, 4) != 0;
-    }
-    return differing;
 }
 
 struct Shape {
@@ -151,8 +142,8 @@ TEST_CASE("gpu fp8_gemm: the kernel table's linear entry runs fp32 and fp8, and 
     seek::LinearPrecision tensor_core{seek::GemmPrecision::FP8, {}};
     tensor_core.accumulation.mode = seek::AccumulationMode::TensorCore;
     CHECK_THROWS_WITH(seek::emu::linear_forward(x, weight, tensor_core, 1), Catch::Matchers::Contains("Exact model"));
-    CHECK_THROWS_WITH(seek::emu::linear_forward(x, weight, seek::LinearPrecision{seek::GemmPrecision::FP8, {}}, 3),
-                      Catch::Matchers::Contains("variant 3 does not exist"));
+    CHECK_THROWS_WITH(seek::emu::linear_forward(x, weight, seek::LinearPrecision{seek::GemmPrecision::FP8, {}}, 5),
+                      Catch::Matchers::Contains("variant 5 does not exist"));
 }
 
 TEST_CASE("gpu fp8_gemm: bad arguments are refused", "[gpu][fp8_gemm]") {
@@ -161,7 +152,8 @@ TEST_CASE("gpu fp8_gemm: bad arguments are refused", "[gpu][fp8_gemm]") {
     const QuantizedMatrix b_short = seek::quantize(random_matrix(5, 199, 2, 1.0f), seek::kWeightTile);
     const QuantizedMatrix b_per_row = seek::quantize(random_matrix(5, 200, 2, 1.0f), seek::kActivationTile);
     const seek::AccumulationModel exact;
-    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 3), Catch::Matchers::Contains("variant 3 does not exist"));
+    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 5), Catch::Matchers::Contains("variant 5 does not exist"));
+    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 0), Catch::Matchers::Contains("variant 0 does not exist"));
     CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b_short, exact, 1), Catch::Matchers::Contains("the K extents differ"));
     CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b_per_row, exact, 1), Catch::Matchers::Contains("128x128 blocks"));
     QuantizedMatrix a_truncated = a;
@@ -172,4 +164,71 @@ TEST_CASE("gpu fp8_gemm: bad arguments are refused", "[gpu][fp8_gemm]") {
     const Mat empty = seek::emu::fp8_gemm(seek::quantize(Mat(0, 200), seek::kActivationTile), b, exact, 2);
     CHECK(empty.rows() == 0);
     CHECK(empty.cols() == 5);
+}
+
+// Variants 3 (mma.sync) and 4 (wgmma) are tensor-core kernels: the emulator refuses them with a
+// clear message (their indexing is checked by test_fp8_mma_layout.cpp instead), after the
+// argument checks every build makes.
+TEST_CASE("gpu fp8_gemm: the tensor-core variants need a GPU, and K a multiple of 16", "[gpu][fp8_gemm]") {
+    const seek::AccumulationModel exact;
+    const QuantizedMatrix a = seek::quantize(random_matrix(3, 256, 1, 1.0f), seek::kActivationTile);
+    const QuantizedMatrix b = seek::quantize(random_matrix(5, 256, 2, 1.0f), seek::kWeightTile);
+    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 3), Catch::Matchers::Contains("needs a GPU with sm_89"));
+    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 4), Catch::Matchers::Contains("needs a GPU with sm_90a"));
+    const Mat x = random_matrix(3, 256, 1, 1.0f), weight = random_matrix(5, 256, 2, 0.05f);
+    CHECK_THROWS_WITH(seek::emu::fp8_linear_forward(x, weight, 4), Catch::Matchers::Contains("needs a GPU with sm_90a"));
+    const QuantizedMatrix a_odd = seek::quantize(random_matrix(3, 200, 1, 1.0f), seek::kActivationTile);
+    const QuantizedMatrix b_odd = seek::quantize(random_matrix(5, 200, 2, 1.0f), seek::kWeightTile);
+    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a_odd, b_odd, exact, 3),
+                      Catch::Matchers::Contains("K = 200: variant 3 needs K a multiple of 16"));
+}
+
+// The grouped form over the MoE's contiguous per-expert layout: each group's rows of the result
+// are core's fp8_gemm of those rows (A's 1x128 tiles are per row, so quantizing the rows alone
+// gives the same codes and scales) with the group's own B, bit for bit. Empty groups, a group of
+// one row, and every row in one group.
+TEST_CASE("gpu fp8_gemm: the grouped form is core's fp8_gemm per group, bit for bit", "[gpu][fp8_gemm][grouped]") {
+    const std::vector<std::vector<int64_t>> groupings{{5, 0, 37, 1, 0}, {0, 0, 40, 0}, {3}};
+    for (const std::vector<int64_t>& group_rows : groupings)
+        for (const Shape& nk : {Shape{0, 5, 200}, Shape{0, 130, 256}}) {
+            int64_t M = 0;
+            for (int64_t rows : group_rows) M += rows;
+            const Mat x = random_matrix(static_cast<int>(M), nk.K, 30 + nk.K, 1.0f);
+            const QuantizedMatrix a = seek::quantize(x, seek::kActivationTile);
+            std::vector<QuantizedMatrix> b;
+            for (size_t g = 0; g < group_rows.size(); ++g)
+                b.push_back(seek::quantize(random_matrix(nk.N, nk.K, 40 + g, 0.05f), seek::kWeightTile));
+            Mat expected(M, nk.N);
+            int64_t begin = 0;
+            for (size_t g = 0; g < group_rows.size(); ++g) {
+                if (group_rows[g] > 0) {
+                    const QuantizedMatrix a_g = seek::quantize(Mat(x.middleRows(begin, group_rows[g])), seek::kActivationTile);
+                    expected.middleRows(begin, group_rows[g]) = seek::fp8_gemm(a_g, b[g], seek::AccumulationModel{});
+                }
+                begin += group_rows[g];
+            }
+            for (int variant = 1; variant <= 2; ++variant) {
+                seek::emu::set_seed(variant);
+                const Mat got = seek::emu::fp8_grouped_gemm(a, group_rows, b, seek::AccumulationModel{}, variant);
+                INFO("variant " << variant << ", " << group_rows.size() << " groups, M " << M << ", N " << nk.N
+                                << ", K " << nk.K);
+                CHECK(differing_bits(got, expected) == 0);
+            }
+        }
+}
+
+TEST_CASE("gpu fp8_gemm: the grouped form's bad arguments are refused", "[gpu][fp8_gemm][grouped]") {
+    const seek::AccumulationModel exact;
+    const QuantizedMatrix a = seek::quantize(random_matrix(6, 256, 1, 1.0f), seek::kActivationTile);
+    const QuantizedMatrix b = seek::quantize(random_matrix(5, 256, 2, 1.0f), seek::kWeightTile);
+    const QuantizedMatrix b_wide = seek::quantize(random_matrix(7, 256, 2, 1.0f), seek::kWeightTile);
+    CHECK_THROWS_WITH(seek::emu::fp8_grouped_gemm(a, {2, 3}, {b, b}, exact, 1),
+                      Catch::Matchers::Contains("the groups hold 5 rows, A has 6"));
+    CHECK_THROWS_WITH(seek::emu::fp8_grouped_gemm(a, {7, -1}, {b, b}, exact, 1), Catch::Matchers::Contains("-1 rows"));
+    CHECK_THROWS_WITH(seek::emu::fp8_grouped_gemm(a, {3, 3}, {b}, exact, 1),
+                      Catch::Matchers::Contains("2 groups of rows but 1 matrices B"));
+    CHECK_THROWS_WITH(seek::emu::fp8_grouped_gemm(a, {3, 3}, {b, b_wide}, exact, 1),
+                      Catch::Matchers::Contains("B 1 is [7, 256], expected [5, 256]"));
+    CHECK_THROWS_WITH(seek::emu::fp8_grouped_gemm(a, {3, 3}, {b, b}, exact, 3),
+                      Catch::Matchers::Contains("needs a GPU with sm_89"));
 }

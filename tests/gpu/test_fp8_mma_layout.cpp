@@ -1,0 +1,316 @@
+// fp8_gemm.cu's variant 3 (mma.sync.m16n8k32 e4m3, sm_89+) on the CPU: the emulator does not run
+// tensor-core instructions, so this test runs the kernel's own index functions
+// (gpu/fp8_mma_layout.h: which shared-memory bytes each lane loads into which register, and which
+// output each accumulator register is) through a host model of the instruction as the PTX ISA
+// defines it ("Matrix Fragments for mma.m16n8k32", 8-bit A and B, FP32 C/D), for a whole block's
+// 128 x 128 tile of C over two 128-wide K blocks with promotion, and compares with a plain
+// block-scaled matmul.
+//
+// Exactness: an E4M3 value is a multiple of 2^-9 below 2^9 in magnitude, so a product is a
+// multiple of 2^-18 below 2^18, and a sum of 128 of them needs at most 18 + 18 + 7 = 43 bits: in
+// double every such sum is exact in any order. Both sides sum a K block in double and round it to
+// float once, then promote with the same float operations, so any difference in which codes meet
+// which is a difference in bits (the test asks for none). The tensor core's own rounding of its
+// partial sums is not modelled (it is the hardware's, ~14 bits kept on H800): this checks where
+// the bytes and sums go, not the hardware's arithmetic.
+//
+// A planted wrong index in each of the three index functions shows the check catches it.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <set>
+#include <vector>
+
+#include "core/fp8.h"
+#include "gpu/fp8_mma_layout.h"
+
+namespace layout = seek::mma_layout;
+
+namespace {
+
+// ---- the PTX ISA's fragment layout of mma.m16n8k32 (.e4m3 A and B, .f32 C and D) -------------------
+// Written from the ISA's tables, independently of fp8_mma_layout.h. For lane `lane`,
+// groupID = lane >> 2 and threadID_in_group = lane % 4:
+//   A (16 x 32, row-major): a0 .. a15 in four .b32 registers, a_i in byte i % 4 of register i / 4;
+//     row = groupID       for 0 <= i < 4 or 8 <= i < 12, groupID + 8 otherwise;
+//     col = threadID_in_group * 4 + (i & 3)        for i < 8, + 16 for i >= 8.
+//   B (32 x 8, "col"): b0 .. b7 in two .b32 registers, b_i in byte i % 4 of register i / 4;
+//     row (k) = threadID_in_group * 4 + (i & 3)    for i < 4, + 16 for i >= 4;  col = groupID.
+//   C, D (16 x 8): c0 .. c3;
+//     row = groupID for i < 2, groupID + 8 for i >= 2;  col = threadID_in_group * 2 + (i & 1).
+struct Position {
+    int row, col;
+};
+Position ptx_a_element(int lane, int i) {
+    const int group = lane >> 2, thread_in_group = lane % 4;
+    const int row = ((i >= 0 && i < 4) || (i >= 8 && i < 12)) ? group : group + 8;
+    const int col = i < 8 ? thread_in_group * 4 + (i & 3) : thread_in_group * 4 + (i & 3) + 16;
+    return {row, col};
+}
+Position ptx_b_element(int lane, int i) {
+    const int group = lane >> 2, thread_in_group = lane % 4;
+    const int row = i < 4 ? thread_in_group * 4 + (i & 3) : thread_in_group * 4 + (i & 3) + 16;
+    return {row, group};
+}
+Position ptx_c_element(int lane, int i) {
+    const int group = lane >> 2, thread_in_group = lane % 4;
+    return {i < 2 ? group : group + 8, thread_in_group * 2 + (i & 1)};
+}
+
+double e4m3(uint8_t code) { return seek::fp8_decode(code, seek::Fp8Format::E4M3); }
+
+// One warp's registers for one instruction.
+struct WarpFragments {
+    uint32_t a[32][4];
+    uint32_t b[32][2];
+};
+
+// The model of the instruction: D = A B (C = 0), exact, handed back in the lanes' c registers.
+// Also checks that the registers cover every element of A and B exactly once (the layout read
+// right).
+void model_mma(const WarpFragments& fragments, double (&d)[32][4]) {
+    double a[16][32], b[32][8];
+    int a_seen[16][32] = {}, b_seen[32][8] = {};
+    for (int lane = 0; lane < 32; ++lane) {
+        for (int i = 0; i < 16; ++i) {
+            const Position p = ptx_a_element(lane, i);
+            a[p.row][p.col] = e4m3(static_cast<uint8_t>(fragments.a[lane][i / 4] >> (8 * (i % 4))));
+            ++a_seen[p.row][p.col];
+        }
+        for (int i = 0; i < 8; ++i) {
+            const Position p = ptx_b_element(lane, i);
+            b[p.row][p.col] = e4m3(static_cast<uint8_t>(fragments.b[lane][i / 4] >> (8 * (i % 4))));
+            ++b_seen[p.row][p.col];
+        }
+    }
+    for (int r = 0; r < 16; ++r)
+        for (int k = 0; k < 32; ++k) REQUIRE(a_seen[r][k] == 1);
+    for (int k = 0; k < 32; ++k)
+        for (int n = 0; n < 8; ++n) REQUIRE(b_seen[k][n] == 1);
+    for (int lane = 0; lane < 32; ++lane)
+        for (int i = 0; i < 4; ++i) {
+            const Position p = ptx_c_element(lane, i);
+            double sum = 0.0;
+            for (int k = 0; k < 32; ++k) sum += a[p.row][k] * b[k][p.col];
+            d[lane][i] = sum;
+        }
+}
+
+// ---- the kernel's indexing, and planted wrong ones ------------------------------------------------
+struct Indexing {
+    int (*a_offset)(int warp, int mi, int ks, int lane, int reg);
+    int (*b_offset)(int warp, int ni, int ks, int lane, int reg);
+    layout::Element (*c_element)(int warp, int mi, int ni, int lane, int i);
+};
+const Indexing kernel_indexing{layout::a_fragment_offset, layout::b_fragment_offset, layout::c_fragment_element};
+
+// Planted: registers 1 and 2 swapped (rows g + 8 read where the ISA wants columns 16 ..).
+int a_offset_registers_swapped(int warp, int mi, int ks, int lane, int reg) {
+    const int g = lane / 4, t = lane % 4;
+    const int row = layout::warp_row0(warp) + mi * layout::mma_m + g + 8 * (reg / 2);
+    const int column = ks * layout::mma_k + 4 * t + 16 * (reg % 2);
+    return layout::tile_offset(row, column);
+}
+// Planted: B's second register 8 codes further along K instead of 16.
+int b_offset_short_step(int warp, int ni, int ks, int lane, int reg) {
+    const int g = lane / 4, t = lane % 4;
+    return layout::tile_offset(layout::warp_col0(warp) + ni * layout::mma_n + g, ks * layout::mma_k + 4 * t + 8 * reg);
+}
+// Planted: C's row and column pair read as if c1 were row g + 8 (i % 2 and i / 2 swapped).
+layout::Element c_element_transposed_pair(int warp, int mi, int ni, int lane, int i) {
+    const int g = lane / 4, t = lane % 4;
+    return {layout::warp_row0(warp) + mi * layout::mma_m + g + 8 * (i % 2),
+            layout::warp_col0(warp) + ni * layout::mma_n + 2 * t + i / 2};
+}
+
+// ---- one block of the kernel, simulated ----------------------------------------------------------
+struct Problem {
+    int K;                          // a multiple of 128 here: whole K blocks
+    std::vector<uint8_t> a, b;      // [128, K] codes each (the block's rows of A and of B)
+    std::vector<float> a_scales;    // [128, K / 128]
+    std::vector<float> b_scales;    // [K / 128]: the block's 128 rows of B share one row of scales
+};
+
+Problem random_problem(int K, uint32_t seed) {
+    Problem problem{K, {}, {}, {}, {}};
+    uint32_t state = seed;
+    auto next = [&state] {
+        state = state * 1664525u + 1013904223u;
+        return state >> 8;
+    };
+    auto code = [&] {
+        uint8_t c;
+        do c = static_cast<uint8_t>(next()); while ((c & 0x7F) == 0x7F);  // no NaN codes
+        return c;
+    };
+    const int blocks = K / layout::tile_k;
+    for (int i = 0; i < layout::tile_m * K; ++i) problem.a.push_back(code());
+    for (int i = 0; i < layout::tile_n * K; ++i) problem.b.push_back(code());
+    for (int i = 0; i < layout::tile_m * blocks; ++i) problem.a_scales.push_back(std::ldexp(1.0f + (next() % 1000) / 1000.0f, -int(next() % 12)));
+    for (int i = 0; i < blocks; ++i) problem.b_scales.push_back(std::ldexp(1.0f + (next() % 1000) / 1000.0f, -int(next() % 12)));
+    return problem;
+}
+
+// core's promotion: accumulator + partial * a_scale * b_scale, rounded in that order.
+float promote(float accumulator, float partial, float a_scale, float b_scale) {
+    const float scaled = (partial * a_scale) * b_scale;
+    return accumulator + scaled;
+}
+
+// The plain block-scaled matmul: per K block, the exact sum rounded to float once, then promoted.
+std::vector<float> plain_matmul(const Problem& problem) {
+    const int blocks = problem.K / layout::tile_k;
+    std::vector<float> c(layout::tile_m * layout::tile_n, 0.0f);
+    for (int m = 0; m < layout::tile_m; ++m)
+        for (int n = 0; n < layout::tile_n; ++n)
+            for (int kb = 0; kb < blocks; ++kb) {
+                double sum = 0.0;
+                for (int k = kb * layout::tile_k; k < (kb + 1) * layout::tile_k; ++k)
+                    sum += e4m3(problem.a[m * problem.K + k]) * e4m3(problem.b[n * problem.K + k]);
+                c[m * layout::tile_n + n] = promote(c[m * layout::tile_n + n], static_cast<float>(sum),
+                                                    problem.a_scales[m * blocks + kb], problem.b_scales[kb]);
+            }
+    return c;
+}
+
+// The copy of K block kb into a stage's tile as the kernel's threads do it (copy_chunk: 256 threads,
+// 4 chunks of 16 bytes each); the padding keeps NaN codes (0x7F), so a fragment read from it
+// poisons the result. Checks that the chunks cover the tile's bytes exactly once.
+std::vector<uint8_t> load_tile(const std::vector<uint8_t>& codes, int K, int kb) {
+    std::vector<uint8_t> tile(layout::tile_m * layout::row_bytes, 0x7F);
+    std::vector<int> written(tile.size(), 0);
+    for (int thread = 0; thread < layout::threads; ++thread)
+        for (int i = 0; i < layout::chunks_per_thread; ++i) {
+            const layout::Chunk chunk = layout::copy_chunk(thread, i);
+            const int offset = layout::tile_offset(chunk.row, chunk.column);
+            REQUIRE(offset % 16 == 0);  // cp.async's 16-byte destination alignment
+            for (int j = 0; j < layout::chunk_bytes; ++j) {
+                tile[offset + j] = codes[chunk.row * K + kb * layout::tile_k + chunk.column + j];
+                ++written[offset + j];
+            }
+        }
+    for (int row = 0; row < layout::tile_m; ++row)
+        for (int column = 0; column < layout::row_bytes; ++column)
+            REQUIRE(written[layout::tile_offset(row, column)] == (column < layout::tile_k ? 1 : 0));
+    return tile;
+}
+
+uint32_t load_word(const std::vector<uint8_t>& tile, int offset) {
+    REQUIRE(offset >= 0);
+    REQUIRE(offset + 4 <= static_cast<int>(tile.size()));
+    uint32_t word;
+    std::memcpy(&word, &tile[offset], 4);  // little-endian, as the GPU's 32-bit shared-memory load
+    return word;
+}
+
+// The block's 128 x 128 outputs as the kernel computes them with `indexing`, the tensor core
+// replaced by model_mma. Outputs no register lands on stay NaN.
+std::vector<float> simulated_block(const Problem& problem, const Indexing& indexing) {
+    const int blocks = problem.K / layout::tile_k;
+    const int warps = layout::threads / 32;
+    std::vector<float> c(layout::tile_m * layout::tile_n, std::nanf(""));
+    // accumulator[warp][mi][ni][lane][i]
+    std::vector<float> accumulator(warps * layout::mmas_m * layout::mmas_n * 32 * 4, 0.0f);
+    auto at = [](int warp, int mi, int ni, int lane, int i) {
+        return (((warp * layout::mmas_m + mi) * layout::mmas_n + ni) * 32 + lane) * 4 + i;
+    };
+    for (int kb = 0; kb < blocks; ++kb) {
+        const std::vector<uint8_t> a_tile = load_tile(problem.a, problem.K, kb);
+        const std::vector<uint8_t> b_tile = load_tile(problem.b, problem.K, kb);
+        for (int warp = 0; warp < warps; ++warp)
+            for (int mi = 0; mi < layout::mmas_m; ++mi)
+                for (int ni = 0; ni < layout::mmas_n; ++ni) {
+                    double partial[32][4] = {};
+                    for (int ks = 0; ks < layout::k_steps; ++ks) {
+                        WarpFragments fragments;
+                        for (int lane = 0; lane < 32; ++lane) {
+                            for (int reg = 0; reg < 4; ++reg)
+                                fragments.a[lane][reg] = load_word(a_tile, indexing.a_offset(warp, mi, ks, lane, reg));
+                            for (int reg = 0; reg < 2; ++reg)
+                                fragments.b[lane][reg] = load_word(b_tile, indexing.b_offset(warp, ni, ks, lane, reg));
+                        }
+                        double d[32][4];
+                        model_mma(fragments, d);
+                        for (int lane = 0; lane < 32; ++lane)
+                            for (int i = 0; i < 4; ++i) partial[lane][i] += d[lane][i];  // exact (see top)
+                    }
+                    for (int lane = 0; lane < 32; ++lane)
+                        for (int i = 0; i < 4; ++i) {
+                            const layout::Element element = indexing.c_element(warp, mi, ni, lane, i);
+                            float& value = accumulator[at(warp, mi, ni, lane, i)];
+                            value = promote(value, static_cast<float>(partial[lane][i]),
+                                            problem.a_scales[element.row * blocks + kb], problem.b_scales[kb]);
+                        }
+                }
+    }
+    std::vector<int> stored(c.size(), 0);
+    for (int warp = 0; warp < warps; ++warp)
+        for (int mi = 0; mi < layout::mmas_m; ++mi)
+            for (int ni = 0; ni < layout::mmas_n; ++ni)
+                for (int lane = 0; lane < 32; ++lane)
+                    for (int i = 0; i < 4; ++i) {
+                        const layout::Element element = indexing.c_element(warp, mi, ni, lane, i);
+                        REQUIRE(element.row >= 0);
+                        REQUIRE(element.row < layout::tile_m);
+                        REQUIRE(element.column >= 0);
+                        REQUIRE(element.column < layout::tile_n);
+                        const int index = element.row * layout::tile_n + element.column;
+                        c[index] = accumulator[at(warp, mi, ni, lane, i)];
+                        ++stored[index];
+                    }
+    for (int count : stored) REQUIRE(count == 1);
+    return c;
+}
+
+// Outputs whose bits differ from the reference (NaN counts as different).
+int differing_outputs(const std::vector<float>& got, const std::vector<float>& expected) {
+    int differing = 0;
+    for (size_t i = 0; i < expected.size(); ++i) differing += std::memcmp(&got[i], &expected[i], 4) != 0;
+    return differing;
+}
+
+}  // namespace
+
+TEST_CASE("fp8 mma layout: variant 3's fragment indexing through the PTX ISA's m16n8k32 layout is a plain "
+          "block-scaled matmul, bit for bit",
+          "[gpu][fp8_gemm][mma_layout]") {
+    for (uint32_t seed : {1u, 2u}) {
+        const Problem problem = random_problem(2 * layout::tile_k, seed);  // two K blocks: promotion twice
+        const std::vector<float> expected = plain_matmul(problem);
+        INFO("seed " << seed);
+        CHECK(differing_outputs(simulated_block(problem, kernel_indexing), expected) == 0);
+    }
+}
+
+TEST_CASE("fp8 mma layout: a planted wrong index in A, B or C is caught", "[gpu][fp8_gemm][mma_layout]") {
+    const Problem problem = random_problem(layout::tile_k, 3);
+    const std::vector<float> expected = plain_matmul(problem);
+    Indexing planted = kernel_indexing;
+    planted.a_offset = a_offset_registers_swapped;
+    CHECK(differing_outputs(simulated_block(problem, planted), expected) > 1000);
+    planted = kernel_indexing;
+    planted.b_offset = b_offset_short_step;
+    CHECK(differing_outputs(simulated_block(problem, planted), expected) > 1000);
+    planted = kernel_indexing;
+    planted.c_element = c_element_transposed_pair;
+    CHECK(differing_outputs(simulated_block(problem, planted), expected) > 1000);
+}
+
+TEST_CASE("fp8 mma layout: a warp's fragment loads hit 32 different shared-memory banks (the 144-byte rows)",
+          "[gpu][fp8_gemm][mma_layout]") {
+    for (int warp = 0; warp < layout::threads / 32; ++warp)
+        for (int tile = 0; tile < 4; ++tile)
+            for (int ks = 0; ks < layout::k_steps; ++ks) {
+                for (int reg = 0; reg < 4; ++reg) {
+                    std::set<int> banks;
+                    for (int lane = 0; lane < 32; ++lane) banks.insert(layout::a_fragment_offset(warp, tile, ks, lane, reg) / 4 % 32);
+                    CHECK(banks.size() == 32);
+                }
+                for (int reg = 0; reg < 2; ++reg) {
+                    std::set<int> banks;
+                    for (int lane = 0; lane < 32; ++lane) banks.insert(layout::b_fragment_offset(warp, tile, ks, lane, reg) / 4 % 32);
+                    CHECK(banks.size() == 32);
+                }
+            }
+}
