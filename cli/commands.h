@@ -73,9 +73,10 @@ StreamedModel open_streamed_from_args(const ParsedArgs& args, bool head, int64_t
 // this call freed memory stays in the process for the next allocation.
 void keep_freed_memory();
 
-// Long runs (train, grpo) save to --out DIR. With --resume, DIR must hold a saved run and no other
-// option may be given (the run keeps its own); without it, DIR must not hold one (never clobber a
-// run). Returns whether to resume; throws UsageError otherwise.
+// Long runs (train, grpo) save to --out DIR, a run folder (core/run_folder.h). With --resume, DIR
+// must hold a committed run and no other option may be given (the run keeps its own); without it,
+// DIR must hold neither a run nor a model (config.json, *.safetensors, ...: never clobber one, the
+// --model of `seek grpo` included). Returns whether to resume; throws UsageError otherwise.
 bool resuming_run(const CommandSpec& spec, const ParsedArgs& args, const std::string& out);
 
 // Long runs (train, grpo): Ctrl-C and SIGTERM set the returned flag instead of ending the process,

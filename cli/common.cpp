@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "../core/embedding.h"
+#include "../core/run_folder.h"
 #include "../core/tokenizer.h"
 #include "progress.h"
 
@@ -163,16 +164,29 @@ void keep_freed_memory() {
 }
 
 bool resuming_run(const CommandSpec& spec, const ParsedArgs& args, const std::string& out) {
-    const bool has_run = std::filesystem::exists(out + "/optimizer.safetensors");
+    FolderContents contents;
+    try {
+        contents = inspect_run_folder(out);
+    } catch (const std::runtime_error& error) {
+        throw UsageError(std::string("--out: ") + error.what());
+    }
+    std::string model_files;
+    for (const std::string& name : contents.model_files) model_files += (model_files.empty() ? "" : ", ") + name;
     if (!args.flag("resume")) {
-        if (has_run) throw UsageError(out + " already holds a run: pass --resume to continue it, or choose another --out");
+        if (contents.committed)
+            throw UsageError(out + " already holds a run: pass --resume to continue it, or choose another --out");
+        if (!model_files.empty())
+            throw UsageError(out + " already holds a model (" + model_files +
+                             "): seek never overwrites one; choose another --out");
         return false;
     }
     for (const Option& option : spec.options)
         if (option.name != "out" && option.name != "resume" && args.flag(option.name))
             throw UsageError("--resume continues the run saved in " + out + " with its own options; --" + option.name +
                              " cannot change them");
-    if (!has_run) throw UsageError("--resume: " + out + " holds no saved run (no optimizer.safetensors)");
+    if (!contents.committed)
+        throw UsageError("--resume: " + out + " holds no saved run (no " + out + "/checkpoint link" +
+                         (model_files.empty() ? ": nothing saved yet" : "; it holds " + model_files) + ")");
     return true;
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../core/checkpoint.h"
+#include "../core/run_folder.h"
 #include "commands.h"
 
 namespace seek::cli {
@@ -31,6 +32,8 @@ static const CommandSpec convert_spec = {
     "FP8 inputs are read with their '<name>_scale_inv' (a multiplier, despite the name); a missing\n"
     "scale or a scale grid of the wrong shape is an error naming the tensor. Round trips are exact\n"
     "where the formats allow: fp8 -> bf16 -> fp8 and fp8 -> f32 -> fp8 give back the same codes.\n"
+    "--out must not be --in (convert never overwrites its input); a weight holding a NaN or an\n"
+    "infinity is refused with its name.\n"
     "The whole checkpoint is held in memory as float32: meant for the toy and small checkpoints.",
     {
         {"in", "DIR", "the checkpoint to read", "", true},
@@ -49,6 +52,12 @@ int run_convert(int argc, char** argv) {
     const std::string in_dir = args.str("in"), out_dir = args.str("out");
     const WeightPrecision precision = args.choice("to", precision_from_name);
     if (args.flag("ue8m0") && precision != WeightPrecision::FP8) throw UsageError("--ue8m0 goes with --to fp8");
+    // Never overwrite the input (an fp8 conversion is lossy), nor a run folder's checkpoint links.
+    std::error_code error;
+    if (std::filesystem::equivalent(in_dir, out_dir, error))
+        throw UsageError("--out " + out_dir + " is --in " + in_dir + ": convert writes a new folder, never over its input");
+    if (inspect_run_folder(out_dir).committed)
+        throw UsageError("--out " + out_dir + " holds a training run; convert writes a model folder of its own");
 
     ModelConfig config = load_config((std::filesystem::path(in_dir) / "config.json").string());
     const Checkpoint checkpoint = open_checkpoint(in_dir);

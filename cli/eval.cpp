@@ -55,7 +55,7 @@ int run_eval(int argc, char** argv) {
     if (wants_help(spec, argc, argv)) return 0;
     const ParsedArgs args = parse_args(spec, argc, argv);
     const int64_t n = args.integer("n");
-    if (n < 1) throw UsageError("--n must be >= 1");
+    if (n < 1 || n > 10000000) throw UsageError("--n must be between 1 and 10^7, got " + args.str("n"));
     const int64_t max_new = args.integer("max-new");
     if (max_new < 1) throw UsageError("--max-new must be >= 1");
     const TaskSpec task = args.choice("task", task_from_name);

@@ -33,7 +33,9 @@ const CommandSpec spec = {
     "step (reward, accuracy, format/think/check/retry rates, lengths of correct and wrong\n"
     "completions, KL, clip fraction, entropy, share of groups with equal rewards) and a \"samples\"\n"
     "line at step 0 and every --sample-every steps with the groups of fixed held-out prompts\n"
-    "(seekscope --log shows them). Ctrl-C saves; --resume continues from the last checkpoint.\n"
+    "(seekscope --log shows them). Checkpoints (at step 0, every --save-every steps and at the end)\n"
+    "are committed whole, as `seek train --help` describes; --out must not hold a model (--model\n"
+    "included) or another run. Ctrl-C saves; --resume continues from the last checkpoint.\n"
     "\n"
     "--problems FILE trains on your own problems (drawn at random each step; --task still picks the\n"
     "held-out sample prompts). The problems are stored with the run, so --resume does not need the file.",

@@ -37,9 +37,14 @@ const CommandSpec spec = {
     "in E4M3 with 1x128 activation / 128x128 weight scales (V3's recipe); the embedding, norms,\n"
     "attention core, gate and output head stay FP32, as do master weights, gradients and AdamW.\n"
     "\n"
-    "Checkpoints are written atomically every --save-every steps and at the end. Ctrl-C saves and\n"
-    "stops; --resume continues a saved run bit for bit with its own options (the same final\n"
-    "weights as a run that never stopped). The batch of step s is a pure function of --seed and s.",
+    "Checkpoints are committed every --save-every steps and at the end, each as one transaction:\n"
+    "a complete folder --out/step-N/ (weights, config, optimizer, a manifest of checksums), fsynced,\n"
+    "then the link --out/checkpoint switched to it; --out/config.json, model.safetensors and\n"
+    "optimizer.safetensors are links through it. A kill or a full disk leaves the last complete\n"
+    "checkpoint. Ctrl-C saves and stops; --resume continues a saved run bit for bit with its own\n"
+    "options (the same final weights as a run that never stopped), and refuses, naming them, files\n"
+    "that disagree. --out must not hold a model or another run. The batch of step s is a pure\n"
+    "function of --seed and s.",
     {preset_option("toy"), config_option(),
      {"out", "DIR", "where the checkpoint and log go", "", true},
      {"resume", "", "continue the run saved in --out (its options are used)", ""},

@@ -5,8 +5,32 @@
 
 namespace seek {
 
+namespace {
+
+// Checked int64 arithmetic: the counts of an absurd shape (vocab_size 2^62) must fail, not wrap
+// around into a small plausible number. validate_config bounds every field and the total through
+// count_parameters, so a config that loads always counts without overflow.
+int64_t mul(int64_t a, int64_t b) {
+    int64_t product;
+    if (__builtin_mul_overflow(a, b, &product)) throw std::overflow_error("the parameter count overflows int64");
+    return product;
+}
+template <typename... Rest>
+int64_t mul(int64_t a, int64_t b, Rest... rest) {
+    return mul(mul(a, b), rest...);
+}
+int64_t add(int64_t a) { return a; }
+template <typename... Rest>
+int64_t add(int64_t a, Rest... rest) {
+    int64_t sum;
+    if (__builtin_add_overflow(a, add(rest...), &sum)) throw std::overflow_error("the parameter count overflows int64");
+    return sum;
+}
+
+}  // namespace
+
 int64_t AttentionParameters::total() const {
-    return q_proj + q_a_proj + q_a_layernorm + q_b_proj + kv_a_proj_with_mqa + kv_a_layernorm + kv_b_proj + o_proj;
+    return add(q_proj, q_a_proj, q_a_layernorm, q_b_proj, kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj, o_proj);
 }
 
 int64_t ParameterCounts::activated_matmul() const {
@@ -20,16 +44,16 @@ AttentionParameters count_attention(const ModelConfig& c) {
     const int64_t d = c.hidden_size, heads = c.num_attention_heads;
     AttentionParameters a;
     if (c.q_lora_rank == 0) {
-        a.q_proj = heads * c.qk_head_dim() * d;
+        a.q_proj = mul(heads, add(c.qk_nope_head_dim, c.qk_rope_head_dim), d);
     } else {
-        a.q_a_proj = c.q_lora_rank * d;
+        a.q_a_proj = mul(c.q_lora_rank, d);
         a.q_a_layernorm = c.q_lora_rank;
-        a.q_b_proj = heads * c.qk_head_dim() * c.q_lora_rank;
+        a.q_b_proj = mul(heads, add(c.qk_nope_head_dim, c.qk_rope_head_dim), c.q_lora_rank);
     }
-    a.kv_a_proj_with_mqa = (c.kv_lora_rank + c.qk_rope_head_dim) * d;
+    a.kv_a_proj_with_mqa = mul(add(c.kv_lora_rank, c.qk_rope_head_dim), d);
     a.kv_a_layernorm = c.kv_lora_rank;
-    a.kv_b_proj = heads * (c.qk_nope_head_dim + c.v_head_dim) * c.kv_lora_rank;
-    a.o_proj = d * heads * c.v_head_dim;
+    a.kv_b_proj = mul(heads, add(c.qk_nope_head_dim, c.v_head_dim), c.kv_lora_rank);
+    a.o_proj = mul(d, heads, c.v_head_dim);
     return a;
 }
 
@@ -39,37 +63,38 @@ ParameterCounts count_parameters(const ModelConfig& c) {
     const int64_t d = c.hidden_size;
     ParameterCounts p;
     for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer) (c.is_moe_layer(layer) ? p.moe_layers : p.dense_layers) += 1;
-    p.expert = 3 * d * c.moe_intermediate_size;
+    p.expert = mul(3, d, c.moe_intermediate_size);
 
     p.attention_layer = count_attention(c);
-    p.embedding = c.vocab_size * d;
-    p.attention = p.attention_layer.total() * c.num_hidden_layers;
-    p.layer_norms = 2 * d * c.num_hidden_layers;
-    p.dense_ffn = 3 * d * c.intermediate_size * p.dense_layers;
+    p.embedding = mul(c.vocab_size, d);
+    p.attention = mul(p.attention_layer.total(), c.num_hidden_layers);
+    p.layer_norms = mul(2, d, c.num_hidden_layers);
+    p.dense_ffn = mul(3, d, c.intermediate_size, p.dense_layers);
 
     const int64_t gate_bias_per_layer = c.topk_method == "noaux_tc" ? c.n_routed_experts : 0;
-    const int64_t gate_per_layer = c.n_routed_experts * d + gate_bias_per_layer;
-    p.routed_experts = c.n_routed_experts * p.expert * p.moe_layers;
-    p.routed_experts_active = c.num_experts_per_tok * p.expert * p.moe_layers;
-    p.shared_experts = c.n_shared_experts * p.expert * p.moe_layers;
-    p.gate = gate_per_layer * p.moe_layers;
-    p.gate_bias = gate_bias_per_layer * p.moe_layers;
+    const int64_t gate_per_layer = add(mul(c.n_routed_experts, d), gate_bias_per_layer);
+    p.routed_experts = mul(c.n_routed_experts, p.expert, p.moe_layers);
+    p.routed_experts_active = mul(c.num_experts_per_tok, p.expert, p.moe_layers);
+    p.shared_experts = mul(c.n_shared_experts, p.expert, p.moe_layers);
+    p.gate = mul(gate_per_layer, p.moe_layers);
+    p.gate_bias = mul(gate_bias_per_layer, p.moe_layers);
     p.final_norm = d;
-    p.lm_head = c.tie_word_embeddings ? 0 : c.vocab_size * d;
+    p.lm_head = c.tie_word_embeddings ? 0 : mul(c.vocab_size, d);
 
-    p.total = p.embedding + p.attention + p.layer_norms + p.dense_ffn + p.routed_experts + p.shared_experts +
-              p.gate + p.final_norm + p.lm_head;
+    p.total = add(p.embedding, p.attention, p.layer_norms, p.dense_ffn, p.routed_experts, p.shared_experts, p.gate,
+                  p.final_norm, p.lm_head);
     // The embedding is a row lookup, not a matmul, so it is not "activated"; with tied
     // embeddings the same matrix is the head, which every token does multiply with.
     const int64_t lookup_only = c.tie_word_embeddings ? 0 : p.embedding;
     p.activated = p.total - lookup_only - (p.routed_experts - p.routed_experts_active);
 
     // The MTP block is a MoE layer in DeepSeek-V3 (its FFN follows the model's last layer).
-    const int64_t mtp_ffn = c.n_routed_experts > 0 ? (c.n_routed_experts + c.n_shared_experts) * p.expert + gate_per_layer
-                                                   : 3 * d * c.intermediate_size;
-    const int64_t mtp_block = p.attention_layer.total() + 2 * d + mtp_ffn;
-    const int64_t mtp_extras = 2 * d /* enorm, hnorm */ + d * 2 * d /* eh_proj */ + d /* shared_head.norm */;
-    p.mtp = c.num_nextn_predict_layers * (mtp_block + mtp_extras);
+    const int64_t mtp_ffn = c.n_routed_experts > 0
+                                ? add(mul(add(c.n_routed_experts, c.n_shared_experts), p.expert), gate_per_layer)
+                                : mul(3, d, c.intermediate_size);
+    const int64_t mtp_block = add(p.attention_layer.total(), mul(2, d), mtp_ffn);
+    const int64_t mtp_extras = add(mul(2, d) /* enorm, hnorm */, mul(d, 2, d) /* eh_proj */, d /* shared_head.norm */);
+    p.mtp = mul(c.num_nextn_predict_layers, add(mtp_block, mtp_extras));
     return p;
 }
 

@@ -70,6 +70,8 @@ struct ParameterCounts {
     int64_t activated_matmul() const;
 };
 
+// Counted in checked int64 arithmetic: throws std::overflow_error rather than wrap around (a
+// validated config never does; validate_config bounds the total through this function).
 ParameterCounts count_parameters(const ModelConfig& config);
 
 // Forward FLOPs for one token that attends over `context` tokens (a multiply-add counts 2).

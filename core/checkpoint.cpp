@@ -1,11 +1,13 @@
 #include "checkpoint.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <stdexcept>
 
+#include "analytics.h"  // count_parameters
 #include "fp8.h"
-#include "trace.h"  // format_shape
+#include "trace.h"  // format_shape, format_index
 
 namespace seek {
 
@@ -103,20 +105,78 @@ Mat load_weight(const Checkpoint& checkpoint, const std::string& name, const Sha
         throw std::runtime_error(tensor_context(file.path, name) + " has shape " + format_shape(info.shape) +
                                  ", expected " + format_shape(expected));
     }
+    Mat weight;
     switch (info.dtype) {
         case DType::F32:
         case DType::F16:
-        case DType::BF16: return read_matrix(file, name);
+        case DType::BF16: weight = read_matrix(file, name); break;
         case DType::F8_E4M3:
-        case DType::F8_E5M2: return dequantize_fp8_weight(checkpoint, file, info, block);
+        case DType::F8_E5M2: weight = dequantize_fp8_weight(checkpoint, file, info, block); break;
         default:
             throw std::runtime_error(tensor_context(file.path, name) + " has dtype " + dtype_name(info.dtype) +
                                      "; a weight must be F32, F16, BF16, F8_E4M3 or F8_E5M2");
     }
+    // A NaN or an infinity in a weight poisons every activation after it: name it here, at load,
+    // rather than as a NaN loss or a strange sample much later.
+    for (Eigen::Index i = 0; i < weight.size(); ++i) {
+        if (!std::isfinite(weight.data()[i]))
+            throw std::runtime_error(tensor_context(file.path, name) + " holds " + std::to_string(weight.data()[i]) +
+                                     " at " + format_index(i, info.shape) + "; weights must be finite");
+    }
+    return weight;
 }
 
 Mat load_weight(const Checkpoint& checkpoint, const std::string& name) {
     return load_weight(checkpoint, name, checkpoint.shard_for(name).at(name).shape);
+}
+
+bool is_mtp_copy(const ModelConfig& config, const std::string& name) {
+    const std::string prefix = "model.layers." + std::to_string(config.num_hidden_layers) + ".";
+    return config.num_nextn_predict_layers > 0 &&
+           (name == prefix + "embed_tokens.weight" || name == prefix + "shared_head.head.weight");
+}
+
+void check_checkpoint_matches_config(const Checkpoint& checkpoint, const ModelConfig& config,
+                                     const std::string& config_path) {
+    const Shape table = {config.vocab_size, config.hidden_size};
+    for (const char* name : {"model.embed_tokens.weight", "lm_head.weight"}) {
+        if (!checkpoint.contains(name)) continue;  // loading names it as missing
+        const SafetensorsFile& file = checkpoint.shard_for(name);
+        if (file.at(name).shape != table)
+            throw std::runtime_error(tensor_context(file.path, name) + " has shape " + format_shape(file.at(name).shape) +
+                                     " but " + config_path + " says [vocab_size, hidden_size] = " + format_shape(table));
+    }
+    // Elements of the tensors a model of this config loads, and the highest layer number seen.
+    unsigned __int128 elements = 0;
+    int64_t highest_layer = -1;
+    for (const auto& [name, shard] : checkpoint.shard_of) {
+        if (is_scale_of_weight(checkpoint, name) || is_mtp_copy(config, name)) continue;
+        elements += static_cast<uint64_t>(checkpoint.shards[shard].at(name).numel());
+        const std::string layers = "model.layers.";
+        if (name.compare(0, layers.size(), layers) == 0) {
+            const size_t end = name.find('.', layers.size());
+            const std::string digits = name.substr(layers.size(), end - layers.size());
+            if (!digits.empty() && digits.size() <= 9 && digits.find_first_not_of("0123456789") == std::string::npos)
+                highest_layer = std::max<int64_t>(highest_layer, std::stoll(digits));
+        }
+    }
+    const int64_t layers = config.num_hidden_layers + std::min<int64_t>(config.num_nextn_predict_layers, 1);
+    if (highest_layer + 1 != layers)
+        throw std::runtime_error(checkpoint.directory + ": the checkpoint has layers 0 .. " + std::to_string(highest_layer) +
+                                 " but " + config_path + " says num_hidden_layers " +
+                                 std::to_string(config.num_hidden_layers) + " and num_nextn_predict_layers " +
+                                 std::to_string(config.num_nextn_predict_layers));
+    // At least these parameters (the counts leave out the MTP module, and the head when the config
+    // ties it, both of which the model still allocates): a config that needs more than the
+    // checkpoint holds cannot match it, and the allocation stays within a small multiple of the file.
+    const ParameterCounts counts = count_parameters(config);
+    const int64_t at_least = counts.total - counts.lm_head;
+    if (elements < static_cast<unsigned __int128>(at_least)) {
+        throw std::runtime_error(checkpoint.directory + ": the checkpoint holds " +
+                                 std::to_string(static_cast<uint64_t>(elements)) + " parameters but " + config_path +
+                                 " implies at least " + std::to_string(at_least) +
+                                 " (hidden_size, the attention and expert sizes): they do not belong together");
+    }
 }
 
 std::vector<TensorToWrite> encode_for_checkpoint(const NamedTensor& tensor, WeightPrecision precision,
@@ -163,7 +223,7 @@ void write_checkpoint(const std::string& directory, const ModelConfig& config, c
         for (TensorToWrite& entry : encode_for_checkpoint(tensor, precision, block, scale_format))
             encoded.push_back(std::move(entry));
     }
-    fs::create_directories(dir);
+    make_directories(directory);
     write_safetensors((dir / "model.safetensors").string(), encoded, {{"format", "pt"}});
     save_config(out, (dir / "config.json").string());
 }

@@ -45,12 +45,22 @@ bool is_fp8_weight(const std::string& name, const Shape& shape);
 
 // Tensor `name` as float32 [shape[0], product of the rest], dequantized if it is FP8 with
 // `block`-sized scales. Throws naming the file and tensor when it is missing, has another shape
-// than `expected`, is FP8 without its scale_inv or with a scale grid of the wrong shape, or has a
-// dtype that is not a floating-point one.
+// than `expected`, is FP8 without its scale_inv or with a scale grid of the wrong shape, has a
+// dtype that is not a floating-point one, or holds a NaN or an infinity (with its index).
 Mat load_weight(const Checkpoint& checkpoint, const std::string& name, const Shape& expected,
                 const Tile& block = kWeightTile);
 // The same with the shape the checkpoint stores, and 128x128 blocks.
 Mat load_weight(const Checkpoint& checkpoint, const std::string& name);
+
+// Before a model the config implies is allocated: the checkpoint must hold what the config says,
+// read from its header alone. embed_tokens and lm_head must be [vocab_size, hidden_size], the layers
+// must be numbered 0 .. num_hidden_layers - 1 (+ the MTP layer), and its tensors (FP8 scales and the
+// MTP layer's copies of embed_tokens and the head left out) must hold at least the parameters the
+// config implies. Throws naming config.json, the checkpoint and the tensor or field.
+void check_checkpoint_matches_config(const Checkpoint& checkpoint, const ModelConfig& config,
+                                     const std::string& config_path);
+// The MTP layer's copies of the embedding and the head (reference 1.9): stored, never loaded.
+bool is_mtp_copy(const ModelConfig& config, const std::string& name);
 
 // One float tensor to store; `values` is [shape[0], product of the rest] (1-D: [n, 1]).
 struct NamedTensor {

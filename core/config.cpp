@@ -1,13 +1,16 @@
 #include "config.h"
 
+#include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
+#include <tuple>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
-#include "safetensors.h"  // write_file_atomic
+#include <unistd.h>
+
+#include "analytics.h"  // count_parameters: the total a shape implies
+#include "fileio.h"
 
 namespace seek {
 
@@ -177,6 +180,9 @@ struct JsonFields {
         const json* item = find(key);
         if (!item) return;
         if (!item->is_number_integer()) wrong_type(key, "an integer");
+        // Above INT64_MAX nlohmann keeps the number unsigned; read as int64 it would wrap (2^64-1 -> -1).
+        if (item->is_number_unsigned() && item->get<uint64_t>() > uint64_t(INT64_MAX))
+            fail(source, "field '" + prefix + key + "' is " + item->dump() + ", out of range");
         value = item->get<int64_t>();
     }
 
@@ -402,17 +408,24 @@ json config_to_json(const ModelConfig& c) {
 }
 
 ModelConfig load_config(const std::string& path) {
-    std::ifstream file(path, std::ios::binary);
-    if (!file) fail(path, "cannot open");
-    std::stringstream text;
-    text << file.rdbuf();
+    const std::string text = read_regular_file(path, 16u << 20);  // refuses directories and FIFOs by name
     json object;
     try {
-        object = json::parse(text.str());
-    } catch (const json::parse_error& error) {
+        object = json::parse(text);
+    } catch (const json::exception& error) {
         fail(path, std::string("invalid JSON: ") + error.what());
     }
     return config_from_json(object, path);
+}
+
+void check_model_fits_in_memory(const ModelConfig& config, int64_t bytes_per_parameter, const std::string& job) {
+    const ParameterCounts counts = count_parameters(config);
+    const double needed = double(counts.total + counts.mtp) * double(bytes_per_parameter);
+    const double memory = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGESIZE));
+    if (memory > 0 && needed > memory)
+        throw std::runtime_error(config.name + ": " + job + " needs " + std::to_string(int64_t(needed / (1 << 20))) +
+                                 " MiB for " + std::to_string(counts.total + counts.mtp) + " parameters, more than the " +
+                                 std::to_string(int64_t(memory / (1 << 20))) + " MiB of this machine");
 }
 
 void save_config(const ModelConfig& config, const std::string& path) {
@@ -429,6 +442,54 @@ void validate_config(const ModelConfig& c, const std::string& source) {
         check(value > 0, std::string(field) + " must be > 0, got " + std::to_string(value));
     };
     auto text = [](int64_t value) { return std::to_string(value); };
+    auto finite = [&](const char* field, double value) {
+        check(std::isfinite(value), std::string(field) + " must be finite, got " + format_number(value));
+    };
+
+    // Sane bounds first, before any loop over layers or experts: far above every published config
+    // (V3's values in the comments), far below anything a machine could hold.
+    const std::tuple<const char*, int64_t, int64_t> sizes[] = {
+        {"vocab_size", c.vocab_size, int64_t{1} << 24},                       // 129280
+        {"hidden_size", c.hidden_size, int64_t{1} << 18},                     // 7168
+        {"intermediate_size", c.intermediate_size, int64_t{1} << 20},         // 18432
+        {"moe_intermediate_size", c.moe_intermediate_size, int64_t{1} << 20},  // 2048
+        {"q_lora_rank", c.q_lora_rank, int64_t{1} << 18},                     // 1536
+        {"kv_lora_rank", c.kv_lora_rank, int64_t{1} << 18},                   // 512
+        {"max_position_embeddings", c.max_position_embeddings, int64_t{1} << 30},  // 163840
+        {"rope_scaling.original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings,
+         int64_t{1} << 30},  // 4096
+    };
+    for (const auto& [field, value, limit] : sizes)
+        check(value <= limit, std::string(field) + " is " + text(value) + ", more than the limit " + text(limit));
+    const std::pair<const char*, int64_t> counts[] = {
+        {"num_attention_heads", c.num_attention_heads},    // 128
+        {"num_key_value_heads", c.num_key_value_heads},
+        {"qk_nope_head_dim", c.qk_nope_head_dim},          // 128
+        {"qk_rope_head_dim", c.qk_rope_head_dim},          // 64
+        {"v_head_dim", c.v_head_dim},                      // 128
+        {"n_routed_experts", c.n_routed_experts},          // 256
+        {"n_shared_experts", c.n_shared_experts},          // 1
+        {"num_experts_per_tok", c.num_experts_per_tok},    // 8
+        {"n_group", c.n_group},                            // 8
+        {"topk_group", c.topk_group},                      // 4
+        {"first_k_dense_replace", c.first_k_dense_replace},  // 3
+        {"moe_layer_freq", c.moe_layer_freq},              // 1
+        {"num_nextn_predict_layers", c.num_nextn_predict_layers},  // 1
+    };
+    check(c.num_hidden_layers <= 4096, "num_hidden_layers is " + text(c.num_hidden_layers) + ", more than the limit 4096");  // 61
+    const int64_t count_limit = int64_t{1} << 16;
+    for (const auto& [field, value] : counts)
+        check(value <= count_limit, std::string(field) + " is " + text(value) + ", more than the limit " + text(count_limit));
+    for (const auto& [field, value] : {std::pair<const char*, double>{"routed_scaling_factor", c.routed_scaling_factor},
+                                       {"aux_loss_alpha", c.aux_loss_alpha},
+                                       {"rope_theta", c.rope_theta},
+                                       {"rms_norm_eps", c.rms_norm_eps},
+                                       {"rope_scaling.factor", c.rope_scaling.factor},
+                                       {"rope_scaling.beta_fast", c.rope_scaling.beta_fast},
+                                       {"rope_scaling.beta_slow", c.rope_scaling.beta_slow},
+                                       {"rope_scaling.mscale", c.rope_scaling.mscale},
+                                       {"rope_scaling.mscale_all_dim", c.rope_scaling.mscale_all_dim}})
+        finite(field, value);
 
     positive("vocab_size", c.vocab_size);
     positive("hidden_size", c.hidden_size);
@@ -507,12 +568,26 @@ void validate_config(const ModelConfig& c, const std::string& source) {
     check(c.eos_token_id >= 0 && c.eos_token_id < c.vocab_size,
           "eos_token_id (" + text(c.eos_token_id) + ") must be in [0, vocab_size (" + text(c.vocab_size) + "))");
 
+    // The total bounds what any job allocates (counted in checked arithmetic: the sizes above are
+    // bounded one by one, but their product can still overflow).
+    const std::string too_many = " parameters, more than the limit " + text(kMaxParameters) +
+                                 " (vocab_size, hidden_size, num_hidden_layers and the expert sizes multiply up)";
+    int64_t parameter_total = 0;
+    try {
+        const ParameterCounts parameters = count_parameters(c);
+        parameter_total = parameters.total + parameters.mtp;
+    } catch (const std::overflow_error&) {
+        fail(source, "the shape implies over 2^63" + too_many);
+    }
+    check(parameter_total <= kMaxParameters, "the shape implies " + text(parameter_total) + too_many);
+
     if (c.quantization.enabled) {
         const QuantizationConfig& q = c.quantization;
         check(q.quant_method == "fp8", "quantization_config.quant_method must be \"fp8\", got \"" + q.quant_method + "\"");
         check(q.fmt == "e4m3", "quantization_config.fmt must be \"e4m3\", got \"" + q.fmt + "\"");
-        check(q.weight_block_size.size() == 2 && q.weight_block_size[0] > 0 && q.weight_block_size[1] > 0,
-              "quantization_config.weight_block_size must be two positive integers");
+        check(q.weight_block_size.size() == 2 && q.weight_block_size[0] > 0 && q.weight_block_size[1] > 0 &&
+                  q.weight_block_size[0] <= count_limit && q.weight_block_size[1] <= count_limit,
+              "quantization_config.weight_block_size must be two positive integers up to " + text(count_limit));
         check(q.scale_fmt.empty() || q.scale_fmt == "ue8m0",
               "quantization_config.scale_fmt must be \"ue8m0\" or absent, got \"" + q.scale_fmt + "\"");
     }

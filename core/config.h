@@ -92,11 +92,21 @@ std::vector<std::string> preset_names();
 ModelConfig config_from_json(const nlohmann::json& json, const std::string& source);
 nlohmann::json config_to_json(const ModelConfig& config);
 
-ModelConfig load_config(const std::string& path);                  // reads and validates
+// Reads (a regular file of at most 16 MB; a directory or a FIFO is refused before it is opened)
+// and validates.
+ModelConfig load_config(const std::string& path);
 void save_config(const ModelConfig& config, const std::string& path);  // atomic write
 
 // Throws std::runtime_error("<source>: <field> ...") on the first inconsistency, e.g.
-// "kv_lora_rank must be > 0", "n_routed_experts (10) not divisible by n_group (4)".
+// "kv_lora_rank must be > 0", "n_routed_experts (10) not divisible by n_group (4)". Every size is
+// first checked against a sane upper bound (far above the published configs, e.g. num_hidden_layers
+// <= 4096, hidden_size <= 262144), before any loop over layers, and the parameter count the shape
+// implies must stay at most kMaxParameters: nothing downstream ever loops or allocates absurdly.
 void validate_config(const ModelConfig& config, const std::string& source);
+constexpr int64_t kMaxParameters = int64_t{1} << 46;  // 70 trillion; V3 has 0.69 trillion
+
+// Before a job allocates `bytes_per_parameter` bytes for every parameter of the model (MTP
+// included): throws naming the config and the job when that is more than this machine's memory.
+void check_model_fits_in_memory(const ModelConfig& config, int64_t bytes_per_parameter, const std::string& job);
 
 }  // namespace seek

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -170,25 +168,26 @@ GrpoOptions grpo_options_from_json(const nlohmann::json& json, const std::string
     GrpoOptions o = default_grpo_options();
     try {
         o.task = json.at("task").get<std::string>();
-        o.steps = json.at("steps").get<int64_t>();
-        o.prompts = json.at("prompts").get<int64_t>();
-        o.group = json.at("group").get<int64_t>();
-        o.inner_updates = json.at("inner_updates").get<int64_t>();
-        o.seed = json.at("seed").get<uint64_t>();
-        o.temperature = json.at("temperature").get<float>();
-        o.max_new_tokens = json.at("max_new_tokens").get<int64_t>();
+        o.steps = stored_integer(json, "steps");
+        o.prompts = stored_integer(json, "prompts");
+        o.group = stored_integer(json, "group");
+        o.inner_updates = stored_integer(json, "inner_updates");
+        o.seed = stored_unsigned(json, "seed");
+        o.temperature = stored_float(json, "temperature");
+        o.max_new_tokens = stored_integer(json, "max_new_tokens");
         o.scale_by_std = json.at("scale_by_std").get<bool>();
-        o.format_reward = json.value("format_reward", kFormatReward);  // runs saved before the option: 0.1
-        o.loss.clip_low = json.at("clip_low").get<double>();
-        o.loss.clip_high = json.at("clip_high").get<double>();
-        o.loss.beta = json.at("beta").get<double>();
+        o.format_reward = json.contains("format_reward") ? stored_number(json, "format_reward")
+                                                      : kFormatReward;  // runs saved before the option: 0.1
+        o.loss.clip_low = stored_number(json, "clip_low");
+        o.loss.clip_high = stored_number(json, "clip_high");
+        o.loss.beta = stored_number(json, "beta");
         o.loss.aggregation = aggregation_from_name(json.at("aggregation").get<std::string>());
-        o.adamw.lr = json.at("lr").get<double>();
-        o.adamw.weight_decay = json.at("weight_decay").get<double>();
-        o.adamw.clip = json.at("clip").get<double>();
-        o.sample_every = json.at("sample_every").get<int64_t>();
-        o.sample_prompts = json.at("sample_prompts").get<int64_t>();
-        o.save_every = json.at("save_every").get<int64_t>();
+        o.adamw.lr = stored_number(json, "lr");
+        o.adamw.weight_decay = stored_number(json, "weight_decay");
+        o.adamw.clip = stored_number(json, "clip");
+        o.sample_every = stored_integer(json, "sample_every");
+        o.sample_prompts = stored_integer(json, "sample_prompts");
+        o.save_every = stored_integer(json, "save_every");
         for (const std::string& text : json.value("problems", std::vector<std::string>{})) o.problems.push_back(parse_problem(text));
     } catch (const std::exception& error) {
         throw std::runtime_error(source + ": GRPO options: " + error.what());
@@ -225,6 +224,14 @@ static void check_grpo_options(const GrpoOptions& o) {
     validate_task(task_from_name(o.task));
     require(o.steps >= 1 && o.prompts >= 1 && o.group >= 2 && o.inner_updates >= 1,
             "steps, prompts and inner_updates must be >= 1 and group >= 2");
+    // Bounds that keep step x prompts (problem indices) and steps x inner_updates far inside int64.
+    require(o.steps <= 1000000000 && o.prompts <= 1000000 && o.group <= 1000000 && o.inner_updates <= 1000 &&
+                o.max_new_tokens <= 1000000 && o.sample_prompts <= 1000000 && o.sample_every <= 1000000000 &&
+                o.save_every <= 1000000000,
+            "steps, sample_every, save_every <= 10^9; prompts, group, max_new_tokens, sample_prompts <= 10^6; "
+            "inner_updates <= 1000");
+    for (double value : {o.loss.clip_low, o.loss.clip_high, o.loss.beta, o.adamw.lr, o.adamw.weight_decay, o.adamw.clip})
+        require(std::isfinite(value), "clip_low, clip_high, beta, lr, weight_decay and clip must be finite");
     require(std::isfinite(o.temperature) && o.temperature > 0, "temperature must be > 0 (rollouts sample)");
     require(o.max_new_tokens >= 1, "max_new_tokens must be >= 1");
     require(o.loss.clip_low >= 0 && o.loss.clip_low < 1 && o.loss.clip_high >= 0, "need 0 <= clip_low < 1, clip_high >= 0");
@@ -236,12 +243,14 @@ static void check_grpo_options(const GrpoOptions& o) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Runs: out_dir holds the policy (config.json + model.safetensors), reference/ (the frozen start),
-// optimizer.safetensors (AdamW + options + step) and grpo.jsonl.
+// Runs: out_dir is a run folder (run_folder.h) whose checkpoints hold the policy (config.json +
+// model.safetensors), reference/ (the frozen start), optimizer.safetensors (AdamW + options +
+// step + run); grpo.jsonl is its log.
 
 static std::string optimizer_path(const std::string& dir) { return dir + "/optimizer.safetensors"; }
 static std::string reference_dir(const std::string& dir) { return dir + "/reference"; }
-static std::string log_path(const std::string& dir) { return dir + "/grpo.jsonl"; }
+
+std::string grpo_run_id(const GrpoRun& run) { return run_id(RunKind::Grpo, grpo_options_to_json(run.options), run.config); }
 
 GrpoRun start_grpo(const std::string& model_dir, const GrpoOptions& options) {
     GrpoRun run;
@@ -249,6 +258,8 @@ GrpoRun start_grpo(const std::string& model_dir, const GrpoOptions& options) {
     run.options.loss.max_new_tokens = options.max_new_tokens;
     check_grpo_options(run.options);
     run.policy = load_model(model_dir, run.config);
+    // The policy, the reference, the gradients and the two AdamW moments, FP32.
+    check_model_fits_in_memory(run.config, 5 * sizeof(float), "GRPO");
     run.reference = run.policy;
     run.optimizer = make_adamw_state(run.policy);
     return run;
@@ -256,28 +267,50 @@ GrpoRun start_grpo(const std::string& model_dir, const GrpoOptions& options) {
 
 GrpoRun resume_grpo(const std::string& out_dir) {
     GrpoRun run;
-    run.policy = load_model(out_dir, run.config);
+    run.resumed_from = open_committed_checkpoint(out_dir, RunKind::Grpo);  // every part as recorded
+    run.resumed = true;
+    const std::string parts = run.resumed_from.directory, optimizer = optimizer_path(parts);
+    run.policy = load_model(parts, run.config);
     ModelConfig reference_config;
-    run.reference = load_model(reference_dir(out_dir), reference_config);
+    run.reference = load_model(reference_dir(parts), reference_config);
+    if (config_to_json(reference_config) != config_to_json(run.config))
+        throw std::runtime_error(reference_dir(parts) + "/config.json is not " + parts + "/config.json: the parts disagree");
     std::map<std::string, std::string> metadata;
-    run.optimizer = load_adamw_state(optimizer_path(out_dir), run.policy, &metadata);
+    run.optimizer = load_adamw_state(optimizer, run.policy, &metadata);
     const auto options = metadata.find("grpo_options");
-    if (options == metadata.end()) throw std::runtime_error(optimizer_path(out_dir) + ": no 'grpo_options' in the metadata");
+    if (options == metadata.end()) throw std::runtime_error(optimizer + ": no 'grpo_options' in the metadata");
     try {
-        run.options = grpo_options_from_json(nlohmann::json::parse(options->second), optimizer_path(out_dir));
+        run.options = grpo_options_from_json(nlohmann::json::parse(options->second), optimizer);
     } catch (const nlohmann::json::exception& error) {
-        throw std::runtime_error(optimizer_path(out_dir) + ": grpo_options is not JSON: " + error.what());
+        throw std::runtime_error(optimizer + ": grpo_options is not JSON: " + error.what());
     }
-    check_grpo_options(run.options);
+    try {
+        check_grpo_options(run.options);
+    } catch (const std::invalid_argument& error) {
+        throw std::runtime_error(optimizer + ": " + error.what());
+    }
+    const int64_t step = run.resumed_from.manifest.step;
+    if (step > run.options.steps)
+        throw std::runtime_error(optimizer + ": step " + std::to_string(step) + " is past the run's " +
+                                 std::to_string(run.options.steps) + " steps");
+    // The optimizer counts updates: inner_updates per step.
+    check_part_agrees(run.resumed_from, "optimizer.safetensors", metadata.count("run") ? metadata.at("run") : "",
+                      run.optimizer.step, step * run.options.inner_updates);
+    // The options and the config recompute the run's id: a config.json of another run does not.
+    if (grpo_run_id(run) != run.resumed_from.manifest.run)
+        throw std::runtime_error(parts + "/config.json and the options in " + optimizer +
+                                 " are not those of the run the manifest names: the parts come from different runs");
     return run;
 }
 
-void save_grpo(const std::string& out_dir, GrpoRun& run) {
-    std::filesystem::create_directories(out_dir);
-    if (!std::filesystem::exists(reference_dir(out_dir) + "/model.safetensors"))
-        save_model(reference_dir(out_dir), run.config, run.reference);
-    save_model(out_dir, run.config, run.policy);
-    save_adamw_state(optimizer_path(out_dir), run.optimizer, {{"grpo_options", grpo_options_to_json(run.options).dump()}});
+// One checkpoint: the policy, the optimizer and the reference, committed together.
+static void save_grpo(RunFolder& folder, GrpoRun& run) {
+    folder.commit(run.optimizer.step / run.options.inner_updates, [&](const std::string& directory) {
+        save_model(reference_dir(directory), run.config, run.reference);
+        save_model(directory, run.config, run.policy);
+        save_adamw_state(optimizer_path(directory), run.optimizer,
+                         {{"grpo_options", grpo_options_to_json(run.options).dump()}, {"run", grpo_run_id(run)}});
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -409,17 +442,15 @@ static void rollout_metrics(const Rollouts& rollouts, int64_t group, GrpoStepMet
 bool grpo_train(GrpoRun& run, const std::string& out_dir, const GrpoCallbacks& callbacks) {
     const SingleThreadedProducts single_threaded;
     const GrpoOptions& o = run.options;
-    std::filesystem::create_directories(out_dir);
-    if (run.optimizer.step == 0) save_grpo(out_dir, run);  // the reference, and a run that can resume from step 0
-    cut_log(log_path(out_dir), run.optimizer.step / o.inner_updates);  // samples of step s go with step s
-    std::ofstream log(log_path(out_dir), std::ios::app);
-    if (!log) throw std::runtime_error(log_path(out_dir) + ": cannot open for appending");
+    RunFolder folder(out_dir, RunKind::Grpo, grpo_run_id(run), run.resumed ? &run.resumed_from : nullptr);
+    if (!run.resumed) save_grpo(folder, run);  // the reference, and a run that can resume from step 0
     const std::vector<Problem> fixed = sample_problems(o);
     auto log_samples = [&](int64_t step) {
         if (fixed.empty()) return;
         const Rollouts samples = sample_groups(run, fixed, -1 - step, {});
-        log << samples_json(step, samples, o.group).dump() << "\n" << std::flush;
+        folder.append_log(samples_json(step, samples, o.group).dump());
     };
+    // The step-0 checkpoint comes before the step-0 samples: a run resumed there cut them off.
     if (run.optimizer.step == 0) log_samples(0);
 
     ModelWeights grads = zeros_like(run.policy);
@@ -457,13 +488,13 @@ bool grpo_train(GrpoRun& run, const std::string& out_dir, const GrpoCallbacks& c
         metrics.step = step + 1;
         metrics.lr = o.adamw.lr;
         metrics.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        log << grpo_step_to_json(metrics).dump() << "\n" << std::flush;
+        folder.append_log(grpo_step_to_json(metrics).dump());
         if (o.sample_every > 0 && metrics.step % o.sample_every == 0) log_samples(metrics.step);
         if (callbacks.on_step) callbacks.on_step(metrics);
 
         const bool last = metrics.step == o.steps;
         const bool stopping = callbacks.stop && callbacks.stop->load();
-        if (metrics.step % o.save_every == 0 || last || stopping) save_grpo(out_dir, run);
+        if (metrics.step % o.save_every == 0 || last || stopping) save_grpo(folder, run);
         if (stopping && !last) return false;
     }
     return true;

@@ -133,12 +133,15 @@ struct GrpoRun {
     GrpoOptions options;
     ModelWeights policy, reference;
     AdamWState optimizer;
+    bool resumed = false;             // from resume_grpo: grpo_train continues that folder's run
+    CommittedCheckpoint resumed_from;  // ... from this checkpoint
 };
-// Starts from the base model in `model_dir` (policy and reference both), or resumes the run in
-// `out_dir` (its options, policy, reference and optimizer).
+// Starts from the base model in `model_dir` (policy and reference both), or resumes the run
+// committed in `out_dir` (its options, policy, reference and optimizer), refusing, with the files
+// named, a checkpoint whose parts disagree on the step or the run, or that a `seek train` wrote.
 GrpoRun start_grpo(const std::string& model_dir, const GrpoOptions& options);
 GrpoRun resume_grpo(const std::string& out_dir);
-void save_grpo(const std::string& out_dir, GrpoRun& run);
+std::string grpo_run_id(const GrpoRun& run);  // run_folder.h: its options and model config
 
 struct GrpoCallbacks {
     std::function<void(const GrpoStepMetrics&)> on_step;
@@ -146,8 +149,10 @@ struct GrpoCallbacks {
     const std::atomic<bool>* stop = nullptr;
 };
 // Runs the remaining steps, appending to out_dir/grpo.jsonl ("kind":"step" lines, and
-// "kind":"samples" lines at step 0 and every sample_every steps), saving every save_every steps
-// and at the end. A resumed run cuts the log back to its checkpoint first. Returns false if stopped.
+// "kind":"samples" lines at step 0 and every sample_every steps), committing a checkpoint (policy,
+// optimizer and the reference, run_folder.h) at step 0, every save_every steps and at the end. A
+// fresh run refuses an out_dir that holds a run or a model (its own --model included); a resumed
+// run cuts the log back to its checkpoint first. Returns false if stopped.
 bool grpo_train(GrpoRun& run, const std::string& out_dir, const GrpoCallbacks& callbacks = {});
 
 // ---------------------------------------------------------------------------------------------

@@ -288,12 +288,26 @@ void save_model(const std::string& directory, const ModelConfig& config, ModelWe
 }
 
 ModelWeights load_model(const std::string& directory, ModelConfig& config) {
-    config = load_config(directory + "/config.json");
-    ModelWeights weights = init_model_weights(config, 0);
+    const std::string config_path = directory + "/config.json";
+    config = load_config(config_path);
+    // The checkpoint's header first: its shapes are checked against the config before anything the
+    // config implies is allocated (a config.json saying hidden_size 20000 beside a toy checkpoint
+    // fails here, not after allocating and filling 4 GB).
     const Checkpoint checkpoint = open_checkpoint(directory);
+    check_checkpoint_matches_config(checkpoint, config, config_path);
+    check_model_fits_in_memory(config, sizeof(float), "loading " + directory);
+    ModelWeights weights = init_model_weights(config, 0);
+    std::map<std::string, bool> loaded;
     for (Parameter& p : model_parameters(weights)) {
-        const Mat values = load_weight(checkpoint, p.name, p.shape);
+        const Mat values = load_weight(checkpoint, p.name, p.shape);  // names a missing, misshapen or NaN tensor
         std::copy_n(values.data(), values.size(), p.values);
+        loaded[p.name] = true;
+    }
+    // A tensor the model has no place for means the checkpoint is not what the config describes.
+    for (const auto& [name, shard] : checkpoint.shard_of) {
+        if (loaded.count(name) || is_mtp_copy(config, name) || is_scale_of_weight(checkpoint, name)) continue;
+        throw std::runtime_error(checkpoint.shards[shard].path + ": tensor '" + name + "' is not part of the model " +
+                                 config_path + " describes");
     }
     return weights;
 }

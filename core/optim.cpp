@@ -75,11 +75,13 @@ AdamWState load_adamw_state(const std::string& path, const ModelWeights& weights
     AdamWState state = make_adamw_state(weights);
     auto step = file.metadata.find("step");
     if (step == file.metadata.end()) throw std::runtime_error(path + ": no 'step' in the metadata");
-    try {
-        state.step = std::stoll(step->second);
-    } catch (const std::exception&) {
-        throw std::runtime_error(path + ": metadata 'step' is not a number: '" + step->second + "'");
-    }
+    // Plain digits only, at most 2^53: a hand-edited "-5" or "1e12" is refused, not half-parsed.
+    const std::string& digits = step->second;
+    if (digits.empty() || digits.size() > 16 || digits.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoll(digits) > (int64_t{1} << 53))
+        throw std::runtime_error(path + ": metadata 'step' is '" + digits.substr(0, 40) +
+                                 "', not a whole number in [0, 2^53]");
+    state.step = std::stoll(digits);
     std::vector<Parameter> m = model_parameters(state.exp_avg), v = model_parameters(state.exp_avg_sq);
     for (size_t i = 0; i < m.size(); ++i) {
         if (!m[i].trainable) continue;

@@ -18,6 +18,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <unordered_set>
 #include <sstream>
 #include <stdexcept>
 
@@ -26,7 +27,9 @@ namespace seek {
 // Tensor bytes are little-endian and are copied straight into host integers and floats.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors decoding assumes a little-endian host");
 
-// ordered_json keeps the header's key order, so tensors are listed (and written) in file order.
+// The header's values are plain json; its top-level keys are kept in file order by HeaderBuilder.
+// ordered_json is used only to write an entry's three fields in their usual order.
+using Json = nlohmann::json;
 using OrderedJson = nlohmann::ordered_json;
 
 namespace {
@@ -45,20 +48,24 @@ std::string tensor_context(const std::string& path, const std::string& name) {
 }
 
 // numel x bytes per element, checked: a header claiming a [2^40, 2^40] tensor must be rejected,
-// not wrapped around into a small, plausible size. `context` names the file and tensor.
+// not wrapped around into a small, plausible size; so must [0, 2^62, 2], whose zero hides a
+// product that overflows (its column count would). `context` names the file and tensor.
 uint64_t byte_count(const std::string& context, const Shape& shape, DType dtype) {
-    int64_t numel = 1;
+    int64_t numel = 1, nonzero_product = 1;
     for (int64_t dim : shape) {
         if (dim < 0) throw std::runtime_error(context + ": shape " + format_shape(shape) + " has a negative dimension");
-        if (__builtin_mul_overflow(numel, dim, &numel)) {
-            throw std::runtime_error(context + ": shape " + format_shape(shape) + " overflows the element count");
+        if (dim == 0) {
+            numel = 0;
+            continue;
+        }
+        if (__builtin_mul_overflow(nonzero_product, dim, &nonzero_product) || nonzero_product > kMaxTensorElements) {
+            throw std::runtime_error(context + ": shape " + format_shape(shape) +
+                                     " overflows the element count (more than 2^48 elements" +
+                                     (numel == 0 ? " in its non-zero dimensions)" : ")"));
         }
     }
-    uint64_t bytes = 0;
-    if (__builtin_mul_overflow(static_cast<uint64_t>(numel), static_cast<uint64_t>(dtype_size(dtype)), &bytes)) {
-        throw std::runtime_error(context + ": shape " + format_shape(shape) + " overflows the byte count");
-    }
-    return bytes;
+    if (numel != 0) numel = nonzero_product;
+    return static_cast<uint64_t>(numel) * dtype_size(dtype);  // < 2^48 x 8: no overflow
 }
 
 }  // namespace
@@ -112,20 +119,13 @@ struct MappedFile {
     size_t size = 0;
 
     explicit MappedFile(const std::string& path) {
-        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            const std::string error = system_error_text();
-            throw std::runtime_error(path + ": cannot open: " + error);
-        }
+        // Refuses FIFOs, devices and directories before opening (open_regular_file, fileio.h).
+        const int fd = open_regular_file(path);
         struct stat info {};
         if (::fstat(fd, &info) != 0) {
             const std::string error = system_error_text();
             ::close(fd);
             throw std::runtime_error(path + ": cannot stat: " + error);
-        }
-        if (!S_ISREG(info.st_mode)) {
-            ::close(fd);
-            throw std::runtime_error(path + ": not a regular file");
         }
         size = static_cast<size_t>(info.st_size);
         // mmap rejects a zero length, and such a file is malformed anyway.
@@ -150,7 +150,7 @@ struct MappedFile {
 
 namespace {
 
-std::map<std::string, std::string> parse_metadata(const std::string& path, const OrderedJson& value) {
+std::map<std::string, std::string> parse_metadata(const std::string& path, const Json& value) {
     if (!value.is_object()) throw std::runtime_error(path + ": " + kMetadataKey + " must be an object of strings");
     std::map<std::string, std::string> metadata;
     for (const auto& [key, item] : value.items()) {
@@ -164,7 +164,7 @@ std::map<std::string, std::string> parse_metadata(const std::string& path, const
 
 // One header entry -> TensorInfo, checking its fields and that its byte range matches its shape
 // and lies inside the data section.
-TensorInfo parse_tensor_entry(const std::string& path, const std::string& name, const OrderedJson& entry,
+TensorInfo parse_tensor_entry(const std::string& path, const std::string& name, const Json& entry,
                               uint64_t data_size) {
     const std::string context = tensor_context(path, name);
     if (!entry.is_object()) throw std::runtime_error(context + " is not a JSON object");
@@ -174,22 +174,22 @@ TensorInfo parse_tensor_entry(const std::string& path, const std::string& name, 
 
     TensorInfo info;
     info.name = name;
-    const OrderedJson& dtype = entry["dtype"];
+    const Json& dtype = entry.at("dtype");
     if (!dtype.is_string()) throw std::runtime_error(context + ": dtype must be a string");
     info.dtype = dtype_from_name(dtype.get<std::string>(), context);
 
     // nlohmann parses non-negative integers as unsigned; dimensions above INT64_MAX would turn
     // negative in Shape.
-    const OrderedJson& shape = entry["shape"];
-    auto is_dimension = [](const OrderedJson& dim) {
+    const Json& shape = entry.at("shape");
+    auto is_dimension = [](const Json& dim) {
         return dim.is_number_unsigned() && dim.get<uint64_t>() <= uint64_t(std::numeric_limits<int64_t>::max());
     };
     if (!shape.is_array() || !std::all_of(shape.begin(), shape.end(), is_dimension)) {
         throw std::runtime_error(context + ": shape must be an array of non-negative integers, got " + shape.dump());
     }
-    for (const OrderedJson& dim : shape) info.shape.push_back(dim.get<int64_t>());
+    for (const Json& dim : shape) info.shape.push_back(dim.get<int64_t>());
 
-    const OrderedJson& offsets = entry["data_offsets"];
+    const Json& offsets = entry.at("data_offsets");
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
         !offsets[1].is_number_unsigned() || offsets[0].get<uint64_t>() > offsets[1].get<uint64_t>()) {
         throw std::runtime_error(context + ": data_offsets must be two non-negative integers [begin, end] with " +
@@ -235,6 +235,84 @@ void check_no_overlap(const std::string& path, const std::vector<TensorInfo>& te
 
 }  // namespace
 
+namespace {
+
+// Builds the header's JSON from nlohmann's SAX events, refusing what its DOM parser would accept
+// silently: a key twice in one object (the last would win, so two readers could disagree about a
+// tensor). The top-level entries are kept in file order, in linear time: ordered_json looks up
+// each new key with a linear scan, which made a 40,000-tensor header take most of a minute.
+class HeaderBuilder {
+public:
+    std::vector<std::pair<std::string, Json>> entries;  // the top-level object, in order
+    std::string error;                                   // why the parse stopped
+
+    bool null() { return value(Json(nullptr)); }
+    bool boolean(bool v) { return value(Json(v)); }
+    bool number_integer(Json::number_integer_t v) { return value(Json(v)); }
+    bool number_unsigned(Json::number_unsigned_t v) { return value(Json(v)); }
+    bool number_float(Json::number_float_t v, const Json::string_t&) { return value(Json(v)); }
+    bool string(Json::string_t& v) { return value(Json(std::move(v))); }
+    bool binary(Json::binary_t&) { return fail("binary values are not JSON"); }
+    bool start_object(std::size_t) { return open(Json::object()); }
+    bool start_array(std::size_t) { return open(Json::array()); }
+    bool end_object() { return close(); }
+    bool end_array() { return close(); }
+    bool key(Json::string_t& name) {
+        Frame& frame = frames_.back();
+        if (!frame.keys.insert(name).second) {
+            return fail(frames_.size() == 1 ? "tensor '" + name + "' appears twice in the header"
+                                            : "tensor '" + frames_[0].key + "': key '" + name + "' appears twice");
+        }
+        frame.key = name;
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& exception) {
+        return fail(std::string("header is not valid JSON: ") + exception.what());
+    }
+
+private:
+    struct Frame {
+        Json value;
+        std::string key;  // objects: the key whose value comes next
+        std::unordered_set<std::string> keys;
+    };
+    std::vector<Frame> frames_;
+
+    bool fail(const std::string& why) {
+        if (error.empty()) error = why;
+        return false;
+    }
+    bool open(Json container) {
+        // A safetensors header nests three deep; anything far deeper is not one.
+        if (frames_.size() >= 64) return fail("header nests deeper than 64 levels");
+        frames_.push_back(Frame{std::move(container), {}, {}});
+        return true;
+    }
+    bool close() {
+        Json finished = std::move(frames_.back().value);
+        frames_.pop_back();
+        if (frames_.empty()) {  // the top-level value: an object's entries are already collected
+            return finished.is_object() || fail("header is not a JSON object");
+        }
+        return value(std::move(finished));
+    }
+    bool value(Json item) {
+        if (frames_.empty()) return fail("header is not a JSON object");
+        Frame& parent = frames_.back();
+        if (frames_.size() == 1) {
+            if (!parent.value.is_object()) return fail("header is not a JSON object");
+            entries.emplace_back(parent.key, std::move(item));
+        } else if (parent.value.is_object()) {
+            parent.value[parent.key] = std::move(item);
+        } else {
+            parent.value.push_back(std::move(item));
+        }
+        return true;
+    }
+};
+
+}  // namespace
+
 SafetensorsFile open_safetensors(const std::string& path) {
     SafetensorsFile file;
     file.path = path;
@@ -248,21 +326,24 @@ SafetensorsFile open_safetensors(const std::string& path) {
         throw std::runtime_error(path + ": header length " + std::to_string(header_size) + " exceeds the " +
                                  std::to_string(file_size - 8) + " bytes after the length field");
     }
-    const char* header_text = reinterpret_cast<const char*>(base + 8);
-    OrderedJson header;
-    try {
-        header = OrderedJson::parse(header_text, header_text + header_size);
-    } catch (const OrderedJson::parse_error& error) {
-        throw std::runtime_error(path + ": header is not valid JSON: " + error.what());
+    if (header_size > kMaxHeaderBytes) {
+        throw std::runtime_error(path + ": header length " + std::to_string(header_size) + " is more than " +
+                                 std::to_string(kMaxHeaderBytes) + " bytes");
     }
-    if (!header.is_object()) throw std::runtime_error(path + ": header is not a JSON object");
+    const char* header_text = reinterpret_cast<const char*>(base + 8);
+    HeaderBuilder header;
+    const bool parsed = Json::sax_parse(header_text, header_text + header_size, &header);
+    if (!parsed || !header.error.empty()) {
+        throw std::runtime_error(path + ": " + (header.error.empty() ? "header is not a JSON object" : header.error));
+    }
 
     file.data_section = base + 8 + header_size;
     const uint64_t data_size = file_size - 8 - header_size;
-    for (const auto& [name, entry] : header.items()) {
+    for (const auto& [name, entry] : header.entries) {
         if (name == kMetadataKey) {
             file.metadata = parse_metadata(path, entry);
         } else {
+            file.index.emplace(name, file.tensors.size());
             file.tensors.push_back(parse_tensor_entry(path, name, entry, data_size));
         }
     }
@@ -271,10 +352,8 @@ SafetensorsFile open_safetensors(const std::string& path) {
 }
 
 const TensorInfo* SafetensorsFile::find(const std::string& name) const {
-    for (const TensorInfo& info : tensors) {
-        if (info.name == name) return &info;
-    }
-    return nullptr;
+    const auto it = index.find(name);
+    return it == index.end() ? nullptr : &tensors[it->second];
 }
 
 const TensorInfo& SafetensorsFile::at(const std::string& name) const {
@@ -376,7 +455,9 @@ TensorToWrite tensor_i32(const std::string& name, const Shape& shape, const int3
 
 void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata) {
-    OrderedJson header = OrderedJson::object();
+    // The header text, entry by entry: {"name":{"dtype":..,"shape":[..],"data_offsets":[b,e]},...}.
+    // Written as text rather than through one ordered_json object, whose key lookups are linear.
+    std::string header_text = "{";
     std::set<std::string> names;
     uint64_t offset = 0;
     for (const TensorToWrite& tensor : tensors) {
@@ -390,16 +471,19 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
                                      std::to_string(expected_bytes) + " for shape " + format_shape(tensor.shape) +
                                      " and dtype " + dtype_name(tensor.dtype));
         }
-        header[tensor.name] = {{"dtype", dtype_name(tensor.dtype)},
-                               {"shape", tensor.shape},
-                               {"data_offsets", {offset, offset + expected_bytes}}};
+        const OrderedJson entry = {{"dtype", dtype_name(tensor.dtype)},
+                                   {"shape", tensor.shape},
+                                   {"data_offsets", {offset, offset + expected_bytes}}};
+        header_text += (header_text.size() > 1 ? "," : "") + Json(tensor.name).dump() + ":" + entry.dump();
         offset += expected_bytes;
     }
-    if (!metadata.empty()) header[kMetadataKey] = metadata;
+    if (!metadata.empty()) {
+        header_text += (header_text.size() > 1 ? ",\"" : "\"") + std::string(kMetadataKey) + "\":" + OrderedJson(metadata).dump();
+    }
+    header_text += "}";
 
     // Padding the header to a multiple of 8 keeps the data section 8-byte aligned in the file,
     // and hence in the page-aligned mapping.
-    std::string header_text = header.dump();
     header_text.append((8 - header_text.size() % 8) % 8, ' ');
     const uint64_t header_size = header_text.size();
 
@@ -413,32 +497,6 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
     write_file_atomic(path, contents);
 }
 
-void write_file_atomic(const std::string& path, const std::string& contents) {
-    // Same directory as the target, so the rename stays on one file system and is atomic.
-    const std::string temp_path = path + ".tmp." + std::to_string(::getpid());
-    // `error_number` is the errno of the failed call, taken before the cleanup can change it.
-    auto fail = [&](const char* what, int error_number) {
-        std::remove(temp_path.c_str());
-        throw std::runtime_error(path + ": " + what + " " + temp_path + ": " + std::strerror(error_number));
-    };
-
-    int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) fail("cannot create", errno);
-    size_t written = 0;
-    while (written < contents.size()) {
-        ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const int error_number = errno;
-            ::close(fd);
-            fail("cannot write", error_number);
-        }
-        written += static_cast<size_t>(n);
-    }
-    if (::close(fd) != 0) fail("cannot write", errno);
-    if (std::rename(temp_path.c_str(), path.c_str()) != 0) fail("cannot rename", errno);
-}
-
 // ---- checkpoints -----------------------------------------------------------------------------
 
 namespace {
@@ -447,16 +505,10 @@ namespace fs = std::filesystem;
 
 // {"weight_map": {tensor: shard file}} -> the map, validated.
 std::map<std::string, std::string> read_weight_map(const std::string& index_path) {
-    std::ifstream stream(index_path, std::ios::binary);
-    if (!stream) {
-        const std::string error = system_error_text();
-        throw std::runtime_error(index_path + ": cannot open: " + error);
-    }
-    std::stringstream text;
-    text << stream.rdbuf();
+    const std::string text = read_regular_file(index_path, kMaxHeaderBytes);
     nlohmann::json index;
     try {
-        index = nlohmann::json::parse(text.str());
+        index = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& error) {
         throw std::runtime_error(index_path + ": not valid JSON: " + error.what());
     }

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <stdexcept>
 #include <vector>
 
+#include "fileio.h"
 #include "tokenizer.h"
 
 namespace seek {
@@ -128,6 +128,11 @@ Problem make_problem(const TaskSpec& spec, uint64_t seed, uint64_t index, Split 
 
 std::string prompt_text(const Problem& problem) { return "<bos>" + problem.question; }
 
+// Long junk is cut in messages and notes, so a 10 MB line does not make a 10 MB error or log line.
+static std::string shown(const std::string& text) {
+    return "'" + (text.size() <= 40 ? text : text.substr(0, 40) + "...") + "'";
+}
+
 Problem parse_problem(const std::string& text) {
     const size_t first = text.find_first_not_of(" \t\r");
     const size_t last = text.find_last_not_of(" \t\r");
@@ -135,18 +140,18 @@ Problem parse_problem(const std::string& text) {
     if (!core.empty() && core.back() == '=') core.pop_back();
     const size_t op = core.find_first_of("+*");
     const std::string kForm = "expected A+B or A*B with non-negative whole numbers, like 478+56 or 47*86";
-    if (op == std::string::npos) throw std::invalid_argument("'" + core + "' is not a problem: " + kForm);
+    if (op == std::string::npos) throw std::invalid_argument(shown(core) + " is not a problem: " + kForm);
     const std::string family = core[op] == '+' ? "add" : "mul";
     int64_t operands[2];
     const std::string parts[2] = {core.substr(0, op), core.substr(op + 1)};
     for (int i = 0; i < 2; ++i) {
         const std::string& part = parts[i];
         const bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
-        if (!digits) throw std::invalid_argument("'" + core + "': operand '" + part + "' is not a whole number; " + kForm);
+        if (!digits) throw std::invalid_argument(shown(core) + ": operand " + shown(part) + " is not a whole number; " + kForm);
         if (part.size() > 1 && part[0] == '0')
-            throw std::invalid_argument("'" + core + "': operand '" + part + "' has a leading zero");
-        if (static_cast<int>(part.size()) > max_operand_digits(family))
-            throw std::invalid_argument("'" + core + "': operand '" + part + "' has " + std::to_string(part.size()) +
+            throw std::invalid_argument(shown(core) + ": operand " + shown(part) + " has a leading zero");
+        if (part.size() > static_cast<size_t>(max_operand_digits(family)))
+            throw std::invalid_argument(shown(core) + ": operand " + shown(part) + " has " + std::to_string(part.size()) +
                                         " digits; " + family + " allows at most " +
                                         std::to_string(max_operand_digits(family)) + " (the answer must fit in 64 bits)");
         operands[i] = std::stoll(part);
@@ -155,20 +160,26 @@ Problem parse_problem(const std::string& text) {
 }
 
 std::vector<Problem> load_problems(const std::string& path) {
-    std::ifstream file(path);
-    if (!file) throw std::runtime_error(path + ": cannot open the problem file");
+    // A regular file (a FIFO or a directory is refused before it is opened), of a sane size.
+    const std::string text = read_regular_file(path, kMaxProblemFileBytes);
     std::vector<Problem> problems;
-    std::string line;
-    for (int line_number = 1; std::getline(file, line); ++line_number) {
-        const size_t start = line.find_first_not_of(" \t\r");
-        if (start == std::string::npos || line[start] == '#') continue;
+    size_t start = 0;
+    for (int64_t line_number = 1; start < text.size(); ++line_number) {
+        const size_t end = std::min(text.find('\n', start), text.size());
+        const std::string line = text.substr(start, end - start);
+        start = end + 1;
+        const std::string where = path + ":" + std::to_string(line_number) + ": ";
+        if (line.size() > kMaxProblemLineBytes)
+            throw std::runtime_error(where + "the line has " + std::to_string(line.size()) + " bytes; a problem line has at most " +
+                                     std::to_string(kMaxProblemLineBytes));
+        const size_t first = line.find_first_not_of(" \t\r");
+        if (first == std::string::npos || line[first] == '#') continue;
         try {
             problems.push_back(parse_problem(line));
         } catch (const std::invalid_argument& error) {
-            throw std::runtime_error(path + ":" + std::to_string(line_number) + ": " + error.what());
+            throw std::runtime_error(where + error.what());
         }
     }
-    if (file.bad()) throw std::runtime_error(path + ": read error");
     if (problems.empty()) throw std::runtime_error(path + ": no problems (write one per line, like 478+56 or 47*86)");
     return problems;
 }
@@ -327,19 +338,24 @@ static bool has_special_token(const std::string& text) {
     return false;
 }
 
-// Long junk is cut in notes, so a runaway completion does not make a runaway log line.
-static std::string shown(const std::string& text) {
-    return "'" + (text.size() <= 24 ? text : text.substr(0, 24) + "...") + "'";
-}
-
-// The canonical non-negative integer in `text`, or nothing with the reason in `note`.
+// The canonical non-negative integer in `text`, or nothing with the reason in `note`. Up to 19
+// digits: the sum of two 18-digit operands has 19 (999999999999999999+1 = 1000000000000000000).
 static std::optional<int64_t> parse_answer(const std::string& text, std::string& note) {
     const bool all_digits = std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (text.empty()) note = "answer is empty";
     else if (!all_digits) note = "answer " + shown(text) + " is not a plain number";
     else if (text.size() > 1 && text[0] == '0') note = "answer " + shown(text) + " has a leading zero";
-    else if (text.size() > 18) note = "answer has " + std::to_string(text.size()) + " digits, more than 18";
-    else return std::stoll(text);
+    else if (text.size() > 19) note = "answer has " + std::to_string(text.size()) + " digits, more than 19";
+    else {
+        int64_t value = 0;
+        for (char c : text) {
+            if (__builtin_mul_overflow(value, 10, &value) || __builtin_add_overflow(value, c - '0', &value)) {
+                note = "answer " + shown(text) + " is larger than any answer (2^63 - 1)";
+                return std::nullopt;
+            }
+        }
+        return value;
+    }
     return std::nullopt;
 }
 

@@ -85,9 +85,13 @@ std::string prompt_text(const Problem& problem);  // "<bos>478+56="
 Problem parse_problem(const std::string& text);
 
 // A problem file: one problem per line as parse_problem reads it; blank lines and lines starting
-// with '#' are skipped. Throws std::runtime_error naming "PATH:LINE" for a malformed line, and
-// for a file that cannot be read or holds no problem.
+// with '#' are skipped. Throws std::runtime_error naming "PATH:LINE" for a malformed line or one
+// longer than kMaxProblemLineBytes, and for a file that cannot be read, is not a regular file (a
+// FIFO, a directory: refused before it is opened), is larger than kMaxProblemFileBytes or holds
+// no problem.
 std::vector<Problem> load_problems(const std::string& path);
+constexpr size_t kMaxProblemLineBytes = 4096;
+constexpr uint64_t kMaxProblemFileBytes = 64u << 20;
 
 // ---------------------------------------------------------------------------------------------
 // Completions
@@ -123,8 +127,8 @@ TrainingExample make_training_example(const TaskSpec& spec, const CorpusMix& mix
 // Only the text before the first <eos> is judged; anything after it makes the completion
 // malformed but is otherwise ignored (generation stops at <eos>).
 //
-// An answer parses when it is a canonical non-negative integer: 1 to 18 digits, no sign, no
-// spaces, no leading zero unless it is "0". Anything else ("0534", "-5", "+5", "", "5.0") does
+// An answer parses when it is a canonical non-negative integer below 2^63: 1 to 19 digits (an
+// 18-digit addition's sum has 19), no sign, no spaces, no leading zero unless it is "0". Anything else ("0534", "-5", "+5", "", "5.0") does
 // not parse: one spelling per number, so the reward cannot be met by padding.
 //
 // well_formed: the whole completion is

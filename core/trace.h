@@ -40,6 +40,7 @@ void trace_record(Trace* trace, const std::string& name, const Shape& shape, con
 const TraceEntry* trace_find(const Trace& trace, const std::string& name);
 
 // Safetensors file: one tensor per entry (in order), __metadata__ = trace.metadata. Atomic write.
+// Loading is linear in the number of tensors.
 void save_trace(const Trace& trace, const std::string& path);
 Trace load_trace(const std::string& path);
 
@@ -61,6 +62,7 @@ struct TensorDiff {
     float worst_a = 0, worst_b = 0;
 };
 // Entries present in both are compared in a's order; then names only in a, then only in b.
+// Linear in the number of entries (names are matched through a hash map).
 std::vector<TensorDiff> compare_traces(const Trace& a, const Trace& b);
 // "[2, 17]" from a flat index and a shape.
 std::string format_index(int64_t flat_index, const Shape& shape);

@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
+#include <cmath>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <stdexcept>
 
 #include "gate.h"
@@ -43,30 +41,30 @@ TrainOptions train_options_from_json(const nlohmann::json& json, const std::stri
     try {
         o.task = json.at("task").get<std::string>();
         const nlohmann::json& mix = json.at("mix");
-        o.mix = {mix.at("direct").get<double>(), mix.at("traced").get<double>(), mix.at("checked").get<double>(),
-                 mix.at("retry").get<double>()};
-        o.steps = json.at("steps").get<int64_t>();
-        o.batch = json.at("batch").get<int64_t>();
-        o.seed = json.at("seed").get<uint64_t>();
-        o.adamw.lr = json.at("lr").get<double>();
-        o.min_lr = json.at("min_lr").get<double>();
-        o.warmup = json.at("warmup").get<int64_t>();
-        o.adamw.beta1 = json.at("beta1").get<double>();
-        o.adamw.beta2 = json.at("beta2").get<double>();
-        o.adamw.eps = json.at("eps").get<double>();
-        o.adamw.weight_decay = json.at("weight_decay").get<double>();
-        o.adamw.clip = json.at("clip").get<double>();
-        o.loss.mtp_weight = json.at("mtp_weight").get<double>();
-        o.loss.balance_alpha = json.at("balance_alpha").get<double>();
-        o.bias_gamma = json.at("bias_gamma").get<double>();
+        o.mix = {stored_number(mix, "direct"), stored_number(mix, "traced"), stored_number(mix, "checked"),
+                 stored_number(mix, "retry")};
+        o.steps = stored_integer(json, "steps");
+        o.batch = stored_integer(json, "batch");
+        o.seed = stored_unsigned(json, "seed");
+        o.adamw.lr = stored_number(json, "lr");
+        o.min_lr = stored_number(json, "min_lr");
+        o.warmup = stored_integer(json, "warmup");
+        o.adamw.beta1 = stored_number(json, "beta1");
+        o.adamw.beta2 = stored_number(json, "beta2");
+        o.adamw.eps = stored_number(json, "eps");
+        o.adamw.weight_decay = stored_number(json, "weight_decay");
+        o.adamw.clip = stored_number(json, "clip");
+        o.loss.mtp_weight = stored_number(json, "mtp_weight");
+        o.loss.balance_alpha = stored_number(json, "balance_alpha");
+        o.bias_gamma = stored_number(json, "bias_gamma");
         o.precision.gemm = gemm_precision_from_name(json.at("precision").get<std::string>());
         const std::string accumulation = json.at("fp8_accumulation").get<std::string>();
         if (accumulation != "exact" && accumulation != "tensor-core")
             throw std::invalid_argument("fp8_accumulation must be exact or tensor-core, got '" + accumulation + "'");
         o.precision.accumulation.mode = accumulation == "exact" ? AccumulationMode::Exact : AccumulationMode::TensorCore;
-        o.eval_every = json.at("eval_every").get<int64_t>();
-        o.eval_examples = json.at("eval_examples").get<int64_t>();
-        o.save_every = json.at("save_every").get<int64_t>();
+        o.eval_every = stored_integer(json, "eval_every");
+        o.eval_examples = stored_integer(json, "eval_examples");
+        o.save_every = stored_integer(json, "save_every");
     } catch (const std::exception& error) {
         throw std::runtime_error(source + ": training options: " + error.what());
     }
@@ -114,8 +112,16 @@ static void check_options(const TrainOptions& o) {
         if (!ok) throw std::invalid_argument("training options: " + what);
     };
     validate_task(task_from_name(o.task));
-    require(o.steps >= 1, "steps must be >= 1");
-    require(o.batch >= 1, "batch must be >= 1");
+    // Bounds that keep step x batch (the corpus index) and every count far inside int64.
+    require(o.steps >= 1 && o.steps <= 1000000000, "steps must be in [1, 10^9]");
+    require(o.batch >= 1 && o.batch <= 1000000, "batch must be in [1, 10^6]");
+    require(o.warmup <= 1000000000 && o.eval_every <= 1000000000 && o.save_every <= 1000000000 &&
+                o.eval_examples <= 10000000,
+            "warmup, eval_every and save_every must be <= 10^9, eval_examples <= 10^7");
+    for (double value : {o.adamw.lr, o.min_lr, o.adamw.beta1, o.adamw.beta2, o.adamw.eps, o.adamw.weight_decay,
+                         o.adamw.clip, o.loss.mtp_weight, o.loss.balance_alpha, o.bias_gamma})
+        require(std::isfinite(value), "lr, min_lr, betas, eps, weight_decay, clip, mtp_weight, balance_alpha and "
+                                      "bias_gamma must be finite");
     require(o.adamw.lr > 0 && o.min_lr >= 0 && o.min_lr <= o.adamw.lr, "need 0 <= min_lr <= lr and lr > 0");
     require(o.warmup >= 0, "warmup must be >= 0");
     require(o.adamw.beta1 >= 0 && o.adamw.beta1 < 1 && o.adamw.beta2 >= 0 && o.adamw.beta2 < 1, "betas must be in [0, 1)");
@@ -127,6 +133,8 @@ static void check_options(const TrainOptions& o) {
 
 TrainRun start_run(const ModelConfig& config, const TrainOptions& options) {
     check_options(options);
+    // Weights, gradients and the two AdamW moments, FP32.
+    check_model_fits_in_memory(config, 4 * sizeof(float), "training");
     TrainRun run;
     run.config = config;
     run.options = options;
@@ -136,31 +144,53 @@ TrainRun start_run(const ModelConfig& config, const TrainOptions& options) {
 }
 
 static std::string optimizer_path(const std::string& directory) { return directory + "/optimizer.safetensors"; }
-static std::string log_path(const std::string& directory) { return directory + "/train.jsonl"; }
+
+std::string train_run_id(const TrainRun& run) {
+    return run_id(RunKind::Train, train_options_to_json(run.options), run.config);
+}
 
 TrainRun resume_run(const std::string& directory) {
     TrainRun run;
-    run.weights = load_model(directory, run.config);
+    run.resumed_from = open_committed_checkpoint(directory, RunKind::Train);  // every part as recorded
+    run.resumed = true;
+    const std::string parts = run.resumed_from.directory, optimizer = optimizer_path(parts);
+    run.weights = load_model(parts, run.config);
     std::map<std::string, std::string> metadata;
-    run.optimizer = load_adamw_state(optimizer_path(directory), run.weights, &metadata);
+    run.optimizer = load_adamw_state(optimizer, run.weights, &metadata);
     const auto options = metadata.find("train_options");
-    if (options == metadata.end())
-        throw std::runtime_error(optimizer_path(directory) + ": no 'train_options' in the metadata");
+    if (options == metadata.end()) throw std::runtime_error(optimizer + ": no 'train_options' in the metadata");
     nlohmann::json json;
     try {
         json = nlohmann::json::parse(options->second);
     } catch (const std::exception& error) {
-        throw std::runtime_error(optimizer_path(directory) + ": train_options is not JSON: " + error.what());
+        throw std::runtime_error(optimizer + ": train_options is not JSON: " + error.what());
     }
-    run.options = train_options_from_json(json, optimizer_path(directory));
-    check_options(run.options);
+    run.options = train_options_from_json(json, optimizer);
+    try {
+        check_options(run.options);
+    } catch (const std::invalid_argument& error) {
+        throw std::runtime_error(optimizer + ": " + error.what());
+    }
+    const int64_t step = run.resumed_from.manifest.step;
+    check_part_agrees(run.resumed_from, "optimizer.safetensors", metadata.count("run") ? metadata.at("run") : "",
+                      run.optimizer.step, step);
+    // The options and the config recompute the run's id: a config.json of another run does not.
+    if (train_run_id(run) != run.resumed_from.manifest.run)
+        throw std::runtime_error(parts + "/config.json and the options in " + optimizer +
+                                 " are not those of the run the manifest names: the parts come from different runs");
+    if (step > run.options.steps)
+        throw std::runtime_error(optimizer + ": step " + std::to_string(step) + " is past the run's " +
+                                 std::to_string(run.options.steps) + " steps");
     return run;
 }
 
-void save_run(const std::string& directory, TrainRun& run) {
-    std::filesystem::create_directories(directory);
-    save_model(directory, run.config, run.weights);
-    save_adamw_state(optimizer_path(directory), run.optimizer, {{"train_options", train_options_to_json(run.options).dump()}});
+// One checkpoint: the model, its config and the optimizer, committed together (run_folder.h).
+static void save_run(RunFolder& folder, TrainRun& run) {
+    folder.commit(run.optimizer.step, [&](const std::string& directory) {
+        save_model(directory, run.config, run.weights);
+        save_adamw_state(optimizer_path(directory), run.optimizer,
+                         {{"train_options", train_options_to_json(run.options).dump()}, {"run", train_run_id(run)}});
+    });
 }
 
 double heldout_loss(const TrainRun& run, int64_t count) {
@@ -180,20 +210,6 @@ double heldout_loss(const TrainRun& run, int64_t count) {
     return counted ? sum / counted : 0.0;
 }
 
-void cut_log(const std::string& path, int64_t last_step) {
-    std::ifstream in(path);
-    if (!in) return;
-    std::string kept, line;
-    while (std::getline(in, line)) {
-        try {
-            if (nlohmann::json::parse(line).at("step").get<int64_t>() <= last_step) kept += line + "\n";
-        } catch (const std::exception&) {
-            break;  // a line cut short by a kill: nothing after it was written whole
-        }
-    }
-    write_file_atomic(path, kept);
-}
-
 // The aux-loss-free bias update of one MoE block, and its load statistics for the log.
 static void balance_block(const ModelConfig& config, GateWeights& gate, const BlockActivations& act, double gamma,
                           StepMetrics& metrics) {
@@ -208,10 +224,7 @@ bool train(TrainRun& run, const std::string& directory, const TrainCallbacks& ca
     const SingleThreadedProducts single_threaded;
     const TrainOptions& o = run.options;
     const TaskSpec task = task_from_name(o.task);
-    std::filesystem::create_directories(directory);
-    cut_log(log_path(directory), run.optimizer.step);
-    std::ofstream log(log_path(directory), std::ios::app);
-    if (!log) throw std::runtime_error(log_path(directory) + ": cannot open for appending");
+    RunFolder folder(directory, RunKind::Train, train_run_id(run), run.resumed ? &run.resumed_from : nullptr);
 
     ModelWeights grads = zeros_like(run.weights);
     std::vector<Parameter> grad_list = model_parameters(grads);
@@ -243,11 +256,11 @@ bool train(TrainRun& run, const std::string& directory, const TrainCallbacks& ca
             metrics.heldout_loss = heldout_loss(run, o.eval_examples);
         }
         metrics.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        log << step_metrics_to_json(metrics).dump() << "\n" << std::flush;
+        folder.append_log(step_metrics_to_json(metrics).dump());
         if (callbacks.on_step) callbacks.on_step(metrics);
 
         const bool stopping = callbacks.stop && callbacks.stop->load();
-        if (metrics.step % o.save_every == 0 || last || stopping) save_run(directory, run);
+        if (metrics.step % o.save_every == 0 || last || stopping) save_run(folder, run);
         if (stopping && !last) return false;
     }
     return true;

@@ -10,8 +10,11 @@
 // Everything is a function of (options, step, weights, optimizer state), so a run resumed from a
 // checkpoint continues bit for bit as if it had never stopped.
 //
-// An output directory holds: config.json + model.safetensors (HF layout, FP32 master weights),
-// optimizer.safetensors (AdamW moments; metadata: step, options), train.jsonl (one line per step).
+// An output directory is a run folder (run_folder.h): each checkpoint (config.json +
+// model.safetensors in the HF layout, FP32 master weights; optimizer.safetensors: AdamW moments,
+// metadata step, options and run) is committed as one transaction, and DIR/config.json,
+// DIR/model.safetensors and DIR/optimizer.safetensors are links to the committed one;
+// train.jsonl holds one line per step.
 #pragma once
 
 #include <atomic>
@@ -26,6 +29,7 @@
 #include "linear.h"
 #include "model.h"
 #include "optim.h"
+#include "run_folder.h"
 #include "tasks.h"
 
 namespace seek {
@@ -71,13 +75,16 @@ struct TrainRun {
     TrainOptions options;
     ModelWeights weights;
     AdamWState optimizer;
+    bool resumed = false;             // from resume_run: train() continues that folder's run
+    CommittedCheckpoint resumed_from;  // ... from this checkpoint
 };
-// A fresh run (weights from options.seed), or the one saved in `directory` (its options win).
+// A fresh run (weights from options.seed), or the one committed in `directory` (its options win).
+// resume_run refuses, naming the files, a checkpoint whose parts disagree on the step or the run,
+// and a step outside [0, options.steps].
 TrainRun start_run(const ModelConfig& config, const TrainOptions& options);
 TrainRun resume_run(const std::string& directory);
-
-// Saves config.json, model.safetensors and optimizer.safetensors to `directory`, each atomically.
-void save_run(const std::string& directory, TrainRun& run);
+// The run's identity (run_folder.h): its options and model config.
+std::string train_run_id(const TrainRun& run);
 
 struct TrainCallbacks {
     std::function<void(const StepMetrics&)> on_step;  // after each step (progress bars)
@@ -85,14 +92,11 @@ struct TrainCallbacks {
 };
 
 // Runs steps run.optimizer.step .. options.steps - 1, appending to directory/train.jsonl and
-// saving every save_every steps and at the end (or when stopped). A resumed run first cuts the
-// log back to the checkpoint's step, so lines written after the last save are redone, not doubled.
+// committing a checkpoint every save_every steps and at the end (or when stopped). A fresh run
+// refuses a directory that holds a run or a model; a resumed run first cuts the log back to its
+// checkpoint, so lines written after the last save are redone, not doubled.
 // Returns true when it finished, false when stopped.
 bool train(TrainRun& run, const std::string& directory, const TrainCallbacks& callbacks = {});
-
-// Keeps the JSON lines of a log whose "step" is at most last_step, atomically; stops at a line cut
-// short by a kill. A resumed run calls it so that steps after its checkpoint are redone, not doubled.
-void cut_log(const std::string& path, int64_t last_step);
 
 // Mean main loss over `count` held-out examples, in batches.
 double heldout_loss(const TrainRun& run, int64_t count);

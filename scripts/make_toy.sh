@@ -9,7 +9,7 @@
 #
 # --grpo-only starts the GRPO run from the bundled base instead of training one.
 # --update copies the new models and logs into data/toy instead of comparing.
-# Both runs are deterministic: the same bytes on any thread count (OMP_NUM_THREADS=1 is fastest
+# Both runs are deterministic: the same bytes on any thread count and CPU (OMP_NUM_THREADS=1 is fastest
 # on a machine that is busy with other work).
 set -euo pipefail
 cd "$(dirname "$0")/.."

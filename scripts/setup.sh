@@ -18,6 +18,7 @@ packages=(
   python3-nbclient python3-ipykernel   # notebooks/: executed headless by the docs tests (Debian's /usr/bin/python3)
   python3-numpy python3-matplotlib     # notebooks/: seektrace.py reads traces and checkpoints; the plots and figures
   libpcre2-dev           # core/bpe: the tokenizer's regexes need Unicode properties
+  clang libclang-rt-14-dev libomp-dev  # scripts/sanitize.sh: ASan + UBSan builds (OpenMP under clang) and the libFuzzer targets of tests/fuzz
 )
 # tests/tokenizer: node and npm, from Debian unless the machine already has them.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

@@ -59,7 +59,7 @@ TEST_CASE("route: the four methods see the same first batch, and on_step sees ev
     CHECK(first.methods[0].max_vio_accumulated == first.methods[0].max_vio);
 }
 
-TEST_CASE("route: at V3 scale the bias balances a skewed gate, alone or with the loss, and the aux loss partly") {
+TEST_CASE("route: at V3 scale the bias balances a skewed gate, alone or with the loss, and the aux loss partly", "[slow]") {
     // A shorter run than the CLI's 2000 x 4096: fewer tokens per step make each batch noisier
     // (a perfectly balanced 1024-token batch still shows MaxVio ~0.5), so the bar is 2x, not 3x.
     const std::vector<SimulationStep> history = simulate_routing(preset_config("v3"), short_run(200, 1024));
@@ -87,7 +87,7 @@ TEST_CASE("route: at V3 scale the bias balances a skewed gate, alone or with the
           history.back().methods[index_of(Balancing::None)].balance_loss / alpha);
 }
 
-TEST_CASE("route: the simulator runs V2-Lite's softmax gate without groups or bias") {
+TEST_CASE("route: the simulator runs V2-Lite's softmax gate without groups or bias", "[slow]") {
     const std::vector<SimulationStep> history = simulate_routing(preset_config("v2-lite"), short_run(100, 512));
     CHECK(end_max_vio(history, Balancing::Bias, 20) < end_max_vio(history, Balancing::None, 20));
 }

@@ -318,9 +318,9 @@ TEST_CASE("safetensors: rejects a shape whose element count overflows", "[safete
         require_open_fails(path, "tensor 'w': shape [4294967296, 4294967296] overflows the element count");
     }
     SECTION("numel x dtype size overflows") {
-        // 2^62 elements fit in int64, but 2^62 x 4 bytes wraps to 0.
+        // 2^62 elements fit in int64, but 2^62 x 4 bytes wraps to 0 (refused before: more than 2^48).
         write_raw(path, R"({"w": {"dtype": "F32", "shape": [4611686018427387904], "data_offsets": [0, 0]}})");
-        require_open_fails(path, "tensor 'w': shape [4611686018427387904] overflows the byte count");
+        require_open_fails(path, "tensor 'w': shape [4611686018427387904] overflows the element count");
     }
 }
 

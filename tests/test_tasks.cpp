@@ -290,7 +290,7 @@ TEST_CASE("tasks: verifier on malformed completions", "[tasks]") {
         {"<answer>+534</answer><eos>", false, false, false, {}, "not a plain number"},
         {"<answer> 534</answer><eos>", false, false, false, {}, "not a plain number"},
         {"<answer>5a4</answer><eos>", false, false, false, {}, "not a plain number"},
-        {"<answer>" + huge + "</answer><eos>", false, false, false, {}, "40 digits, more than 18"},
+        {"<answer>" + huge + "</answer><eos>", false, false, false, {}, "40 digits, more than 19"},
         {"<answer></answer><eos>", false, false, false, {}, "answer is empty"},
         {"<think><answer>534</answer></think><answer>534</answer>", false, false, true, {}, "2 <answer> tags"},
         {"<think><think>a</think></think><answer>534</answer>", false, true, true, 534, "special token inside <think>"},

@@ -9,7 +9,7 @@
 
 using namespace seek;
 
-TEST_CASE("toy bundle: GRPO turned curt, often wrong answers into worked, right ones", "[grpo][bundle]") {
+TEST_CASE("toy bundle: GRPO turned curt, often wrong answers into worked, right ones", "[grpo][bundle][slow]") {
     ModelConfig base_config, grpo_config;
     const ModelWeights base = load_model(SEEK_TOY_DIR "/base", base_config);
     const ModelWeights grpo = load_model(SEEK_TOY_DIR "/grpo", grpo_config);

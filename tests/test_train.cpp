@@ -61,7 +61,7 @@ TEST_CASE("train: the same seed gives the same run, another seed another", "[tra
     CHECK(file_bytes(dir.file("a/model.safetensors")) != file_bytes(dir.file("c/model.safetensors")));
 }
 
-TEST_CASE("train: held-out loss falls over 60 steps, in fp32, bf16 and fp8", "[train]") {
+TEST_CASE("train: held-out loss falls over 60 steps, in fp32, bf16 and fp8", "[train][slow]") {
     TempDir dir;
     for (const char* precision : {"fp32", "bf16", "fp8"}) {
         TrainOptions options = small_options();

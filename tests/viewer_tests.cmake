@@ -63,6 +63,28 @@ foreach(source ${SEEK_PANEL_SOURCES})
   seek_viewer_test(panel.${panel} "--panel ${panel} --size 1600x1000" "--size 1600,1000 --not-blank")
 endforeach()
 
+# A projector's 1280x800 at scale 1, and 1920x1080 at scale 1.5: every tab's panel is complete.
+# seekscope --layout writes each chart's plotting area and each view's content rectangle
+# (viewer/layout.h); check_png fails when one leaves the window or the view that holds it (cut
+# off), when a chart is squeezed under 80x50 pixels, or shows nothing in the screenshot.
+foreach(panel forward mla moe fp8 compare grpo)
+  set(extra "")
+  if(panel STREQUAL "compare")
+    set(extra "--compare naive.safetensors absorb.safetensors")
+  elseif(panel STREQUAL "grpo")
+    set(extra "--log ${CMAKE_SOURCE_DIR}/data/toy/grpo/grpo.jsonl")
+  endif()
+  foreach(size_scale "1280x800;1" "1920x1080;1.5")
+    list(GET size_scale 0 size)
+    list(GET size_scale 1 scale)
+    string(REPLACE "x" "," png_size ${size})
+    seek_viewer_test(layout.${panel}.${size}
+                     "--panel ${panel} ${extra} --size ${size} --scale ${scale} --layout ${SEEK_VIEWER_WORKDIR}/layout.${panel}.${size}.txt"
+                     "--size ${png_size} --not-blank --layout ${SEEK_VIEWER_WORKDIR}/layout.${panel}.${size}.txt")
+  endforeach()
+endforeach()
+set_tests_properties(viewer.layout.compare.1280x800 viewer.layout.compare.1920x1080 PROPERTIES FIXTURES_REQUIRED viewer_traces)
+
 # Known tensors, known colours: the heatmap-test panel draws 4x4 ramps with 100 px cells from
 # (100, 200) and (600, 200); the centres of the cells holding the colour maps' stops must have
 # the stops' colours: viridis #440154 #31688e #35b779 #fde725 down the magnitude ramp's diagonal,
@@ -92,7 +114,7 @@ seek_viewer_test(corrupt_comparison "--panel compare --compare corrupt.safetenso
 # `seek grpo` writes) must draw its sampled groups (the "correct" badges, 0,171,120) and their
 # <answer> text (240,228,66); tests/data/train_fixture.jsonl (a real `seek train --steps 40 --batch 8
 # --eval-every 10` log) its four curves, MaxVio's fourth block in yellow (240,228,66).
-seek_viewer_test(grpo_log "--panel grpo --log ${CMAKE_SOURCE_DIR}/tests/data/grpo_fixture.jsonl --size 1600x1000"
+seek_viewer_test(grpo_log "--panel grpo --view samples --log ${CMAKE_SOURCE_DIR}/tests/data/grpo_fixture.jsonl --size 1600x1000"
                  "--not-blank --count 0,171,120,2000 --count 240,228,66,200")
 seek_viewer_test(train_log "--panel grpo --log ${CMAKE_SOURCE_DIR}/tests/data/train_fixture.jsonl --size 1600x1000"
                  "--not-blank --count 240,228,66,500")
@@ -100,7 +122,7 @@ seek_viewer_test(train_log "--panel grpo --log ${CMAKE_SOURCE_DIR}/tests/data/tr
 # the good lines of a partly bad log still draw.
 seek_viewer_test(corrupt_log "--panel grpo --log corrupt_log.jsonl" "--not-blank --count 140,30,30,5000"
                  "corrupt_log.jsonl:1: not JSON.*could not read the log: corrupt_log.jsonl")
-seek_viewer_test(partial_log "--panel grpo --log partial_log.jsonl" "--not-blank --count 140,30,30,5000 --count 0,171,120,2000"
+seek_viewer_test(partial_log "--panel grpo --view samples --log partial_log.jsonl" "--not-blank --count 140,30,30,5000 --count 0,171,120,2000"
                  "partial_log.jsonl:3: .step. is string, not a number")
 seek_viewer_test(missing_log "--panel grpo --log missing.jsonl" "--not-blank --count 140,30,30,5000"
                  "could not read the log: missing.jsonl: cannot open")

@@ -13,18 +13,20 @@
 #include "core/generate.h"
 #include "core/sample.h"
 #include "core/tokenizer.h"
+#include "draw.h"
+#include "layout.h"
 
 namespace seek::viewer {
 
 const std::vector<Panel>& panels() {
     static const std::vector<Panel> table = {
-        {"forward", "Forward pass", draw_forward_panel},
-        {"mla", "MLA: the latent KV cache", draw_mla_panel},
-        {"moe", "MoE: routing and load balance", draw_moe_panel},
-        {"fp8", "FP8: scaling and accumulation", draw_fp8_panel},
-        {"compare", "Compare traces", draw_compare_panel},
-        {"grpo", "GRPO and training logs", draw_grpo_panel},
-        {"heatmap-test", "Heatmap test", draw_heatmap_test_panel, true},
+        {"forward", "Forward pass", "Forward", draw_forward_panel},
+        {"mla", "MLA: the latent KV cache", "MLA", draw_mla_panel},
+        {"moe", "MoE: routing and load balance", "MoE", draw_moe_panel},
+        {"fp8", "FP8: scaling and accumulation", "FP8", draw_fp8_panel},
+        {"compare", "Compare traces", "Compare", draw_compare_panel},
+        {"grpo", "GRPO and training logs", "GRPO", draw_grpo_panel},
+        {"heatmap-test", "Heatmap test", "Heatmap test", draw_heatmap_test_panel, true},
     };
     return table;
 }
@@ -68,6 +70,7 @@ bool load_checkpoint(App& app, const std::string& directory) {
         app.model = config;
         app.weights = std::move(weights);
         app.model_dir = directory;
+        app.model_label = directory;
         return true;
     } catch (const std::exception& error) {
         report_error(app, "could not load the model from " + directory + ": " + error.what());
@@ -125,6 +128,7 @@ void run_prompt(App& app, const std::string& prompt) {
         trace.metadata["prompt"] = text;
         std::vector<NextToken> next;
         std::string completion;
+        std::vector<int32_t> completion_tokens;
         if (app.weights) {
             next = likeliest_next_tokens(trace);
             try {
@@ -134,6 +138,7 @@ void run_prompt(App& app, const std::string& prompt) {
                 Rng rng(0);
                 const Generation generation = generate(app.model, *app.weights, tokens, options, rng);
                 completion = decode_tokens(generation.tokens) + (generation.finished ? "" : " [cut off]");
+                completion_tokens = generation.tokens;
             } catch (const std::exception& error) {
                 completion = std::string("(no completion: ") + error.what() + ")";
             }
@@ -142,7 +147,7 @@ void run_prompt(App& app, const std::string& prompt) {
         app.prompt_error.clear();
         const std::string attention = app.attn == AttnImpl::Absorb ? "absorbed" : "naive";
         const std::string source =
-            app.weights ? "live run of the checkpoint in " + app.model_dir + " (all " +
+            app.weights ? "live run of the checkpoint in " + app.model_label + " (all " +
                               std::to_string(app.model.num_hidden_layers) + " layers, " + attention +
                               " attention)"
                         : "live run of the " + app.model.name + " model (generated weights, seed " +
@@ -151,6 +156,7 @@ void run_prompt(App& app, const std::string& prompt) {
         set_trace(app, std::move(trace), app.model, std::move(tokens), source);
         app.next_tokens = std::move(next);
         app.greedy_completion = std::move(completion);
+        app.completion_tokens = std::move(completion_tokens);
     } catch (const std::exception& error) {
         app.prompt_error = error.what();
     }
@@ -182,6 +188,7 @@ void open_trace(App& app, const std::string& path) {
         set_trace(app, std::move(trace), trace_config, std::move(tokens), "trace file " + path);
         app.next_tokens.clear();
         app.greedy_completion.clear();
+        app.completion_tokens.clear();
     } catch (const std::exception& error) {
         report_error(app, std::string("could not open the trace: ") + error.what());
     }
@@ -232,8 +239,14 @@ void open_log(App& app, const std::string& path) {
     if (log.problems.size() > shown)
         app.errors.push_back("... and " + std::to_string(log.problems.size() - shown) + " more malformed lines in " +
                              path + " (listed on stderr)");
-    app.log = std::move(log);
-    app.log_loaded = true;
+    if (!app.logs.empty() && log.kind != app.logs.front().kind) {
+        auto kind = [](const RunLog& l) { return l.kind == LogKind::Grpo ? "a GRPO log" : "a training log"; };
+        report_error(app, "could not overlay the log " + path + ": it is " + kind(log) + ", and " +
+                              app.logs.front().path + " is " + kind(app.logs.front()) +
+                              " (overlaid logs must be of one kind)");
+        return;
+    }
+    app.logs.push_back(std::move(log));
 }
 
 // Errors stay at the top of the window, on a red band, until dismissed.
@@ -274,14 +287,22 @@ void draw_app(App& app) {
     const Panel* current = find_panel(app.panel);
     if (current && current->diagnostic) {
         current->draw(app);
-    } else if (ImGui::BeginTabBar("panels")) {
+    } else if (ImGui::BeginTabBar("panels", ImGuiTabBarFlags_FittingPolicyResizeDown)) {
+        // The tabs' full titles when they all fit, else the short ones ("MLA"), so that no title
+        // is cut; "###name" keeps each tab the same tab whichever title it shows.
+        const ImGuiStyle& style = ImGui::GetStyle();
+        float full_width = 0;
+        for (const Panel& panel : panels())
+            if (!panel.diagnostic)
+                full_width += ImGui::CalcTextSize(panel.title).x + 2 * style.FramePadding.x + style.ItemInnerSpacing.x;
+        const bool short_titles = full_width > ImGui::GetContentRegionAvail().x;
         // The panel asked for on the command line is selected once; after that the tabs decide.
         static bool first_frame = true;
         const std::string requested = app.panel;
         for (const Panel& panel : panels()) {
             if (panel.diagnostic) continue;
-            const ImGuiTabItemFlags flags = first_frame && requested == panel.name ? ImGuiTabItemFlags_SetSelected : 0;
-            if (ImGui::BeginTabItem(panel.title, nullptr, flags)) {
+            if (begin_tab(short_titles ? panel.short_title : panel.title, panel.name,
+                          first_frame && requested == panel.name)) {
                 app.panel = panel.name;
                 panel.draw(app);
                 ImGui::EndTabItem();
@@ -290,6 +311,7 @@ void draw_app(App& app) {
         first_frame = false;
         ImGui::EndTabBar();
     }
+    record_window_fit("window");
     ImGui::End();
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,7 +34,8 @@ struct App {
     // data/toy), or the toy preset with weights generated from `seed` when `weights` is null.
     ModelConfig model;
     std::shared_ptr<const ModelWeights> weights;
-    std::string model_dir;  // where `weights` came from
+    std::string model_dir;    // where `weights` came from
+    std::string model_label;  // how the window names it: the path as the user gave it, or data/toy/grpo
     uint64_t seed = 0;
     AttnImpl attn = AttnImpl::Absorb;
     std::string analytics_preset;  // the model shape the MLA and MoE panels start on (--preset)
@@ -51,6 +53,7 @@ struct App {
     // tokens after the prompt (the last row of `logits`, softmax), and its greedy completion.
     std::vector<NextToken> next_tokens;
     std::string greedy_completion;
+    std::vector<int32_t> completion_tokens;  // the greedy completion's tokens (the MLA decode stepper's)
 
     // The Compare panel's two trace files.
     std::string compare_paths[2];
@@ -59,13 +62,19 @@ struct App {
     std::vector<TensorDiff> diffs;
     uint64_t comparison_version = 0;  // bumped whenever the files are (re)read
 
-    // The GRPO panel's log (--log): a `seek grpo` grpo.jsonl or a `seek train` train.jsonl.
-    RunLog log;
-    bool log_loaded = false;
+    // The GRPO panel's logs (--log, given once or more): each a `seek grpo` grpo.jsonl or a
+    // `seek train` train.jsonl, all of one kind; the first is the one whose samples are shown,
+    // the others are overlaid on its curves.
+    std::vector<RunLog> logs;
 
     std::vector<std::string> errors;  // problems with files, shown at the top of the window until dismissed
     std::string panel;                // the panel on screen (--panel NAME)
+    std::string view;                 // --view NAME: the sub-view the panel opens on ("" = its first)
     bool headless = false;            // --screenshot: work a panel would run on a button press runs at once
+    float ui_scale = 1;               // the size of everything: fonts and spacing (--scale, Ctrl +/-)
+    // What the panels want printed with a screenshot ("mla decode" -> "9 of 51 tokens"), for tests;
+    // set while drawing.
+    std::map<std::string, std::string> report;
 };
 
 // Prints "seekscope: <message>" on stderr and shows it in the window.
@@ -92,16 +101,18 @@ void run_prompt(App& app, const std::string& prompt);
 void open_trace(App& app, const std::string& path);
 // Reads both files and compares them; errors are reported and leave comparison_loaded false.
 void open_comparison(App& app, const std::string& path_a, const std::string& path_b);
-// Reads a run log for the GRPO panel; an unreadable file is reported (and changes nothing), each
-// malformed line is reported with its line number and skipped.
+// Reads a run log for the GRPO panel and adds it to app.logs; an unreadable file, or one of
+// another kind than the logs already open, is reported (and changes nothing), each malformed line
+// is reported with its line number and skipped.
 void open_log(App& app, const std::string& path);
 // The token ids a trace file's metadata lists ("49,50,43"); empty when absent or malformed.
 std::vector<int32_t> trace_tokens(const Trace& trace);
 
 // One tab of the window. Diagnostic panels have no tab: only --panel reaches them (tests).
 struct Panel {
-    const char* name;   // --panel NAME
-    const char* title;  // the tab's label
+    const char* name;         // --panel NAME
+    const char* title;        // the tab's label
+    const char* short_title;  // the label when the full ones do not all fit
     void (*draw)(App& app);
     bool diagnostic = false;
 };

@@ -6,10 +6,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <unordered_map>
 
 #include "core/tokenizer.h"
 #include "core/trace.h"
+#include "layout.h"
 
 namespace seek::viewer {
 
@@ -41,8 +43,24 @@ ImU32 interpolate(const Rgb (&stops)[N], float t) {
 }  // namespace
 
 ImU32 colormap_color(ColorMap map, float t) {
-    return map == ColorMap::Magnitude ? interpolate(kViridis, t) : interpolate(kBlueWhiteRed, t);
+    return map == ColorMap::Signed ? interpolate(kBlueWhiteRed, t) : interpolate(kViridis, t);
 }
+
+ImU32 category_color(int64_t category) {
+    // Kelly (1965), "Twenty-two colors of maximum contrast", without white, black, and his two
+    // darkest (deep yellowish brown, dark olive green), which vanish on the dark background.
+    static const ImU32 colors[kCategoryColors] = {
+        IM_COL32(243, 195, 0, 255),   IM_COL32(135, 86, 146, 255),  IM_COL32(243, 132, 0, 255),
+        IM_COL32(161, 202, 241, 255), IM_COL32(190, 0, 50, 255),    IM_COL32(194, 178, 128, 255),
+        IM_COL32(132, 132, 130, 255), IM_COL32(0, 136, 86, 255),    IM_COL32(230, 143, 172, 255),
+        IM_COL32(0, 103, 165, 255),   IM_COL32(249, 147, 121, 255), IM_COL32(96, 78, 151, 255),
+        IM_COL32(246, 166, 0, 255),   IM_COL32(179, 68, 108, 255),  IM_COL32(220, 211, 0, 255),
+        IM_COL32(136, 45, 23, 255),   IM_COL32(141, 182, 0, 255),   IM_COL32(226, 88, 34, 255)};
+    const int64_t i = category % kCategoryColors;
+    return colors[i < 0 ? i + kCategoryColors : i];
+}
+
+ColorScale categorical_scale() { return {ColorMap::Categorical, 0, 1}; }
 
 ColorScale color_scale_for(const std::vector<float>& values) {
     float lo = INFINITY, hi = -INFINITY;
@@ -59,6 +77,7 @@ ColorScale color_scale_for(const std::vector<float>& values) {
 
 ImU32 scale_color(const ColorScale& scale, float value) {
     if (!std::isfinite(value)) return kNonFiniteColor;
+    if (scale.map == ColorMap::Categorical) return category_color(static_cast<int64_t>(std::lround(value)));
     return colormap_color(scale.map, (value - scale.lo) / (scale.hi - scale.lo));
 }
 
@@ -102,26 +121,113 @@ WidgetBox::WidgetBox(const char* id, ImVec2 size) {
 
 void begin_view(const char* id, const std::string& heading, ImVec2 size) {
     ImGui::BeginChild(id, size, true);
-    ImGui::TextUnformatted(heading.c_str());
+    // A heading wider than the view is cut with an ellipsis, its whole text on hover.
+    const float room = ImGui::GetContentRegionAvail().x;
+    if (text_width(heading) <= room) {
+        ImGui::TextUnformatted(heading.c_str());
+    } else {
+        std::string cut = heading;
+        while (!cut.empty() && text_width(cut + "...") > room) cut.pop_back();
+        ImGui::TextUnformatted((cut + "...").c_str());
+        if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", heading.c_str());
+    }
     ImGui::Separator();
 }
 
-void view_quadrants(const View (&views)[4]) {
+void end_view(bool scrolls) {
+    record_window_fit("content", scrolls);
+    ImGui::EndChild();
+}
+
+void view_grid(const std::vector<View>& views, int columns) {
     const ImGuiStyle& style = ImGui::GetStyle();
     const ImVec2 avail = ImGui::GetContentRegionAvail();
-    const ImVec2 half((avail.x - style.ItemSpacing.x) / 2, (avail.y - style.ItemSpacing.y) / 2);
-    for (int i = 0; i < 4; ++i) {
-        if (i % 2 == 1) ImGui::SameLine();
-        begin_view(views[i].id, views[i].heading, half);
+    const int count = static_cast<int>(views.size());
+    columns = std::clamp(columns, 1, std::max(count, 1));
+    const int rows = (count + columns - 1) / columns;
+    const ImVec2 cell(std::floor((avail.x - style.ItemSpacing.x * (columns - 1)) / columns),
+                      std::floor((avail.y - style.ItemSpacing.y * (rows - 1)) / rows));
+    for (int i = 0; i < count; ++i) {
+        if (i % columns != 0) ImGui::SameLine();
+        begin_view(views[i].id, views[i].heading, cell);
         views[i].draw();
-        ImGui::EndChild();
+        end_view(views[i].scrolls);
     }
 }
 
+bool begin_tab(const std::string& title, const char* id, bool select) {
+    const bool open =
+        ImGui::BeginTabItem((title + "###" + id).c_str(), nullptr, select ? ImGuiTabItemFlags_SetSelected : 0);
+    const ImVec2 tab_min = ImGui::GetItemRectMin(), tab_max = ImGui::GetItemRectMax();
+    const float pad = ImGui::GetStyle().FramePadding.x;
+    record_fit(std::string("tab ") + id, ImVec2(tab_min.x + pad, tab_min.y),
+               ImVec2(tab_min.x + pad + text_width(title), tab_max.y), tab_min, tab_max);
+    return open;
+}
+
+int columns_that_fit(float min_width, int count) {
+    const float avail = ImGui::GetContentRegionAvail().x, gap = ImGui::GetStyle().ItemSpacing.x;
+    int columns = std::max(count, 1);
+    while (columns > 1 && columns * min_width + (columns - 1) * gap > avail) --columns;
+    return columns;
+}
+
+void same_line_if_fits(float width, float spacing) {
+    ImGui::SameLine(0, spacing);
+    if (ImGui::GetContentRegionAvail().x < width) ImGui::NewLine();
+}
+
+void radio_same_line_if_fits(const std::string& label) {
+    same_line_if_fits(ImGui::GetFrameHeight() + ImGui::GetStyle().ItemInnerSpacing.x + text_width(label));
+}
+
+namespace {
+
+// `text` broken into lines of at most `width` pixels, at spaces only: ImGui's own wrapping also
+// breaks after '.', which cuts "5.3x" in two.
+std::vector<std::string> wrap_lines(const std::string& text, float width) {
+    std::vector<std::string> lines;
+    std::string line;
+    for (size_t start = 0; start < text.size();) {
+        size_t end = text.find(' ', start);
+        if (end == std::string::npos) end = text.size();
+        const std::string word = text.substr(start, end - start);
+        const std::string joined = line.empty() ? word : line + " " + word;
+        if (!line.empty() && text_width(joined) > width) {
+            lines.push_back(line);
+            line = word;
+        } else {
+            line = joined;
+        }
+        start = end + 1;
+    }
+    if (!line.empty() || text.empty()) lines.push_back(line);
+    return lines;
+}
+
+}  // namespace
+
 void wrapped_note(const std::string& text) {
-    ImGui::PushTextWrapPos(0);
-    ImGui::TextDisabled("%s", text.c_str());
-    ImGui::PopTextWrapPos();
+    const float width = std::max(ImGui::GetContentRegionAvail().x, text_width("MMMM"));
+    for (const std::string& line : wrap_lines(text, width)) ImGui::TextDisabled("%s", line.c_str());
+}
+
+void brief_note(const std::string& text, float keep_height) {
+    const float width = std::max(ImGui::GetContentRegionAvail().x, text_width("MMMM"));
+    const std::vector<std::string> lines = wrap_lines(text, width - text_width(" (more)"));
+    const float height = static_cast<float>(lines.size()) * ImGui::GetTextLineHeightWithSpacing();
+    if (lines.size() <= 1 || ImGui::GetContentRegionAvail().y - height >= keep_height) {
+        wrapped_note(text);
+        return;
+    }
+    ImGui::TextDisabled("%s (more)", lines.front().c_str());
+    if (ImGui::IsItemHovered()) {
+        ImGui::BeginTooltip();
+        ImGui::PushTextWrapPos(ImGui::GetFontSize() * 30);
+        ImGui::TextUnformatted(text.c_str());
+        ImGui::PopTextWrapPos();
+        ImGui::EndTooltip();
+    }
 }
 
 // ---- heatmap layout ------------------------------------------------------------------------
@@ -175,6 +281,14 @@ int64_t block_element(const Grid& grid, const Blocks& b, int64_t block_row, int6
     return best;
 }
 
+// A cell's colour pushed most of the way toward the background: still there, clearly out of play.
+ImU32 dimmed_color(ImU32 color) {
+    const ImVec4 c = ImGui::ColorConvertU32ToFloat4(color);
+    const float keep = 0.28f, background = 0.07f * (1 - keep);
+    return ImGui::ColorConvertFloat4ToU32(
+        ImVec4(c.x * keep + background, c.y * keep + background, c.z * keep + background, 1));
+}
+
 }  // namespace
 
 // ---- heatmap -------------------------------------------------------------------------------
@@ -187,9 +301,12 @@ bool draw_heatmap_cells(ImDrawList* draw, ImVec2 min, ImVec2 max, const Grid& gr
     bool non_finite = false;
     for (int64_t br = 0; br < b.rows; ++br)
         for (int64_t bc = 0; bc < b.cols; ++bc) {
-            const float value = grid.values[block_element(grid, b, br, bc)];
+            const int64_t element = block_element(grid, b, br, bc);
+            const float value = grid.values[element];
             non_finite |= !std::isfinite(value);
-            texels[br * b.cols + bc] = scale_color(scale, value);
+            ImU32 color = scale_color(scale, value);
+            if (!grid.dimmed.empty() && grid.dimmed[static_cast<size_t>(element)]) color = dimmed_color(color);
+            texels[br * b.cols + bc] = color;
         }
     // One texture per call site, refilled every frame; nearest filtering keeps the cells' edges sharp.
     static std::unordered_map<ImGuiID, GLuint> textures;
@@ -243,7 +360,43 @@ std::string legend_label(const ColorScale& scale, int i) {
     return format_value(scale.lo + (scale.hi - scale.lo) * i / 4.0f);
 }
 
-void draw_legend(ImDrawList* draw, ImVec2 min, ImVec2 max, const ColorScale& scale) {
+// The distinct ids of a categorical grid, ascending.
+std::vector<int64_t> categories_of(const Grid& grid) {
+    std::vector<int64_t> ids;
+    for (int64_t i = 0; i < grid.rows * grid.cols; ++i)
+        if (std::isfinite(grid.values[i])) ids.push_back(std::lround(grid.values[i]));
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+}
+
+// The legend's width: a colour bar and its labels, or a swatch and an id per category.
+float legend_width(const ColorScale& scale, const std::vector<int64_t>& categories) {
+    float widest = 0;
+    if (scale.map == ColorMap::Categorical) {
+        for (int64_t id : categories) widest = std::max(widest, text_width(std::to_string(id)));
+        return widest + dp(16 + 8);
+    }
+    for (int i = 0; i <= 4; ++i) widest = std::max(widest, text_width(legend_label(scale, i)));
+    return widest + dp(16 + 8);
+}
+
+void draw_legend(ImDrawList* draw, ImVec2 min, ImVec2 max, const ColorScale& scale,
+                 const std::vector<int64_t>& categories) {
+    const float line = ImGui::GetTextLineHeight();
+    if (scale.map == ColorMap::Categorical) {
+        // A swatch per id while they fit, one line each; the rest are read off the cells.
+        const size_t fit = static_cast<size_t>(std::max(0.0f, (max.y - min.y) / (line + 2)));
+        const size_t shown = categories.size() <= fit ? categories.size() : fit > 0 ? fit - 1 : 0;
+        for (size_t i = 0; i < shown; ++i) {
+            const float y = min.y + static_cast<float>(i) * (line + 2);
+            draw->AddRectFilled(ImVec2(min.x, y + 2), ImVec2(max.x, y + line - 2), category_color(categories[i]));
+            draw->AddText(ImVec2(max.x + dp(6), y), kTextColor, std::to_string(categories[i]).c_str());
+        }
+        if (shown < categories.size())
+            draw->AddText(ImVec2(min.x, min.y + static_cast<float>(shown) * (line + 2)), kDimTextColor, "...");
+        return;
+    }
     const int segments = 48;
     const float height = max.y - min.y;
     for (int i = 0; i < segments; ++i) {
@@ -255,63 +408,87 @@ void draw_legend(ImDrawList* draw, ImVec2 min, ImVec2 max, const ColorScale& sca
                                       ImVec2(max.x, min.y + height * (i + 1) / segments), top, top, bottom, bottom);
     }
     draw->AddRect(min, max, kAxisColor);
-    const float line = ImGui::GetTextLineHeight();
-    for (int i = 0; i <= 4; ++i) {
+    // Five labels (lo, quarters, hi) where they have room, else lo, middle and hi, else the ends.
+    const int step = height >= 4 * line * 1.2f ? 1 : height >= 2 * line * 1.2f ? 2 : 4;
+    for (int i = 0; i <= 4; i += step) {
         const float t = i / 4.0f;
         const float y = std::clamp(max.y - height * t - line / 2, min.y - line / 2, max.y - line / 2);
-        draw->AddLine(ImVec2(max.x, max.y - height * t), ImVec2(max.x + 4, max.y - height * t), kAxisColor);
-        draw->AddText(ImVec2(max.x + 6, y), kTextColor, legend_label(scale, i).c_str());
+        draw->AddLine(ImVec2(max.x, max.y - height * t), ImVec2(max.x + dp(4), max.y - height * t), kAxisColor);
+        draw->AddText(ImVec2(max.x + dp(6), y), kTextColor, legend_label(scale, i).c_str());
     }
 }
 
 }  // namespace
 
+float color_legend_width(const ColorScale& scale) { return legend_width(scale, {}) + ImGui::GetStyle().ItemSpacing.x; }
+
+void color_legend(const char* id, const ColorScale& scale, ImVec2 size) {
+    const WidgetBox box(id, size);
+    draw_legend(box.draw, ImVec2(box.origin.x + box.pad, box.origin.y + box.line + 4),
+                ImVec2(box.origin.x + box.pad + dp(16), box.origin.y + size.y - 2), scale, {});
+}
+
 int64_t heatmap(const char* id, const Grid& grid, const ColorScale& scale, ImVec2 size, int64_t outline) {
     const WidgetBox box(id, size);
+    const bool categorical = scale.map == ColorMap::Categorical;
+    const std::vector<int64_t> categories = categorical ? categories_of(grid) : std::vector<int64_t>{};
 
     // Margins: row ticks left, column ticks above, the axis caption below, the legend right.
     float row_label_width = text_width(std::to_string(std::max<int64_t>(grid.rows - 1, 0)));
     for (const std::string& label : grid.row_labels) row_label_width = std::max(row_label_width, text_width(label));
-    float legend_width = 0;
-    for (int i = 0; i <= 4; ++i) legend_width = std::max(legend_width, text_width(legend_label(scale, i)));
-    legend_width += 16 + 8;
+    if (!grid.row_ticks) row_label_width = 0;
+    const float legend_w = grid.legend ? legend_width(scale, categories) : 0;
     const ImVec2 cells_min(box.origin.x + row_label_width + box.pad, box.origin.y + box.line + 4);
-    ImVec2 cells_max(box.origin.x + size.x - legend_width - 2 * box.pad, box.origin.y + size.y - box.line - 6);
+    ImVec2 cells_max(box.origin.x + size.x - legend_w - 2 * box.pad,
+                     box.origin.y + size.y - (grid.caption ? box.line + 6 : 2));
 
     // The caption: what the axes are, and how the cells are drawn, in as many lines as it needs
     // (how many it takes at one line's height decides the height of the cells).
     // Outlines need cells of a few pixels; smaller, they would hide the colours they mark.
     auto marks_fit = [&](const Blocks& b, float cell_w, float cell_h) {
-        return b.block_rows == 1 && b.block_cols == 1 && cell_w >= 6 && cell_h >= 6;
+        return b.block_rows == 1 && b.block_cols == 1 && cell_w >= dp(6) && cell_h >= dp(6);
     };
     auto caption_lines = [&](const Blocks& b, bool marks_drawn, bool non_finite) {
         std::vector<std::string> parts;
         if (!grid.row_axis.empty()) parts.push_back("rows: " + grid.row_axis + " (" + std::to_string(grid.rows) + ")");
-        parts.push_back("columns: " + grid.col_axis + " (" + std::to_string(grid.cols) + ")");
+        if (!grid.col_axis.empty()) parts.push_back("columns: " + grid.col_axis + " (" + std::to_string(grid.cols) + ")");
+        if (parts.empty()) parts.push_back("");
         if (b.block_rows > 1 || b.block_cols > 1)
             parts.push_back("blocks of " + std::to_string(b.block_rows) + " x " + std::to_string(b.block_cols) +
-                            " (largest |value|)");
+                            (categorical ? " (hover for each)" : " (largest |value|)"));
+        if (categorical) parts.push_back("colour and number: the id");
         if (non_finite) parts.push_back("grey: -inf (masked)");
         if (!grid.marked.empty())
             parts.push_back(marks_drawn ? "outlined: " + grid.marked_meaning
                                         : grid.marked_meaning + ": too small to outline here, hover a cell");
+        if (!grid.dimmed.empty() && !grid.dimmed_meaning.empty()) parts.push_back("dimmed: " + grid.dimmed_meaning);
+        // A part too wide for a line of its own loses its "rows: " / "columns: ", then its end.
+        const float room = box.origin.x + size.x - cells_min.x;
+        for (std::string& part : parts) {
+            if (text_width(part) > room && part.find(": ") != std::string::npos) part = part.substr(part.find(": ") + 2);
+            while (text_width(part) > room && part.size() > 4) part = part.substr(0, part.size() - 4) + "...";
+        }
         std::vector<std::string> lines = {parts.front()};
         for (size_t i = 1; i < parts.size(); ++i) {
             const std::string joined = lines.back() + "    " + parts[i];
-            if (text_width(joined) <= box.origin.x + size.x - cells_min.x)
+            if (text_width(joined) <= room)
                 lines.back() = joined;
             else
                 lines.push_back(parts[i]);
         }
         return lines;
     };
-    if (cells_max.x - cells_min.x < 4 || cells_max.y - cells_min.y < 4 || grid.rows == 0 || grid.cols == 0) return -1;
+    if (cells_max.x - cells_min.x < 4 || cells_max.y - cells_min.y < 4 || grid.rows == 0 || grid.cols == 0) {
+        record_plot(id, cells_min, ImVec2(std::max(cells_max.x, cells_min.x), std::max(cells_max.y, cells_min.y)));
+        return -1;
+    }
     {
         const Blocks b = blocks_for(grid, cells_max.x - cells_min.x, cells_max.y - cells_min.y);
         const float cell_w = (cells_max.x - cells_min.x) / grid.cols, cell_h = (cells_max.y - cells_min.y) / grid.rows;
-        const size_t lines = caption_lines(b, marks_fit(b, cell_w, cell_h), false).size();
+        const size_t lines = grid.caption ? caption_lines(b, marks_fit(b, cell_w, cell_h), false).size() : 1;
         cells_max.y -= static_cast<float>(lines - 1) * box.line;
     }
+    record_plot(id, cells_min, ImVec2(cells_max.x, std::max(cells_max.y, cells_min.y)));
     if (cells_max.y - cells_min.y < 4) return -1;
     const float cell_w = (cells_max.x - cells_min.x) / grid.cols, cell_h = (cells_max.y - cells_min.y) / grid.rows;
     const bool drew_non_finite = draw_heatmap_cells(box.draw, cells_min, cells_max, grid, scale);
@@ -322,7 +499,7 @@ int64_t heatmap(const char* id, const Grid& grid, const ColorScale& scale, ImVec
         text_centered(box.draw, cells_min.x + (c + 0.5f) * cell_w, box.origin.y, kDimTextColor,
                       tick_text(col_ticks, grid.col_labels, c));
     const AxisTicks row_ticks = grid_ticks(grid.rows, grid.row_labels, cell_h, false);
-    for (int64_t r = 0; r < grid.rows; r += row_ticks.step) {
+    for (int64_t r = 0; r < grid.rows && grid.row_ticks; r += row_ticks.step) {
         const std::string text = tick_text(row_ticks, grid.row_labels, r);
         box.draw->AddText(
             ImVec2(cells_min.x - box.pad - text_width(text), cells_min.y + (r + 0.5f) * cell_h - box.line / 2),
@@ -330,19 +507,45 @@ int64_t heatmap(const char* id, const Grid& grid, const ColorScale& scale, ImVec
     }
 
     const Blocks b = blocks_for(grid, cells_max.x - cells_min.x, cells_max.y - cells_min.y);
+    // Ids written on their cells, where every cell has room for the widest.
+    if (categorical && b.block_rows == 1 && b.block_cols == 1 && !categories.empty()) {
+        const float widest = std::max(text_width(std::to_string(categories.front())),
+                                      text_width(std::to_string(categories.back())));
+        if (widest + dp(4) <= cell_w && box.line <= cell_h)
+            for (int64_t i = 0; i < grid.rows * grid.cols; ++i) {
+                const float v = grid.values[i];
+                if (!std::isfinite(v)) continue;
+                const int64_t r = i / grid.cols, c = i % grid.cols;
+                const ImU32 fill = scale_color(scale, v);
+                text_centered(box.draw, cells_min.x + (c + 0.5f) * cell_w, cells_min.y + (r + 0.5f) * cell_h - box.line / 2,
+                              text_color_on(grid.dimmed.empty() || !grid.dimmed[i] ? fill : dimmed_color(fill)),
+                              std::to_string(std::lround(v)));
+            }
+    }
     const bool draw_marks = !grid.marked.empty() && marks_fit(b, cell_w, cell_h);
-    const std::vector<std::string> caption = caption_lines(b, draw_marks, drew_non_finite);
-    for (size_t i = 0; i < caption.size(); ++i)
-        box.draw->AddText(ImVec2(cells_min.x, cells_max.y + 4 + static_cast<float>(i) * box.line), kDimTextColor,
-                          caption[i].c_str());
+    const std::vector<std::string> caption =
+        grid.caption ? caption_lines(b, draw_marks, drew_non_finite) : std::vector<std::string>{};
+    const ImVec2 box_max(box.origin.x + size.x, box.origin.y + size.y);
+    for (size_t i = 0; i < caption.size(); ++i) {
+        const ImVec2 at(cells_min.x, cells_max.y + 4 + static_cast<float>(i) * box.line);
+        box.draw->AddText(at, kDimTextColor, caption[i].c_str());
+        record_fit(std::string(id) + "/caption", at, ImVec2(at.x + text_width(caption[i]), at.y + box.line), box.origin,
+                   box_max);
+    }
     const int64_t cells = grid.rows * grid.cols;
 
-    draw_legend(box.draw, ImVec2(cells_max.x + 2 * box.pad, cells_min.y),
-                ImVec2(cells_max.x + 2 * box.pad + 16, cells_max.y), scale);
+    if (grid.legend) {
+        const ImVec2 legend_min(cells_max.x + 2 * box.pad, cells_min.y);
+        draw_legend(box.draw, legend_min, ImVec2(legend_min.x + dp(16), cells_max.y), scale, categories);
+        record_fit(std::string(id) + "/legend", legend_min, ImVec2(legend_min.x + legend_w, cells_max.y), box.origin,
+                   box_max);
+    }
 
     // Separators as gaps of the background, which no cell colour resembles; outlines black under
     // white, so that they show on any colour.
-    auto separator = [&](ImVec2 from, ImVec2 to) { box.draw->AddLine(from, to, IM_COL32(16, 16, 18, 255), 5.0f); };
+    auto separator = [&](ImVec2 from, ImVec2 to) {
+        box.draw->AddLine(from, to, IM_COL32(16, 16, 18, 255), std::min(dp(5), std::max(cell_w, cell_h) / 2));
+    };
     for (int64_t c = grid.col_separator_every; grid.col_separator_every > 0 && c < grid.cols;
          c += grid.col_separator_every)
         separator(ImVec2(cells_min.x + c * cell_w, cells_min.y), ImVec2(cells_min.x + c * cell_w, cells_max.y));
@@ -352,9 +555,16 @@ int64_t heatmap(const char* id, const Grid& grid, const ColorScale& scale, ImVec
     for (int64_t local : draw_marks ? grid.marked : std::vector<int64_t>{}) {
         const ImVec2 lo(cells_min.x + (local % grid.cols) * cell_w, cells_min.y + (local / grid.cols) * cell_h);
         const ImVec2 hi(lo.x + cell_w, lo.y + cell_h);
-        box.draw->AddRect(ImVec2(lo.x + 1, lo.y + 1), ImVec2(hi.x - 1, hi.y - 1), IM_COL32(0, 0, 0, 255), 0, 0, 3.0f);
-        box.draw->AddRect(ImVec2(lo.x + 2, lo.y + 2), ImVec2(hi.x - 2, hi.y - 2), IM_COL32(255, 255, 255, 255), 0, 0,
-                          2.0f);
+        box.draw->AddRect(ImVec2(lo.x + 1, lo.y + 1), ImVec2(hi.x - 1, hi.y - 1), IM_COL32(0, 0, 0, 255), 0, 0, dp(3));
+        box.draw->AddRect(ImVec2(lo.x + dp(2), lo.y + dp(2)), ImVec2(hi.x - dp(2), hi.y - dp(2)),
+                          IM_COL32(255, 255, 255, 255), 0, 0, dp(2));
+    }
+    if (grid.highlighted_row >= 0 && grid.highlighted_row < grid.rows) {
+        const float y0 = cells_min.y + grid.highlighted_row * cell_h, y1 = y0 + cell_h;
+        box.draw->AddRect(ImVec2(cells_min.x - dp(3), y0 - dp(1)), ImVec2(cells_max.x + dp(3), y1 + dp(1)),
+                          IM_COL32(0, 0, 0, 255), 0, 0, dp(4));
+        box.draw->AddRect(ImVec2(cells_min.x - dp(3), y0 - dp(1)), ImVec2(cells_max.x + dp(3), y1 + dp(1)),
+                          IM_COL32(255, 255, 255, 255), 0, 0, dp(2));
     }
 
     // The block holding `outline`, ringed black then white so that it shows on any colour.
@@ -368,11 +578,11 @@ int64_t heatmap(const char* id, const Grid& grid, const ColorScale& scale, ImVec
         ImVec2 lo, hi;
         block_rect(outline - grid.offset, lo, hi);
         const ImVec2 centre((lo.x + hi.x) / 2, (lo.y + hi.y) / 2);
-        const float half_w = std::max((hi.x - lo.x) / 2, 5.0f), half_h = std::max((hi.y - lo.y) / 2, 5.0f);
+        const float half_w = std::max((hi.x - lo.x) / 2, dp(5)), half_h = std::max((hi.y - lo.y) / 2, dp(5));
         lo = ImVec2(centre.x - half_w, centre.y - half_h);
         hi = ImVec2(centre.x + half_w, centre.y + half_h);
-        box.draw->AddRect(lo, hi, IM_COL32(0, 0, 0, 255), 0, 0, 4.0f);
-        box.draw->AddRect(lo, hi, IM_COL32(255, 255, 255, 255), 0, 0, 2.0f);
+        box.draw->AddRect(lo, hi, IM_COL32(0, 0, 0, 255), 0, 0, dp(4));
+        box.draw->AddRect(lo, hi, IM_COL32(255, 255, 255, 255), 0, 0, dp(2));
     }
 
     const ImVec2 mouse = ImGui::GetIO().MousePos;
@@ -387,13 +597,16 @@ int64_t heatmap(const char* id, const Grid& grid, const ColorScale& scale, ImVec
         hovered_index = grid.offset + local;
         ImVec2 lo, hi;
         block_rect(local, lo, hi);
-        box.draw->AddRect(lo, hi, IM_COL32(255, 255, 255, 255), 0, 0, 1.5f);
+        box.draw->AddRect(lo, hi, IM_COL32(255, 255, 255, 255), 0, 0, dp(1.5f));
         ImGui::BeginTooltip();
         ImGui::Text("%s%s", grid.name.c_str(), format_index(hovered_index, grid.shape).c_str());
-        ImGui::Text("value %.7g", grid.values[local]);
+        if (categorical)
+            ImGui::Text("id %ld", std::lround(grid.values[local]));
+        else
+            ImGui::Text("value %.7g", grid.values[local]);
         if (b.block_rows > 1 || b.block_cols > 1)
-            ImGui::TextDisabled("largest magnitude of a %lld x %lld block", static_cast<long long>(b.block_rows),
-                                static_cast<long long>(b.block_cols));
+            ImGui::TextDisabled(categorical ? "one of a %lld x %lld block" : "largest magnitude of a %lld x %lld block",
+                                static_cast<long long>(b.block_rows), static_cast<long long>(b.block_cols));
         if (grid.note) ImGui::TextUnformatted(grid.note(hovered_index).c_str());
         ImGui::EndTooltip();
     }
@@ -440,6 +653,7 @@ void draw_histogram(const char* id, const Histogram& histogram, ImVec2 size, con
     const std::string most_text = std::to_string(most);
     const ImVec2 plot_min(box.origin.x + text_width(most_text) + box.pad, box.origin.y + box.line + 4);
     const ImVec2 plot_max(box.origin.x + size.x - box.pad, box.origin.y + size.y - 2 * box.line - 6);
+    record_plot(id, plot_min, ImVec2(std::max(plot_max.x, plot_min.x), std::max(plot_max.y, plot_min.y)));
     if (plot_max.x - plot_min.x < 10 || plot_max.y - plot_min.y < 10) {
         return;
     }
@@ -481,6 +695,52 @@ void draw_histogram(const char* id, const Histogram& histogram, ImVec2 size, con
     }
 }
 
+void draw_category_counts(const char* id, const std::vector<float>& ids, ImVec2 size, const char* x_label) {
+    const WidgetBox box(id, size);
+    std::map<int64_t, int64_t> counts;
+    for (float v : ids)
+        if (std::isfinite(v)) ++counts[std::lround(v)];
+    if (counts.empty()) {
+        box.draw->AddText(box.origin, kDimTextColor, "no ids");
+        return;
+    }
+    int64_t most = 0;
+    for (const auto& [category, count] : counts) most = std::max(most, count);
+    const std::string most_text = std::to_string(most);
+    const ImVec2 plot_min(box.origin.x + text_width(most_text) + box.pad, box.origin.y + box.line + 4);
+    const ImVec2 plot_max(box.origin.x + size.x - box.pad, box.origin.y + size.y - 2 * box.line - 6);
+    record_plot(id, plot_min, ImVec2(std::max(plot_max.x, plot_min.x), std::max(plot_max.y, plot_min.y)));
+    if (plot_max.x - plot_min.x < 10 || plot_max.y - plot_min.y < 10) return;
+    const float bar_w = (plot_max.x - plot_min.x) / static_cast<float>(counts.size());
+    const float plot_h = plot_max.y - plot_min.y;
+    // Every id under its bar while they fit, else every few.
+    float widest = 0;
+    for (const auto& [category, count] : counts) widest = std::max(widest, text_width(std::to_string(category)));
+    const int64_t label_every = label_step(bar_w, widest);
+    int64_t i = 0, hovered = -1;
+    const ImVec2 mouse = ImGui::GetIO().MousePos;
+    for (const auto& [category, count] : counts) {
+        const float x0 = plot_min.x + bar_w * static_cast<float>(i);
+        const float y0 = plot_max.y - plot_h * static_cast<float>(count) / static_cast<float>(most);
+        box.draw->AddRectFilled(ImVec2(x0 + (bar_w > 4 ? 0.5f : 0), y0), ImVec2(x0 + bar_w - (bar_w > 4 ? 0.5f : 0), plot_max.y),
+                                category_color(category));
+        if (i % label_every == 0)
+            text_centered(box.draw, x0 + bar_w / 2, plot_max.y + 4, kDimTextColor, std::to_string(category));
+        if (box.hovered && mouse.x >= x0 && mouse.x < x0 + bar_w) hovered = category;
+        ++i;
+    }
+    box.draw->AddLine(ImVec2(plot_min.x, plot_max.y), ImVec2(plot_max.x, plot_max.y), kAxisColor);
+    box.draw->AddLine(plot_min, ImVec2(plot_min.x, plot_max.y), kAxisColor);
+    box.draw->AddText(ImVec2(box.origin.x, plot_min.y - box.line / 2), kDimTextColor, most_text.c_str());
+    box.draw->AddText(ImVec2(box.origin.x + text_width(most_text) - text_width("0"), plot_max.y - box.line / 2),
+                      kDimTextColor, "0");
+    box.draw->AddText(box.origin, kDimTextColor, "count");
+    text_centered(box.draw, (plot_min.x + plot_max.x) / 2, plot_max.y + box.line + 6, kTextColor, x_label);
+    if (hovered >= 0)
+        ImGui::SetTooltip("%s %lld: %lld of %zu", x_label, static_cast<long long>(hovered),
+                          static_cast<long long>(counts[hovered]), ids.size());
+}
+
 // ---- line plot -------------------------------------------------------------------------------
 
 namespace {
@@ -507,11 +767,21 @@ void axis_range(const PlotAxis& axis, double& lo, double& hi) {
     }
 }
 
-// Ticks: powers of the base on a log axis (every k-th when crowded), else round steps.
+// Ticks: powers of the base on a log axis (every k-th when crowded; with 1, 2 and 5 times each
+// power of ten when there are few decades, so that a loss falling from 6 to 0.3 has ticks to
+// read), else round steps.
 std::vector<double> plot_ticks(const PlotAxis& axis, double lo, double hi, int max_ticks) {
     std::vector<double> ticks;
     if (axis.log_base > 0) {
         const int powers = static_cast<int>(std::lround(log_in(axis, hi / lo)));
+        if (axis.log_base == 10 && 3 * powers <= max_ticks) {
+            for (int p = 0; p <= powers; ++p)
+                for (double multiple : {1.0, 2.0, 5.0}) {
+                    const double tick = lo * std::pow(10.0, p) * multiple;
+                    if (tick <= hi * (1 + 1e-9)) ticks.push_back(tick);
+                }
+            return ticks;
+        }
         const int every = std::max(1, (powers + max_ticks - 1) / max_ticks);
         for (int p = 0; p <= powers; p += every) ticks.push_back(lo * std::pow(axis.log_base, p));
     } else {
@@ -532,16 +802,75 @@ std::vector<double> plot_ticks(const PlotAxis& axis, double lo, double hi, int m
 
 std::string axis_text(const PlotAxis& axis, double v) { return axis.format ? axis.format(v) : format_value(v); }
 
-}  // namespace
-
-void line_plot(const char* id, const std::vector<double>& x, const std::vector<Series>& series, const PlotAxis& x_axis,
-               const PlotAxis& y_axis, ImVec2 size, double mark_x) {
-    const WidgetBox box(id, size);
-    if (x.empty() || series.empty()) {
+// A polyline drawn solid, dashed or dotted, the pattern running on across its vertices.
+void styled_polyline(ImDrawList* draw, const std::vector<ImVec2>& points, ImU32 color, float thickness,
+                     LineStyle style) {
+    if (style == LineStyle::Solid) {
+        draw->AddPolyline(points.data(), static_cast<int>(points.size()), color, 0, thickness);
         return;
     }
+    const float on = style == LineStyle::Dashed ? dp(9) : dp(2.5f), off = style == LineStyle::Dashed ? dp(5) : dp(4);
+    float phase = 0;  // distance into the current on+off period
+    for (size_t i = 1; i < points.size(); ++i) {
+        const ImVec2 a = points[i - 1], b = points[i];
+        const float length = std::hypot(b.x - a.x, b.y - a.y);
+        float at = 0;
+        while (at < length) {
+            const bool drawing = phase < on;
+            const float step = std::min(length - at, drawing ? on - phase : on + off - phase);
+            if (drawing) {
+                const float t0 = at / length, t1 = (at + step) / length;
+                draw->AddLine(ImVec2(a.x + (b.x - a.x) * t0, a.y + (b.y - a.y) * t0),
+                              ImVec2(a.x + (b.x - a.x) * t1, a.y + (b.y - a.y) * t1), color, thickness);
+            }
+            at += step;
+            phase = std::fmod(phase + step, on + off);
+        }
+    }
+}
 
-    double x_lo = *std::min_element(x.begin(), x.end()), x_hi = *std::max_element(x.begin(), x.end());
+// The colour with its alpha scaled: the raw line behind a smoothed one.
+ImU32 faded(ImU32 color, float alpha) {
+    const int a = static_cast<int>(((color >> IM_COL32_A_SHIFT) & 0xFF) * alpha);
+    return (color & ~IM_COL32_A_MASK) | (static_cast<ImU32>(a) << IM_COL32_A_SHIFT);
+}
+
+}  // namespace
+
+std::vector<double> moving_average(const std::vector<double>& values, int window) {
+    if (window <= 1) return values;
+    const int64_t n = static_cast<int64_t>(values.size()), half = window / 2;
+    std::vector<double> smoothed(values.size(), NAN);
+    for (int64_t i = 0; i < n; ++i) {
+        if (!std::isfinite(values[i])) continue;  // a point with no value stays without one
+        double sum = 0;
+        int64_t count = 0;
+        for (int64_t j = std::max<int64_t>(0, i - half); j <= std::min(n - 1, i + half); ++j)
+            if (std::isfinite(values[j])) {
+                sum += values[j];
+                ++count;
+            }
+        smoothed[i] = sum / static_cast<double>(count);
+    }
+    return smoothed;
+}
+
+void line_plot(const char* id, const std::vector<double>& x, const std::vector<Series>& series, const PlotAxis& x_axis,
+               const PlotAxis& y_axis, ImVec2 size, const PlotOptions& options) {
+    const WidgetBox box(id, size);
+    auto x_of = [&](size_t s) -> const std::vector<double>& {
+        return options.xs && s < options.xs->size() ? (*options.xs)[s] : x;
+    };
+    double x_lo = INFINITY, x_hi = -INFINITY;
+    for (size_t s = 0; s < series.size(); ++s)
+        for (double v : x_of(s)) {
+            x_lo = std::min(x_lo, v);
+            x_hi = std::max(x_hi, v);
+        }
+    if (series.empty() || x_lo > x_hi) {
+        record_plot(id, box.origin, box.origin);  // nothing to plot: the layout test says so
+        return;
+    }
     double y_lo = INFINITY, y_hi = -INFINITY;
     // Missing values (NaN) and, on a log axis, values it cannot show are left out.
     auto shown = [&y_axis](double v) { return std::isfinite(v) && (y_axis.log_base <= 0 || v > 0); };
@@ -561,17 +890,20 @@ void line_plot(const char* id, const std::vector<double>& x, const std::vector<S
 
     // The legend: a row of entries (wrapping) between the y axis title and the plot, where it
     // never hides a line.
+    const float swatch = dp(26), legend_left = box.origin.x + y_label_width + box.pad + dp(4);
     std::vector<ImVec2> legend_at;
-    ImVec2 cursor(box.origin.x + y_label_width + box.pad + 4, box.origin.y + box.line + 6);
+    ImVec2 cursor(legend_left, box.origin.y + box.line + dp(6));
     for (const Series& s : series) {
-        const float width = 34 + text_width(s.name) + 2 * box.pad;
-        if (!legend_at.empty() && cursor.x + width > box.origin.x + size.x)
-            cursor = ImVec2(box.origin.x + y_label_width + box.pad + 4, cursor.y + box.line + 2);
+        const float width = swatch + dp(8) + text_width(s.name) + 2 * box.pad;
+        if (!legend_at.empty() && cursor.x + width > box.origin.x + size.x) cursor = ImVec2(legend_left, cursor.y + box.line + 2);
         legend_at.push_back(cursor);
+        record_fit(std::string(id) + "/legend", cursor, ImVec2(cursor.x + width - 2 * box.pad, cursor.y + box.line),
+                   box.origin, ImVec2(box.origin.x + size.x, box.origin.y + size.y));
         cursor.x += width;
     }
-    const ImVec2 plot_min(box.origin.x + y_label_width + box.pad + 4, cursor.y + box.line + 8);
-    const ImVec2 plot_max(box.origin.x + size.x - 2 * box.line, box.origin.y + size.y - 2 * box.line - 8);
+    const ImVec2 plot_min(legend_left, cursor.y + box.line + dp(8));
+    const ImVec2 plot_max(box.origin.x + size.x - 2 * box.line, box.origin.y + size.y - 2 * box.line - dp(8));
+    record_plot(id, plot_min, ImVec2(std::max(plot_max.x, plot_min.x), std::max(plot_max.y, plot_min.y)));
     if (plot_max.x - plot_min.x < 20 || plot_max.y - plot_min.y < 20) {
         return;
     }
@@ -586,58 +918,82 @@ void line_plot(const char* id, const std::vector<double>& x, const std::vector<S
         const float y = to_screen(x_lo, tick).y;
         const std::string text = axis_text(y_axis, tick);
         box.draw->AddLine(ImVec2(plot_min.x, y), ImVec2(plot_max.x, y), kGridLineColor);
-        box.draw->AddText(ImVec2(plot_min.x - box.pad - 4 - text_width(text), y - box.line / 2), kDimTextColor,
+        box.draw->AddText(ImVec2(plot_min.x - box.pad - dp(4) - text_width(text), y - box.line / 2), kDimTextColor,
                           text.c_str());
     }
     const int x_tick_room = std::max(2, static_cast<int>(plot_w / (text_width(axis_text(x_axis, x_hi)) + 3 * box.pad)));
     for (double tick : plot_ticks(x_axis, x_lo, x_hi, x_tick_room)) {
         const float xs = to_screen(tick, y_lo).x;
         box.draw->AddLine(ImVec2(xs, plot_min.y), ImVec2(xs, plot_max.y), kGridLineColor);
-        text_centered(box.draw, xs, plot_max.y + 4, kDimTextColor, axis_text(x_axis, tick));
+        text_centered(box.draw, xs, plot_max.y + dp(4), kDimTextColor, axis_text(x_axis, tick));
     }
     box.draw->AddRect(plot_min, plot_max, kAxisColor);
     box.draw->AddText(ImVec2(box.origin.x, box.origin.y), kTextColor, y_axis.label.c_str());
-    text_centered(box.draw, (plot_min.x + plot_max.x) / 2, plot_max.y + box.line + 8, kTextColor, x_axis.label);
+    text_centered(box.draw, (plot_min.x + plot_max.x) / 2, plot_max.y + box.line + dp(8), kTextColor, x_axis.label);
 
+    const bool smoothed = options.smoothing > 1;
     for (size_t s = 0; s < series.size(); ++s) {
-        const ImU32 color = series_color(static_cast<int>(s));
-        std::vector<ImVec2> points;
-        for (size_t i = 0; i < x.size() && i < series[s].y.size(); ++i)
-            if (shown(series[s].y[i])) points.push_back(to_screen(x[i], series[s].y[i]));
+        const ImU32 color = series[s].color ? series[s].color : series_color(static_cast<int>(s));
+        const std::vector<double>& xv = x_of(s);
+        auto points_of = [&](const std::vector<double>& y) {
+            std::vector<ImVec2> points;
+            for (size_t i = 0; i < xv.size() && i < y.size(); ++i)
+                if (shown(y[i])) points.push_back(to_screen(xv[i], y[i]));
+            return points;
+        };
+        const std::vector<ImVec2> points = points_of(series[s].y);
         box.draw->PushClipRect(plot_min, plot_max, true);
-        box.draw->AddPolyline(points.data(), static_cast<int>(points.size()), color, 0, 2.5f);
-        // Dots on the points only where they stay apart; dense series (a step per pixel) are lines.
-        if (points.size() < 2 || (points.back().x - points.front().x) / static_cast<float>(points.size() - 1) >= 8)
-            for (const ImVec2& p : points) box.draw->AddCircleFilled(p, 3.0f, color);
+        if (smoothed) {
+            // The raw values faint, so that the noise stays visible; the average over them.
+            box.draw->AddPolyline(points.data(), static_cast<int>(points.size()), faded(color, 0.3f), 0, dp(1.2f));
+            styled_polyline(box.draw, points_of(moving_average(series[s].y, options.smoothing)), color, dp(2.5f),
+                            series[s].style);
+        } else {
+            styled_polyline(box.draw, points, color, dp(2.5f), series[s].style);
+            // Dots on the points only where they stay apart; dense series (a step per pixel) are lines.
+            if (points.size() < 2 || (points.back().x - points.front().x) / static_cast<float>(points.size() - 1) >= dp(8))
+                for (const ImVec2& p : points) box.draw->AddCircleFilled(p, dp(3), color);
+        }
         box.draw->PopClipRect();
         const ImVec2 at = legend_at[s];
-        box.draw->AddLine(ImVec2(at.x, at.y + box.line / 2), ImVec2(at.x + 26, at.y + box.line / 2), color, 3.0f);
-        box.draw->AddText(ImVec2(at.x + 32, at.y), kTextColor, series[s].name.c_str());
+        styled_polyline(box.draw, {ImVec2(at.x, at.y + box.line / 2), ImVec2(at.x + swatch, at.y + box.line / 2)}, color,
+                        dp(3), series[s].style);
+        box.draw->AddText(ImVec2(at.x + swatch + dp(6), at.y), kTextColor, series[s].name.c_str());
     }
 
-    if (std::isfinite(mark_x) && mark_x >= x_lo && mark_x <= x_hi) {
-        const float xs = to_screen(mark_x, y_lo).x;
-        for (float y = plot_min.y; y < plot_max.y; y += 10)
-            box.draw->AddLine(ImVec2(xs, y), ImVec2(xs, std::min(y + 6, plot_max.y)), IM_COL32(255, 255, 255, 200),
-                              1.5f);
+    if (std::isfinite(options.mark_x) && options.mark_x >= x_lo && options.mark_x <= x_hi) {
+        const float xs = to_screen(options.mark_x, y_lo).x;
+        for (float y = plot_min.y; y < plot_max.y; y += dp(10))
+            box.draw->AddLine(ImVec2(xs, y), ImVec2(xs, std::min(y + dp(6), plot_max.y)), IM_COL32(255, 255, 255, 200),
+                              dp(1.5f));
     }
 
-    // Hover: the x nearest the mouse, with every series' value there.
+    // Hover: the x nearest the mouse, with every series' value there (raw, and smoothed when shown).
     const ImVec2 mouse = ImGui::GetIO().MousePos;
     if (box.hovered && mouse.x >= plot_min.x && mouse.x <= plot_max.x) {
-        size_t nearest = 0;
-        for (size_t i = 1; i < x.size(); ++i)
-            if (std::fabs(to_screen(x[i], y_lo).x - mouse.x) < std::fabs(to_screen(x[nearest], y_lo).x - mouse.x))
-                nearest = i;
-        const float xs = to_screen(x[nearest], y_lo).x;
-        box.draw->AddLine(ImVec2(xs, plot_min.y), ImVec2(xs, plot_max.y), IM_COL32(255, 255, 255, 120));
-        ImGui::BeginTooltip();
-        ImGui::Text("%s: %s", x_axis.label.c_str(), axis_text(x_axis, x[nearest]).c_str());
-        for (size_t s = 0; s < series.size(); ++s)
-            if (nearest < series[s].y.size() && shown(series[s].y[nearest]))
-                ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(series_color(static_cast<int>(s))), "%s: %s",
-                                   series[s].name.c_str(), axis_text(y_axis, series[s].y[nearest]).c_str());
-        ImGui::EndTooltip();
+        auto nearest_in = [&](const std::vector<double>& xv) {
+            size_t nearest = 0;
+            for (size_t i = 1; i < xv.size(); ++i)
+                if (std::fabs(to_screen(xv[i], y_lo).x - mouse.x) < std::fabs(to_screen(xv[nearest], y_lo).x - mouse.x))
+                    nearest = i;
+            return nearest;
+        };
+        const size_t nearest = nearest_in(x_of(0));
+        if (nearest < x_of(0).size()) {
+            const float xs = to_screen(x_of(0)[nearest], y_lo).x;
+            box.draw->AddLine(ImVec2(xs, plot_min.y), ImVec2(xs, plot_max.y), IM_COL32(255, 255, 255, 120));
+            ImGui::BeginTooltip();
+            ImGui::Text("%s: %s", x_axis.label.c_str(), axis_text(x_axis, x_of(0)[nearest]).c_str());
+            for (size_t s = 0; s < series.size(); ++s) {
+                const size_t i = nearest_in(x_of(s));
+                if (i >= series[s].y.size() || !shown(series[s].y[i])) continue;
+                const ImU32 color = series[s].color ? series[s].color : series_color(static_cast<int>(s));
+                std::string text = series[s].name + ": " + axis_text(y_axis, series[s].y[i]);
+                if (smoothed) text += " (smoothed " + axis_text(y_axis, moving_average(series[s].y, options.smoothing)[i]) + ")";
+                ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(color), "%s", text.c_str());
+            }
+            ImGui::EndTooltip();
+        }
     }
 }
 
@@ -648,59 +1004,72 @@ std::string token_label(int32_t token) {
     return text == " " ? "' '" : text;
 }
 
-int token_chips(const std::vector<int32_t>& tokens, int max_rows, const std::vector<ImU32>& fills) {
+int token_chips(const std::vector<int32_t>& tokens, const TokenChipOptions& options) {
     const ImGuiStyle& style = ImGui::GetStyle();
     const float gap = style.ItemSpacing.x / 2;
-    auto chip_size = [&](const std::string& text) {
-        return ImVec2(std::max(text_width(text), text_width("M")) + 2 * style.FramePadding.x,
-                      ImGui::GetTextLineHeight() + 2 * style.FramePadding.y);
+    const bool two_lines = !options.labels.empty();
+    auto chip_size = [&](size_t i) {
+        float width = std::max(text_width(token_text(tokens[i])), text_width("M"));
+        if (i < options.labels.size()) width = std::max(width, text_width(options.labels[i]));
+        return ImVec2(width + 2 * style.FramePadding.x,
+                      (two_lines ? 2 : 1) * ImGui::GetTextLineHeight() + 2 * style.FramePadding.y);
     };
     // Lay the chips out once to count the rows; beyond max_rows they scroll in a box that high.
     const float width = ImGui::GetContentRegionAvail().x;
     int rows = 1;
     float x = 0;
-    for (int32_t token : tokens) {
-        const float w = chip_size(token_text(token)).x;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        const float w = chip_size(i).x;
         if (x > 0 && x + gap + w > width) {
             ++rows;
             x = 0;
         }
         x += (x > 0 ? gap : 0) + w;
     }
-    const bool scrolls = rows > max_rows;
+    const float chip_height = ImGui::GetTextLineHeight() * (two_lines ? 2 : 1) + 2 * style.FramePadding.y;
+    const bool scrolls = rows > options.max_rows;
     if (scrolls)
-        ImGui::BeginChild("tokens",
-                          ImVec2(0, max_rows * (chip_size("M").y + style.ItemSpacing.y) + style.ItemSpacing.y));
+        ImGui::BeginChild("tokens", ImVec2(0, options.max_rows * (chip_height + style.ItemSpacing.y) + style.ItemSpacing.y));
 
     int hovered = -1;
     const float right_edge = ImGui::GetCursorScreenPos().x + ImGui::GetContentRegionAvail().x;
     for (size_t i = 0; i < tokens.size(); ++i) {
         const std::string text = token_text(tokens[i]);
-        const ImVec2 chip = chip_size(text);
+        const ImVec2 chip = chip_size(i);
         if (i > 0 && ImGui::GetItemRectMax().x + gap + chip.x <= right_edge) ImGui::SameLine(0, gap);
         ImGui::PushID(static_cast<int>(i));
-        ImGui::InvisibleButton("chip", chip);
+        if (ImGui::InvisibleButton("chip", chip) && options.clicked) *options.clicked = static_cast<int>(i);
         ImGui::PopID();
         const ImVec2 lo = ImGui::GetItemRectMin(), hi = ImGui::GetItemRectMax();
         const bool special = tokens[i] >= 0 && tokens[i] < static_cast<int32_t>(special_tokens().size());
-        const ImU32 fill = i < fills.size() ? fills[i]
-                           : special        ? IM_COL32(90, 60, 110, 255)
-                                            : IM_COL32(52, 66, 92, 255);
+        const bool filled = i < options.fills.size();
+        const ImU32 fill = filled ? options.fills[i] : special ? IM_COL32(90, 60, 110, 255) : IM_COL32(52, 66, 92, 255);
         const ImU32 ink = text_color_on(fill);
         ImDrawList* draw = ImGui::GetWindowDrawList();
-        draw->AddRectFilled(lo, hi, fill, 4.0f);
-        draw->AddRect(lo, hi, IM_COL32(130, 150, 190, 255), 4.0f);
+        draw->AddRectFilled(lo, hi, fill, dp(4));
+        draw->AddRect(lo, hi, IM_COL32(130, 150, 190, 255), dp(4));
+        if (static_cast<int>(i) == options.selected) {
+            draw->AddRect(ImVec2(lo.x - dp(2), lo.y - dp(2)), ImVec2(hi.x + dp(2), hi.y + dp(2)), IM_COL32(0, 0, 0, 255),
+                          dp(5), 0, dp(4));
+            draw->AddRect(ImVec2(lo.x - dp(2), lo.y - dp(2)), ImVec2(hi.x + dp(2), hi.y + dp(2)),
+                          IM_COL32(255, 255, 255, 255), dp(5), 0, dp(2));
+        }
         if (text == " ") {  // a space gets the visible-space mark, a bracket open at the top
             const float x0 = lo.x + style.FramePadding.x, x1 = hi.x - style.FramePadding.x;
-            const float y1 = hi.y - style.FramePadding.y - 2, y0 = y1 - ImGui::GetTextLineHeight() / 4;
+            const float y1 = lo.y + style.FramePadding.y + ImGui::GetTextLineHeight() - 2,
+                        y0 = y1 - ImGui::GetTextLineHeight() / 4;
             const ImVec2 mark[] = {ImVec2(x0, y0), ImVec2(x0, y1), ImVec2(x1, y1), ImVec2(x1, y0)};
-            draw->AddPolyline(mark, 4, i < fills.size() ? ink : kDimTextColor, 0, 1.5f);
+            draw->AddPolyline(mark, 4, filled ? ink : kDimTextColor, 0, dp(1.5f));
         } else {
             text_centered(draw, (lo.x + hi.x) / 2, lo.y + style.FramePadding.y, ink, text);
         }
+        if (i < options.labels.size())
+            text_centered(draw, (lo.x + hi.x) / 2, lo.y + style.FramePadding.y + ImGui::GetTextLineHeight(), ink,
+                          options.labels[i]);
         if (ImGui::IsItemHovered()) {
             hovered = static_cast<int>(i);
-            ImGui::SetTooltip("position %zu: '%s', token id %d", i, text.c_str(), tokens[i]);
+            ImGui::SetTooltip("position %zu: '%s', token id %d%s", i, text.c_str(), tokens[i],
+                              options.clicked ? "\n(click: follow this token)" : "");
         }
     }
     if (scrolls) ImGui::EndChild();

@@ -17,6 +17,8 @@
 #include "app.h"
 #include "core/analytics.h"
 #include "common/args.h"
+#include "draw.h"
+#include "layout.h"
 #include "screenshot.h"
 #include "worker.h"
 
@@ -48,9 +50,13 @@ CommandSpec command_spec() {
         "the bundled data/toy/grpo checkpoint (the toy model after GRPO; the GRPO panel then shows its\n"
         "run's log unless --log is given), else the toy shape with generated weights (the first two\n"
         "layers). The Forward panel says which it shows.\n\n"
+        "Presentation: --scale 1.5 (or Ctrl + / Ctrl - / Ctrl 0 in the window) draws everything, fonts\n"
+        "included, 1.5 times larger; by default the scale follows the monitor's content scale.\n\n"
         "With --screenshot the window draws --frames frames, saves the last as a PNG, prints the time per\n"
-        "frame and exits (work that waits for a button, such as the MoE panel's simulator, runs first, short);\n"
-        "on a machine without a display run it under Xvfb:\n"
+        "frame and exits (work that waits for a button, such as the MoE panel's simulator, runs first, short;\n"
+        "time runs at 0.1 s per frame, so playing a GRPO log advances the same on any machine);\n"
+        "--layout FILE also writes where each chart and view was drawn, for tests/check_png.\n"
+        "On a machine without a display run it under Xvfb:\n"
         "  xvfb-run -a -s '-screen 0 1920x1200x24' seekscope --panel mla --screenshot mla.png\n\n"
         "Trace files are what `seek step --trace FILE` writes. A file that cannot be read (a trace, a\n"
         "checkpoint, a log; a log's malformed lines, by number) is reported in the window and on stderr;\n"
@@ -60,7 +66,10 @@ CommandSpec command_spec() {
             {"prompt", "TEXT", "the model's prompt (printable ASCII; a checkpoint's starts with <bos>, added if missing)",
              "12+34="},
             {"model", "DIR", "run this checkpoint (config.json + model.safetensors) in the live forward pass", ""},
-            {"log", "FILE", "the GRPO panel's log: a grpo.jsonl (seek grpo) or a train.jsonl (seek train)", ""},
+            {"log", "FILE",
+             "the GRPO panel's log: a grpo.jsonl (seek grpo) or a train.jsonl (seek train); give it again to "
+             "overlay another run's curves (--log A --log B)",
+             ""},
             {"attn", "IMPL", "attention form of the live forward pass: absorb or naive", "absorb"},
             {"tensor", "NAME", "the trace name the Forward panel shows first, e.g. layers.0.attn.probs", ""},
             {"trace", "FILE", "show this trace file in the Forward panel instead of a live run", ""},
@@ -68,12 +77,19 @@ CommandSpec command_spec() {
             {"preset", "NAME",
              "model shape the MLA panel's KV-cache plot and the MoE panel's gate start on: toy, v2-lite or v3", "toy"},
             {"screenshot", "PATH", "draw --frames frames, save the last as a PNG and exit", ""},
+            {"view", "NAME",
+             "the panel's sub-view to open on: moe: routing, path (a token's path through the MoE layers) or "
+             "balancing; grpo: curves or samples",
+             ""},
             {"size", "WxH", "window size in pixels", "1600x1000"},
+            {"scale", "X", "UI scale, 0.5 to 4 (default: the monitor's content scale)", ""},
+            {"layout", "FILE", "with --screenshot: write each chart's and view's rectangle to FILE", ""},
             {"frames", "N", "frames to draw before the screenshot", "5"},
             {"mouse", "X,Y", "with --screenshot: the mouse pointer's position (shows hover tooltips); default: none",
              ""},
             {"keys", "LIST",
-             "with --screenshot: keys to press, one every other frame from the third: up, down, left, right, j, k "
+             "with --screenshot: keys to press, one every other frame from the third: up, down, left, right, j, k, "
+             "space, plus and minus (Ctrl + and Ctrl -), click (the left mouse button at --mouse) "
              "(e.g. down,down,j steps the Forward panel three tensors on)",
              ""},
         },
@@ -84,14 +100,19 @@ CommandSpec command_spec() {
     };
 }
 
-// A key --keys presses: an arrow (a GLFW key) or a letter (a typed character).
+// A key --keys presses: a GLFW key (with Ctrl held for plus and minus), a typed letter, or the
+// left mouse button.
 struct Key {
     int glfw_key = -1;
     char character = 0;
+    bool ctrl = false;
+    bool click = false;
 };
 
 struct Options {
     std::string screenshot;
+    std::string layout;
+    float scale = 0;  // 0: the monitor's content scale
     std::vector<Key> keys;
     int width = 0, height = 0;
     int64_t frames = 0;
@@ -99,8 +120,20 @@ struct Options {
     ImVec2 mouse = ImVec2(-FLT_MAX, -FLT_MAX);
 };
 
+// Every --log given, in order (the parser keeps the last value of a repeated option).
+std::vector<std::string> repeated_option(int argc, char** argv, const std::string& name) {
+    std::vector<std::string> values;
+    const std::string flag = "--" + name, prefix = flag + "=";
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == flag && i + 1 < argc) values.push_back(argv[++i]);
+        else if (arg.rfind(prefix, 0) == 0) values.push_back(arg.substr(prefix.size()));
+    }
+    return values;
+}
+
 // Fills `app` from the arguments (reading files, running the model) and returns the window options.
-Options parse_command_line(const ParsedArgs& args, App& app) {
+Options parse_command_line(const ParsedArgs& args, const std::vector<std::string>& log_paths, App& app) {
     Options options;
     if (std::sscanf(args.str("size").c_str(), "%dx%d", &options.width, &options.height) != 2 || options.width < 320 ||
         options.height < 240 || options.width > 8192 || options.height > 8192)
@@ -122,7 +155,11 @@ Options parse_command_line(const ParsedArgs& args, App& app) {
             else if (name == "left") options.keys.push_back({GLFW_KEY_LEFT, 0});
             else if (name == "right") options.keys.push_back({GLFW_KEY_RIGHT, 0});
             else if (name == "j" || name == "k") options.keys.push_back({-1, name[0]});
-            else throw UsageError("--keys: no key '" + name + "' (up, down, left, right, j, k)");
+            else if (name == "space") options.keys.push_back({GLFW_KEY_SPACE, 0});
+            else if (name == "plus") options.keys.push_back({GLFW_KEY_EQUAL, 0, true});
+            else if (name == "minus") options.keys.push_back({GLFW_KEY_MINUS, 0, true});
+            else if (name == "click") options.keys.push_back({-1, 0, false, true});
+            else throw UsageError("--keys: no key '" + name + "' (up, down, left, right, j, k, space, plus, minus, click)");
         }
         const int64_t needed = 3 + 2 * static_cast<int64_t>(options.keys.size());
         if (options.frames < needed)
@@ -130,6 +167,15 @@ Options parse_command_line(const ParsedArgs& args, App& app) {
                                   std::to_string(needed) + " or more");
     }
 
+    if (args.flag("scale")) {
+        options.scale = static_cast<float>(args.number("scale"));
+        if (!(options.scale >= 0.5f && options.scale <= 4)) throw UsageError("--scale must be between 0.5 and 4");
+    }
+    if (args.flag("layout")) {
+        if (!args.flag("screenshot")) throw UsageError("--layout needs --screenshot");
+        options.layout = args.str("layout");
+    }
+    if (args.flag("view")) app.view = args.str("view");
     app.panel = args.str("panel");
     if (!find_panel(app.panel)) throw UsageError("--panel: no panel '" + app.panel + "' (see --help)");
     app.analytics_preset = args.str("preset");
@@ -141,15 +187,19 @@ Options parse_command_line(const ParsedArgs& args, App& app) {
 
     app.model = preset_config("toy");
     const std::string checkpoint = args.flag("model") ? args.str("model") : bundled_checkpoint();
-    if (!checkpoint.empty() && load_checkpoint(app, checkpoint))  // a failure is reported: generated weights
+    if (!checkpoint.empty() && load_checkpoint(app, checkpoint)) {  // a failure is reported: generated weights
+        // The bundled model is named as a reader's checkout has it, wherever the viewer was started.
+        if (!args.flag("model")) app.model_label = "data/toy/grpo";
         std::printf("seekscope: model %s (%lld layers, %s parameters)\n", checkpoint.c_str(),
                     static_cast<long long>(app.model.num_hidden_layers),
                     with_commas(count_parameters(app.model).total).c_str());
+    }
     run_prompt(app, args.str("prompt"));
     if (!app.prompt_error.empty()) throw UsageError("--prompt: " + app.prompt_error);
     if (args.flag("trace")) open_trace(app, args.str("trace"));
     if (args.flag("compare")) open_comparison(app, args.positional[0], args.positional[1]);
-    if (args.flag("log")) open_log(app, args.str("log"));
+    if (args.flag("log"))
+        for (const std::string& path : log_paths) open_log(app, path);
     else if (!args.flag("model") && !checkpoint.empty() && std::filesystem::exists(checkpoint + "/grpo.jsonl"))
         open_log(app, checkpoint + "/grpo.jsonl");  // the bundled model's own GRPO run
     if (args.flag("tensor")) {
@@ -163,10 +213,13 @@ Options parse_command_line(const ParsedArgs& args, App& app) {
 
 void set_key(int glfw_key, bool down) {
 #if IMGUI_VERSION_NUM >= 18700
-    const ImGuiKey key = glfw_key == GLFW_KEY_UP     ? ImGuiKey_UpArrow
-                         : glfw_key == GLFW_KEY_DOWN ? ImGuiKey_DownArrow
-                         : glfw_key == GLFW_KEY_LEFT ? ImGuiKey_LeftArrow
-                                                     : ImGuiKey_RightArrow;
+    const ImGuiKey key = glfw_key == GLFW_KEY_UP      ? ImGuiKey_UpArrow
+                         : glfw_key == GLFW_KEY_DOWN  ? ImGuiKey_DownArrow
+                         : glfw_key == GLFW_KEY_LEFT  ? ImGuiKey_LeftArrow
+                         : glfw_key == GLFW_KEY_RIGHT ? ImGuiKey_RightArrow
+                         : glfw_key == GLFW_KEY_SPACE ? ImGuiKey_Space
+                         : glfw_key == GLFW_KEY_EQUAL ? ImGuiKey_Equal
+                                                      : ImGuiKey_Minus;
     ImGui::GetIO().AddKeyEvent(key, down);
 #else
     ImGui::GetIO().KeysDown[glfw_key] = down;
@@ -180,23 +233,46 @@ void press_scripted_key(const std::vector<Key>& keys, int64_t frames_done) {
     if (frames_done < 2 || i >= static_cast<int64_t>(keys.size())) return;
     const Key& key = keys[static_cast<size_t>(i)];
     const bool down = (frames_done - 2) % 2 == 0;
-    if (key.glfw_key >= 0)
+    ImGuiIO& io = ImGui::GetIO();
+    if (key.click)
+        io.MouseDown[0] = down;
+    else if (key.glfw_key >= 0)
         set_key(key.glfw_key, down);
     else if (down)
-        ImGui::GetIO().AddInputCharacter(static_cast<unsigned>(key.character));
+        io.AddInputCharacter(static_cast<unsigned>(key.character));
+    io.KeyCtrl = key.ctrl && down;
 }
 
-// ImGui's built-in font, rasterized at 20 pixels instead of 13 and the spacing scaled to match:
-// readable on a 1600x1000 window and in the README's screenshots.
-void set_style() {
-    ImGui::StyleColorsDark();
-    ImGuiStyle& style = ImGui::GetStyle();
-    style.ScaleAllSizes(1.5f);
-    style.FrameRounding = 3;
-    style.TabRounding = 3;
+// The UI scale asked for: Ctrl + and Ctrl - in steps of a quarter, Ctrl 0 back to 1.
+float scale_from_keys(float scale) {
+    const ImGuiIO& io = ImGui::GetIO();
+    if (!io.KeyCtrl) return scale;
+    if (ImGui::IsKeyPressed(GLFW_KEY_EQUAL) || ImGui::IsKeyPressed(GLFW_KEY_KP_ADD)) scale += 0.25f;
+    if (ImGui::IsKeyPressed(GLFW_KEY_MINUS) || ImGui::IsKeyPressed(GLFW_KEY_KP_SUBTRACT)) scale -= 0.25f;
+    if (ImGui::IsKeyPressed(GLFW_KEY_0) || ImGui::IsKeyPressed(GLFW_KEY_KP_0)) scale = 1;
+    return std::clamp(scale, 0.5f, 4.0f);
+}
+
+// The style and font at `scale`: ImGui's built-in font rasterized afresh at 20 x scale pixels (not
+// a bitmap stretched), the spacing scaled to match. At scale 1 that reads on a 1600x1000 window
+// and in the README's screenshots; 1.5 is for a projector. Call between frames; `rebuild_texture`
+// once the renderer has made its first font texture.
+void set_style(float scale, bool rebuild_texture) {
+    ImGuiStyle style;
+    ImGui::StyleColorsDark(&style);
+    style.ScaleAllSizes(1.5f * scale);
+    style.FrameRounding = 3 * scale;
+    style.TabRounding = 3 * scale;
+    ImGui::GetStyle() = style;
+    ImGuiIO& io = ImGui::GetIO();
+    io.Fonts->Clear();
     ImFontConfig font;
-    font.SizePixels = 20;
-    ImGui::GetIO().Fonts->AddFontDefault(&font);
+    font.SizePixels = std::round(kBaseFontSize * scale);
+    io.Fonts->AddFontDefault(&font);
+    if (rebuild_texture) {
+        ImGui_ImplOpenGL3_DestroyFontsTexture();
+        ImGui_ImplOpenGL3_CreateFontsTexture();
+    }
 }
 
 }  // namespace
@@ -207,7 +283,7 @@ int main(int argc, char** argv) {
     const CommandSpec spec = command_spec();
     try {
         if (wants_help(spec, argc - 1, argv + 1)) return 0;
-        options = parse_command_line(parse_args(spec, argc - 1, argv + 1), app);
+        options = parse_command_line(parse_args(spec, argc - 1, argv + 1), repeated_option(argc, argv, "log"), app);
     } catch (const UsageError& error) {
         std::fprintf(stderr, "seekscope: %s\n", error.what());
         return 2;
@@ -237,7 +313,16 @@ int main(int argc, char** argv) {
     IMGUI_CHECKVERSION();
     ImGui::CreateContext();
     ImGui::GetIO().IniFilename = nullptr;  // no imgui.ini left in the working directory
-    set_style();
+    // Without --scale, the monitor's content scale (a HiDPI screen's 2, 1 under Xvfb) until a key changes it.
+    bool scale_chosen = options.scale > 0;
+    auto monitor_scale = [window] {
+        float x = 1, y = 1;
+        glfwGetWindowContentScale(window, &x, &y);
+        return std::clamp(x, 0.5f, 4.0f);
+    };
+    app.ui_scale = scale_chosen ? options.scale : monitor_scale();
+    float applied_scale = app.ui_scale;
+    set_style(applied_scale, false);
     ImGui_ImplGlfw_InitForOpenGL(window, true);
     ImGui_ImplOpenGL3_Init("#version 330 core");
 
@@ -247,13 +332,28 @@ int main(int argc, char** argv) {
     while (!glfwWindowShouldClose(window)) {
         const auto start = std::chrono::steady_clock::now();
         glfwPollEvents();
+        // A new scale (a key last frame, or the window moved to another monitor) takes effect
+        // between frames: the font is rasterized again at the new size.
+        if (!scale_chosen && monitor_scale() != applied_scale) app.ui_scale = monitor_scale();
+        if (app.ui_scale != applied_scale) {
+            applied_scale = app.ui_scale;
+            set_style(applied_scale, true);
+        }
         ImGui_ImplOpenGL3_NewFrame();
         ImGui_ImplGlfw_NewFrame();
         if (headless) {
             ImGui::GetIO().MousePos = options.mouse;
+            ImGui::GetIO().DeltaTime = 0.1f;  // animations advance the same on any machine
             press_scripted_key(options.keys, frame);
         }
         ImGui::NewFrame();
+        const float keyed_scale = scale_from_keys(app.ui_scale);
+        if (keyed_scale != app.ui_scale) {
+            app.ui_scale = keyed_scale;
+            scale_chosen = true;
+        }
+        clear_layout();
+        app.report.clear();
         draw_app(app);
         ImGui::Render();
         const auto drawn = std::chrono::steady_clock::now();
@@ -273,9 +373,16 @@ int main(int argc, char** argv) {
         if (headless && frame == options.frames) {
             try {
                 save_screenshot(options.screenshot, width, height);
-                std::printf("seekscope: %s panel, %dx%d, saved to %s\n", app.panel.c_str(), width, height,
+                std::printf("seekscope: %s panel, %dx%d at scale %.2f (font %.0f px), saved to %s\n",
+                            app.panel.c_str(), width, height, applied_scale, ImGui::GetFontSize(),
                             options.screenshot.c_str());
                 if (app.panel == "forward") std::printf("seekscope: showing %s\n", app.selected.c_str());
+                for (const auto& [what, value] : app.report) std::printf("seekscope: %s: %s\n", what.c_str(), value.c_str());
+                if (!options.layout.empty()) {
+                    write_layout(options.layout);
+                    std::printf("seekscope: layout of %zu charts and views written to %s\n", layout_entries().size(),
+                                options.layout.c_str());
+                }
                 const double steady = static_cast<double>(std::max<int64_t>(frame - 2, 1));
                 std::printf(
                     "seekscope: first 2 frames %.1f ms, then %.2f ms per frame (%.2f ms of it building the UI; "

@@ -124,8 +124,17 @@ void draw_table(const App& app) {
         const TensorDiff& diff = app.diffs[row];
         ImGui::TableNextRow();
         ImGui::TableNextColumn();
-        if (ImGui::Selectable(diff.name.c_str(), diff.name == ui.selected, ImGuiSelectableFlags_SpanAllColumns))
+        // A column too narrow for the whole name shows its end: "..moe.shared_out" tells tensors
+        // apart where "layers.1.moe.sh" does not; the tooltip has it all.
+        std::string label = diff.name;
+        const float column = ImGui::GetContentRegionAvail().x;
+        size_t cut = 0;
+        while (cut < diff.name.size() && text_width(cut ? ".." + diff.name.substr(cut) : diff.name) > column) ++cut;
+        if (cut > 0) label = ".." + diff.name.substr(cut);
+        if (ImGui::Selectable((label + "##" + diff.name).c_str(), diff.name == ui.selected,
+                              ImGuiSelectableFlags_SpanAllColumns))
             select(app, diff);
+        if (cut > 0 && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", diff.name.c_str());
         ImGui::TableNextColumn();
         ImGui::TextUnformatted(format_shape(diff.shape_a.empty() ? diff.shape_b : diff.shape_a).c_str());
         if (diff.status != TensorDiff::Compared) {
@@ -155,10 +164,13 @@ void draw_difference(const App& app) {
         ImGui::TextDisabled("%s: nothing to compare.", status_text(*diff).c_str());
         return;
     }
-    if (diff->max_abs_error > 0)
-        ImGui::Text("worst element %s (ringed):  a = %.7g   b = %.7g",
-                    format_index(diff->worst_index, diff->shape_a).c_str(), diff->worst_a, diff->worst_b);
-    else
+    if (diff->max_abs_error > 0) {
+        ImGui::Text("worst element %s (ringed):", format_index(diff->worst_index, diff->shape_a).c_str());
+        char values[96];
+        std::snprintf(values, sizeof values, "a = %.7g   b = %.7g", diff->worst_a, diff->worst_b);
+        same_line_if_fits(text_width(values));  // below on a narrow window, not cut at its edge
+        ImGui::TextUnformatted(values);
+    } else
         ImGui::TextUnformatted("identical: a = b everywhere");
     const std::vector<float>& a = trace_find(app.compared[0], diff->name)->values;
     const std::vector<float>& b = trace_find(app.compared[1], diff->name)->values;

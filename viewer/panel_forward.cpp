@@ -11,6 +11,7 @@
 #include "core/glossary.h"
 #include "core/tokenizer.h"
 #include "draw.h"
+#include "layout.h"
 #include "tensor_view.h"
 
 namespace seek::viewer {
@@ -26,6 +27,7 @@ struct ForwardUi {
     uint64_t summary_version = ~0ull;
     std::string summary_name;
     TensorStats stats;
+    bool categorical = false;
     ColorScale scale;
     Histogram histogram;
 };
@@ -95,8 +97,11 @@ void draw_prediction(const App& app) {
         char probability[32];
         std::snprintf(probability, sizeof probability, "%.1f%%", 100 * next.probability);
         // The token as a chip (the prompt's colours), its probability after it; the first is greedy's pick.
+        if (ImGui::GetContentRegionAvail().x < ImGui::GetFontSize() * 5) ImGui::NewLine();
         ImGui::PushID(static_cast<int>(i));
-        token_chips({next.token}, 1);
+        TokenChipOptions chip;
+        chip.max_rows = 1;
+        token_chips({next.token}, chip);
         ImGui::PopID();
         if (ImGui::IsItemHovered()) ImGui::SetTooltip("token id %d: probability %.4g", next.token, next.probability);
         ImGui::SameLine(0, style.ItemSpacing.x / 2);
@@ -105,8 +110,9 @@ void draw_prediction(const App& app) {
         else
             ImGui::TextDisabled("%s", probability);
     }
-    ImGui::SameLine(0, ImGui::GetFontSize());
-    ImGui::TextDisabled("(softmax of the last row of logits)");
+    const char* about = "(softmax of the last row of logits)";
+    same_line_if_fits(text_width(about), ImGui::GetFontSize());
+    ImGui::TextDisabled("%s", about);
     if (!app.greedy_completion.empty()) {
         ImGui::TextUnformatted("Greedy completion:");
         ImGui::SameLine();
@@ -164,7 +170,7 @@ void draw_prompt(App& app) {
     ImGui::Text("Tokens (%zu)", app.tokens.size());
     ImGui::SameLine();
     token_chips(app.tokens);
-    ImGui::TextDisabled("Showing: %s", app.trace_source.c_str());
+    wrapped_note("Showing: " + app.trace_source);
     draw_prediction(app);
 }
 
@@ -196,12 +202,15 @@ void draw_tree(App& app) {
         }
         if (expanded != open.size()) continue;
         const bool is_selected = entry.name == app.selected;
-        const std::string label = leaf + "  " + format_shape(entry.shape);
+        // The shape after the name while the tree is wide enough for it (always in the tooltip).
+        const std::string with_shape = leaf + "  " + format_shape(entry.shape);
+        const std::string label = text_width(with_shape) <= ImGui::GetContentRegionAvail().x ? with_shape : leaf;
         if (ImGui::Selectable(label.c_str(), is_selected)) app.selected = entry.name;
         if (is_selected && ui.scroll_to_selected) ImGui::SetScrollHereY(0.5f);
         if (ImGui::IsItemHovered()) {
             const std::string about = describe_tensor(entry.name);
-            ImGui::SetTooltip("%s\n%s", entry.name.c_str(), about.empty() ? "(no description)" : about.c_str());
+            ImGui::SetTooltip("%s  %s\n%s", entry.name.c_str(), format_shape(entry.shape).c_str(),
+                              about.empty() ? "(no description)" : about.c_str());
         }
     }
     while (expanded > 0) {
@@ -211,7 +220,13 @@ void draw_tree(App& app) {
     ui.scroll_to_selected = false;
 }
 
-void draw_statistics(const TensorStats& stats, size_t count) {
+void draw_statistics(const TensorStats& stats, size_t count, bool categorical) {
+    if (categorical) {  // a mean of ids means nothing: their range, and the bars beside count each id
+        ImGui::Text("%zu ids, from %.0f to %.0f", count, stats.min, stats.max);
+        ImGui::TextDisabled("ids are names, not amounts:");
+        ImGui::TextDisabled("one colour each, a bar each");
+        return;
+    }
     ImGui::Text("Statistics over all %zu values", count);
     if (ImGui::BeginTable("stats", 2, ImGuiTableFlags_SizingFixedFit)) {
         const std::pair<const char*, float> rows[] = {
@@ -242,14 +257,15 @@ void draw_selected(App& app) {
     if (ImGui::Button("Next >")) select(app, position + 1);
     ImGui::SameLine();
     ImGui::Text("tensor %zu of %zu", position + 1, count);
-    ImGui::SameLine();
-    ImGui::TextDisabled("(keys: up/down, left/right or J/K)");
+    const char* keys = "(keys: arrows or J/K)";
+    same_line_if_fits(text_width(keys));
+    ImGui::TextDisabled("%s", keys);
     if (count == 0) {
         ImGui::TextUnformatted("This trace has no tensors.");
         return;
     }
     const TraceEntry& entry = app.trace.entries[position];
-    ImGui::Text("%s  %s", entry.name.c_str(), format_shape(entry.shape).c_str());
+    ImGui::TextWrapped("%s  %s", entry.name.c_str(), format_shape(entry.shape).c_str());
     const std::string about = describe_tensor(entry.name);
     ImGui::PushTextWrapPos(0);
     ImGui::TextDisabled("%s", about.empty() ? "(no description for this name)" : about.c_str());
@@ -260,7 +276,9 @@ void draw_selected(App& app) {
         ui.summary_version = app.trace_version;
         ui.summary_name = entry.name;
         ui.stats = tensor_stats(entry.values);
-        ui.scale = color_scale_for(entry.values);
+        // Integer tensors (expert ids) are categories: colours that tell ids apart, not a scale of amounts.
+        ui.categorical = entry.dtype == DType::I32;
+        ui.scale = ui.categorical ? categorical_scale() : color_scale_for(entry.values);
         ui.histogram = make_histogram(entry.values);
     }
     const ImVec2 avail = ImGui::GetContentRegionAvail();
@@ -270,12 +288,16 @@ void draw_selected(App& app) {
 
     ImGui::Spacing();
     ImGui::BeginGroup();
-    draw_statistics(ui.stats, entry.values.size());
+    draw_statistics(ui.stats, entry.values.size(), ui.categorical);
     ImGui::EndGroup();
     ImGui::SameLine(0, ImGui::GetFontSize() * 3);
     const ImVec2 rest = ImGui::GetContentRegionAvail();
-    draw_histogram("histogram", ui.histogram, ImVec2(std::min(rest.x, ImGui::GetFontSize() * 40), rest.y),
-                   ("value of " + entry.name.substr(entry.name.rfind('.') + 1)).c_str());
+    const ImVec2 chart(std::min(rest.x, ImGui::GetFontSize() * 40), rest.y);
+    const std::string leaf = entry.name.substr(entry.name.rfind('.') + 1);
+    if (ui.categorical)
+        draw_category_counts("counts", entry.values, chart, ("id in " + leaf).c_str());
+    else
+        draw_histogram("histogram", ui.histogram, chart, ("value of " + leaf).c_str());
 }
 
 }  // namespace
@@ -289,13 +311,16 @@ void draw_forward_panel(App& app) {
     }
     draw_prompt(app);
     ImGui::Separator();
-    ImGui::BeginChild("tree", ImVec2(ImGui::GetFontSize() * 19, 0), true);
+    const float tree_width = std::min(ImGui::GetFontSize() * 19, ImGui::GetContentRegionAvail().x * 0.3f);
+    ImGui::BeginChild("tree", ImVec2(tree_width, 0), true);
     ImGui::TextDisabled("Execution order");
     draw_tree(app);
+    record_window_fit("tree", true);
     ImGui::EndChild();
     ImGui::SameLine();
     ImGui::BeginChild("tensor", ImVec2(0, 0), false);
     draw_selected(app);
+    record_window_fit("tensor");
     ImGui::EndChild();
 }
 

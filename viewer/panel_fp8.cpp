@@ -232,9 +232,10 @@ void draw_values_view() {
         return;
     }
     const Quantized& q = ui.quantized[ui.scaling];
-    wrapped_note(
+    brief_note(
         "Each tile's largest |x| lands on 448. E4M3 keeps 3 mantissa bits down to 2^-6; below, subnormals keep "
-        "fewer, and under 2^-10 a value becomes 0. An outlier that sets its tile's scale pushes the rest left.");
+        "fewer, and under 2^-10 a value becomes 0. An outlier that sets its tile's scale pushes the rest left.",
+        ImGui::GetFontSize() * 8);
     if (q.zeros > 0) ImGui::TextDisabled("%lld values are exactly 0 (not shown).", static_cast<long long>(q.zeros));
     draw_value_histogram(q, ImGui::GetContentRegionAvail());
 }
@@ -289,10 +290,11 @@ void draw_scalings_view() {
         }
         ImGui::EndTable();
     }
-    wrapped_note(
+    brief_note(
         "Per tile: s = amax / 448, code = E4M3(x / s), x' = code * s. SNR = 10 log10(sum x^2 / sum (x - x')^2); "
         "max and mean rel: over the 1x128 groups; flushed: nonzero values that became 0. One outlier sets the "
-        "scale of its whole tile: per tensor that is every value; 1x128 confines it to one row's 128 columns.");
+        "scale of its whole tile: per tensor that is every value; 1x128 confines it to one row's 128 columns.",
+        0);
 }
 
 // Max relative error of C = A B^T against FP64, per accumulation, for each K.
@@ -300,9 +302,7 @@ std::vector<Series> gemm_errors(bool same_sign, uint64_t seed) {
     AccumulationModel exact, no_promotion, promoted;
     no_promotion.mode = promoted.mode = AccumulationMode::TensorCore;
     no_promotion.promote_every = 0;
-    std::vector<Series> series = {{"exact: FP32 per 128 block", {}},
-                                  {"tensor core (14 bits), no promotion", {}},
-                                  {"promoted to FP32 every 128", {}}};
+    std::vector<Series> series = {{"exact", {}}, {"no promotion", {}}, {"FP32 every 128", {}}};
     for (double k : kGemmKs) {
         Mat a = generated_matrix(seed, "viewer.fp8.gemm.a", kGemmM, static_cast<int64_t>(k), 1.0f);
         Mat b = generated_matrix(seed, "viewer.fp8.gemm.b", kGemmN, static_cast<int64_t>(k), 1.0f);
@@ -323,17 +323,19 @@ std::vector<Series> gemm_errors(bool same_sign, uint64_t seed) {
 std::string k_text(double k) { return std::to_string(std::llround(k)); }
 
 void draw_gemm_view(const App& app) {
-    ImGui::TextUnformatted("Inputs:");
-    ImGui::SameLine();
-    if (ImGui::RadioButton("N(0, 1): random signs", !ui.same_sign)) ui.same_sign = false;
-    ImGui::SameLine();
-    if (ImGui::RadioButton("|N(0, 1)|: all products positive", ui.same_sign)) ui.same_sign = true;
+    ImGui::TextUnformatted("Inputs N(0, 1):");
+    radio_same_line_if_fits("random signs");
+    if (ImGui::RadioButton("random signs", !ui.same_sign)) ui.same_sign = false;
+    radio_same_line_if_fits("|x|: all positive");
+    if (ImGui::RadioButton("|x|: all positive", ui.same_sign)) ui.same_sign = true;
     std::vector<Series>& series = ui.gemm[ui.same_sign];
     if (series.empty()) series = gemm_errors(ui.same_sign, app.seed);
-    wrapped_note("A [" + std::to_string(kGemmM) + ", K] (1x128 scales) times B [" + std::to_string(kGemmN) +
-                 ", K] (128x128). The tensor core keeps the top 14 bits of its running sum, so each product loses its "
-                 "low bits; with random signs the losses partly cancel, with one sign they add up. The V3 report "
-                 "measured ~2% at K = 4096 without promotion.");
+    brief_note("A [" + std::to_string(kGemmM) + ", K] (1x128 scales) times B [" + std::to_string(kGemmN) +
+                   ", K] (128x128), summed exactly (FP32 per 128-product block) or as the tensor core does: it keeps "
+                   "the top 14 bits of its running sum, so each product loses its low bits; with random signs the "
+                   "losses partly cancel, with one sign they add up. Promoting the sum to FP32 every 128 products "
+                   "bounds the loss. The V3 report measured ~2% at K = 4096 without promotion.",
+               ImGui::GetFontSize() * 10);
     line_plot("gemm", kGemmKs, series, {"K (inner dimension)", 2, k_text}, {"max |C - C64| / max |C64|", 10, nullptr},
               ImGui::GetContentRegionAvail());
 }
@@ -345,17 +347,17 @@ void draw_fp8_panel(App& app) {
     if (!selected) ui.from_trace = false;
     ImGui::AlignTextToFramePadding();
     ImGui::TextUnformatted("Tensor:");
-    ImGui::SameLine();
+    radio_same_line_if_fits("synthetic activations");
     if (ImGui::RadioButton("synthetic activations", !ui.from_trace)) ui.from_trace = false;
-    ImGui::SameLine();
     ImGui::BeginDisabled(!selected);
     const std::string trace_label = "the Forward panel's tensor" + (selected ? ": " + selected->name : "");
+    radio_same_line_if_fits(trace_label);
     if (ImGui::RadioButton(trace_label.c_str(), ui.from_trace)) ui.from_trace = true;
     ImGui::EndDisabled();
-    ImGui::SameLine(0, ImGui::GetFontSize() * 3);
+    same_line_if_fits(text_width("Scaling:"), ImGui::GetFontSize() * 3);
     ImGui::TextUnformatted("Scaling:");
     for (int s = 0; s < 3; ++s) {
-        ImGui::SameLine();
+        radio_same_line_if_fits(kScalings[s].name);
         ImGui::RadioButton(kScalings[s].name, &ui.scaling, s);
     }
     refresh(app);
@@ -365,7 +367,7 @@ void draw_fp8_panel(App& app) {
         {"values", "Values against the E4M3 grid, " + scaling + " scaling", draw_values_view},
         {"error", "Quantization error per 1x128 group, " + scaling + " scaling", draw_error_view},
         {"scalings", "The three scalings (click a row to show it)", draw_scalings_view},
-        {"gemm", "FP8 GEMM error against K: why V3 promotes to FP32 every 128 products", [&] { draw_gemm_view(app); }},
+        {"gemm", "FP8 GEMM error against K: why V3 promotes to FP32", [&] { draw_gemm_view(app); }},
     });
 }
 

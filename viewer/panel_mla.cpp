@@ -1,7 +1,11 @@
-// MLA: why DeepSeek's attention cache is small, on real numbers. Four views:
-//   KV-cache bytes against context length for MHA, GQA, MQA and MLA (toy, V2-Lite or V3; log-log),
-//   the latent c_kv the current prompt caches, the attention probabilities of each head, and
-//   naive against absorbed attention run on the prompt, with the difference of their outputs.
+// MLA: why DeepSeek's attention cache is small, on real numbers, and what decoding does with it.
+// Three views:
+//   decoding   a stepper: each press (right arrow or space) runs layer 0 on one more token over the
+//              latent cache (core's block_forward, as decoding does): the cache gains a row, c_kv
+//              and k_pe side by side, and the new token's query attends over every row, per head
+//   bytes      the KV cache of MHA, GQA, MQA, naive MLA and MLA at the context decoded so far, as
+//              linear bars, for the toy's, V2-Lite's or V3's dimensions (the choice above)
+//   absorb     naive against absorbed attention run on the prompt, with the difference of their outputs
 #include <imgui.h>
 
 #include <algorithm>
@@ -10,37 +14,55 @@
 
 #include "app.h"
 #include "core/analytics.h"
+#include "core/block.h"
+#include "core/embedding.h"
 #include "draw.h"
+#include "layout.h"
 #include "tensor_view.h"
 
 namespace seek::viewer {
 
 namespace {
 
+// Layer 0 over a latent cache, one token per call: the checkpoint's weights, or the generated
+// ones run_model uses.
+struct LayerDecoder {
+    ModelConfig config;
+    std::shared_ptr<const ModelWeights> weights;  // null: generated from `seed`
+    uint64_t seed = 0;
+    BlockWeights generated;  // layer 0's generated weights, when there is no checkpoint
+    RopeTable rope;
+    MlaCache cache;
+};
+
+// The decoding stepper's state: the tokens it walks through (the prompt, then the checkpoint's
+// greedy completion), how many have entered the cache, and what each step's query attended to.
+struct Stepper {
+    uint64_t version = ~0ull;  // app.trace_version the sequence was taken from
+    std::vector<int32_t> sequence;
+    size_t prompt_length = 0;
+    size_t decoded = 0;
+    LayerDecoder decoder;
+    std::vector<std::vector<float>> attention;  // per step: probs [heads, tokens so far], head-major
+    std::string error;
+};
+
 struct MlaUi {
-    std::string preset;  // the KV plot's model shape; starts as --preset
+    std::string preset;  // the byte counts' model shape; starts as --preset
     int64_t groups = 0;  // GQA key-value groups; 0 = pick a default for the preset
-    int64_t head = 0;
     uint64_t runs_version = ~0ull;  // the trace_version the naive and absorbed runs (and the scales) were made for
     std::string runs_error;
     TensorDiff out_diff;  // layers.0.attn.out, naive against absorbed
     std::vector<float> out_difference;
-    ColorScale c_kv_scale, probs_scale, difference_scale;
+    ColorScale difference_scale;
+    Stepper stepper;
 };
 MlaUi ui;
 
 const char* const kOut = "layers.0.attn.out";
+const char* const kProbs = "layers.0.attn.probs";
 
-std::string context_text(double tokens) { return with_commas(std::llround(tokens)); }
-// "64 KiB", "1.5 MiB": the tick labels of a log axis in powers of two need no ".00".
-std::string bytes_text(double bytes) {
-    static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    int unit = 0;
-    for (; unit < 5 && bytes >= 1024; ++unit) bytes /= 1024;
-    char text[32];
-    std::snprintf(text, sizeof text, "%.4g %s", bytes, units[unit]);
-    return text;
-}
+std::string bytes_text(double bytes) { return human_bytes(bytes); }
 
 std::vector<int64_t> divisors(int64_t n) {
     std::vector<int64_t> result;
@@ -49,10 +71,184 @@ std::vector<int64_t> divisors(int64_t n) {
     return result;
 }
 
-void draw_kv_view() {
-    ImGui::TextUnformatted("Model:");
+// ---- the decoder -----------------------------------------------------------------------------
+
+LayerDecoder make_layer_decoder(const App& app, size_t capacity) {
+    LayerDecoder d;
+    d.config = app.model;
+    d.weights = app.weights;
+    d.seed = app.seed;
+    if (!d.weights) d.generated = generated_block_weights(d.config, 0, d.seed);
+    d.rope = rope_table(d.config);
+    d.cache = make_mla_cache(d.config, AttnImpl::Absorb, static_cast<int64_t>(capacity));
+    return d;
+}
+
+// Runs layer 0 on one token after everything the cache holds (appending its c_kv and k_pe) and
+// returns what its query attended to: probs [heads, 1, tokens so far].
+std::vector<float> decode_step(LayerDecoder& d, int32_t token) {
+    const Mat x = d.weights ? embedding_forward(d.weights->embed_tokens, {token})
+                            : generated_embedding(d.config, {token}, d.seed);
+    Trace trace;
+    trace.filters = {kProbs};
+    ForwardContext context;
+    context.trace = &trace;
+    block_forward(d.config, 0, d.weights ? d.weights->layers.at(0) : d.generated, d.rope, x, {0, 1}, &d.cache, context,
+                  "layers.0");
+    const TraceEntry* probs = trace_find(trace, kProbs);
+    if (!probs) throw std::runtime_error("layer 0 recorded no " + std::string(kProbs));
+    return probs->values;
+}
+
+// Decodes until `count` tokens are in the cache, from scratch when going back.
+void decode_to(const App& app, Stepper& s, size_t count) {
+    count = std::clamp<size_t>(count, 1, s.sequence.size());
+    if (count < s.decoded) {
+        s.decoded = 0;
+        s.attention.clear();
+    }
+    try {
+        if (s.decoded == 0) s.decoder = make_layer_decoder(app, s.sequence.size());
+        while (s.decoded < count) {
+            s.attention.push_back(decode_step(s.decoder, s.sequence[s.decoded]));
+            ++s.decoded;
+        }
+        s.error.clear();
+    } catch (const std::exception& error) {
+        s.error = error.what();
+    }
+}
+
+void refresh_stepper(const App& app) {
+    Stepper& s = ui.stepper;
+    if (s.version == app.trace_version) return;
+    s.version = app.trace_version;
+    s.sequence = app.tokens;
+    s.prompt_length = app.tokens.size();
+    s.sequence.insert(s.sequence.end(), app.completion_tokens.begin(), app.completion_tokens.end());
+    const size_t longest = static_cast<size_t>(app.model.max_position_embeddings);
+    if (s.sequence.size() > longest) s.sequence.resize(longest);
+    s.decoded = 0;
+    s.attention.clear();
+    s.error.clear();
+    if (s.sequence.empty()) return;
+    decode_to(app, s, s.prompt_length);  // the prompt is in the cache; each press adds a token
+}
+
+// ---- views -----------------------------------------------------------------------------------
+
+// Right arrow or space: one more token; left: one fewer; unless a text box has the keys.
+int key_step() {
+    if (ImGui::GetIO().WantTextInput) return 0;
+    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_RightArrow)) ||
+        ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space)))
+        return 1;
+    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow))) return -1;
+    return 0;
+}
+
+void draw_decode_view(const App& app) {
+    Stepper& s = ui.stepper;
+    if (s.sequence.empty()) {
+        wrapped_note("No tokens to decode.");
+        return;
+    }
+    const int step = key_step();
+    if (step != 0) decode_to(app, s, s.decoded + step);
+    if (ImGui::Button("<<")) decode_to(app, s, 1);
+    ImGui::SameLine();
+    if (ImGui::Button("<")) decode_to(app, s, s.decoded - 1);
+    ImGui::SameLine();
+    if (ImGui::Button("Next token >")) decode_to(app, s, s.decoded + 1);
+    ImGui::SameLine();
+    const bool generated = s.decoded > s.prompt_length;
+    ImGui::Text("%zu of %zu tokens in the cache", s.decoded, s.sequence.size());
+    const std::string keys = "(right arrow or space: next)";
+    same_line_if_fits(text_width(keys));
+    ImGui::TextDisabled("%s", keys.c_str());
+
+    // The sequence, the newest token ringed; the prompt blue, the completion purple.
+    TokenChipOptions chips;
+    chips.max_rows = 2;
+    chips.selected = static_cast<int>(s.decoded) - 1;
+    const std::vector<int32_t> entered(s.sequence.begin(), s.sequence.begin() + static_cast<std::ptrdiff_t>(s.decoded));
+    for (size_t i = 0; i < entered.size(); ++i)
+        chips.fills.push_back(i < s.prompt_length ? IM_COL32(52, 66, 92, 255) : IM_COL32(96, 58, 120, 255));
+    token_chips(entered, chips);
+    if (!s.error.empty()) {
+        ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1), "%s", s.error.c_str());
+        return;
+    }
+    const ModelConfig& c = s.decoder.config;
+    const int64_t t = static_cast<int64_t>(s.decoded), heads = c.num_attention_heads;
+    wrapped_note(std::string(generated ? "Generated token (greedy, the model's own choice)" : "Prompt token") +
+                 " '" + token_label(s.sequence[s.decoded - 1]) + "' entered: layer 0 appended its c_kv (" +
+                 std::to_string(c.kv_lora_rank) + ") and k_pe (" + std::to_string(c.qk_rope_head_dim) +
+                 ") to the cache, and its query, one per head, attended over all " + std::to_string(t) + " rows.");
+
+    // Check: decoding gives what the prefill gave for the same position.
+    const TraceEntry* prefill = trace_find(app.trace, kProbs);
+    if (prefill && prefill->shape.size() == 3 && prefill->shape[0] == heads && t <= prefill->shape[1] &&
+        std::equal(entered.begin(), entered.end(), app.tokens.begin(), app.tokens.begin() + t)) {
+        double worst = 0;
+        const int64_t T = prefill->shape[1];
+        for (int64_t h = 0; h < heads; ++h)
+            for (int64_t j = 0; j < t; ++j)
+                worst = std::max(worst, std::fabs(static_cast<double>(s.attention.back()[h * t + j]) -
+                                                  prefill->values[(h * T + (t - 1)) * T + j]));
+        char text[160];
+        std::snprintf(text, sizeof text,
+                      "The same as row %lld of the prompt's prefill (the Forward panel's probs): max |difference| %.2g.",
+                      static_cast<long long>(t - 1), worst);
+        wrapped_note(text);
+    }
+
+    // The cache [t, c_kv | k_pe] and, row for row beside it, the new query's attention [t, heads].
+    const int64_t r = c.kv_lora_rank, dr = c.qk_rope_head_dim;
+    std::vector<float> cache(static_cast<size_t>(t * (r + dr)));
+    for (int64_t i = 0; i < t; ++i)
+        for (int64_t j = 0; j < r + dr; ++j)
+            cache[i * (r + dr) + j] = j < r ? s.decoder.cache.c_kv(i, j) : s.decoder.cache.k_pe(i, j - r);
+    std::vector<float> attention(static_cast<size_t>(t * heads));
+    for (int64_t h = 0; h < heads; ++h)
+        for (int64_t j = 0; j < t; ++j) attention[j * heads + h] = s.attention.back()[h * t + j];
+    std::vector<std::string> labels;
+    for (int64_t i = 0; i < t; ++i) labels.push_back(token_label(s.sequence[i]));
+
+    const ImVec2 avail = ImGui::GetContentRegionAvail();
+    const float attention_width = std::max(avail.x * 0.28f, ImGui::GetFontSize() * 8);
+    Grid cache_grid;
+    cache_grid.values = cache.data();
+    cache_grid.rows = t;
+    cache_grid.cols = r + dr;
+    cache_grid.name = "latent cache [c_kv | k_pe] of layer 0";
+    cache_grid.shape = {t, r + dr};
+    cache_grid.row_axis = "cached token";
+    cache_grid.col_axis = "c_kv " + std::to_string(r) + " | k_pe " + std::to_string(dr);
+    cache_grid.row_labels = labels;
+    cache_grid.col_separator_every = r;
+    cache_grid.highlighted_row = t - 1;
+    heatmap("cache", cache_grid, color_scale_for(cache),
+            ImVec2(avail.x - attention_width - ImGui::GetStyle().ItemSpacing.x, avail.y));
+    ImGui::SameLine();
+    Grid attention_grid;
+    attention_grid.values = attention.data();
+    attention_grid.rows = t;
+    attention_grid.cols = heads;
+    attention_grid.name = "the new query's attention";
+    attention_grid.shape = {t, heads};
+    attention_grid.col_axis = "head";
+    attention_grid.row_ticks = false;  // the cache's rows, beside it
+    attention_grid.highlighted_row = t - 1;
+    heatmap("attention", attention_grid, {ColorMap::Magnitude, 0, 1}, ImVec2(attention_width, avail.y));
+}
+
+// The model shape the byte counts are for, and GQA's number of key-value groups.
+void draw_shape_choice() {
+    ImGui::AlignTextToFramePadding();
+    ImGui::TextUnformatted("Byte counts for the dimensions of:");
     for (const std::string& name : preset_names()) {
-        ImGui::SameLine();
+        radio_same_line_if_fits(name);
         if (ImGui::RadioButton(name.c_str(), ui.preset == name)) {
             ui.preset = name;
             ui.groups = 0;
@@ -65,78 +261,84 @@ void draw_kv_view() {
         for (int64_t d : choices)
             if (d <= 8 && (d < config.num_attention_heads || choices.size() == 1)) ui.groups = d;
     int choice = static_cast<int>(std::find(choices.begin(), choices.end(), ui.groups) - choices.begin());
-    ImGui::SameLine(0, ImGui::GetFontSize() * 2);
+    same_line_if_fits(ImGui::GetFontSize() * 10, ImGui::GetFontSize() * 2);
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
     const std::string format = "GQA groups: " + std::to_string(ui.groups);
     if (ImGui::SliderInt("##groups", &choice, 0, static_cast<int>(choices.size()) - 1, format.c_str()))
         ui.groups = choices[choice];
+}
 
-    std::vector<KvCacheMethod> methods = kv_cache_methods(config, ui.groups);
-    methods.erase(
-        std::remove_if(methods.begin(), methods.end(), [](const KvCacheMethod& m) { return m.name == "MLA naive"; }),
-        methods.end());
+// Bytes of each scheme's cache at `context` tokens as horizontal bars on one linear axis, each
+// labelled with its size and how many times MLA's it is.
+void draw_kv_bars(const std::vector<KvCacheMethod>& methods, int64_t context, int64_t layers, ImVec2 size) {
+    const WidgetBox box("kv bars", size);
     const KvCacheMethod& mla =
         *std::find_if(methods.begin(), methods.end(), [](const KvCacheMethod& m) { return m.name == "MLA"; });
-    ImGui::PushTextWrapPos(0);
-    ImGui::TextDisabled(
-        "Per token and layer MLA caches kv_lora_rank %lld + rope %lld = %s numbers, %.1fx fewer than "
-        "MHA's; %lld layers, 2 bytes each (BF16).",
-        static_cast<long long>(config.kv_lora_rank), static_cast<long long>(config.qk_rope_head_dim),
-        with_commas(mla.elements_per_token_per_layer).c_str(),
-        static_cast<double>(methods.front().elements_per_token) / static_cast<double>(mla.elements_per_token),
-        static_cast<long long>(config.num_hidden_layers));
-    ImGui::PopTextWrapPos();
-
-    std::vector<double> contexts;
-    for (int64_t context = 1; context < config.max_position_embeddings; context *= 2)
-        contexts.push_back(static_cast<double>(context));
-    contexts.push_back(static_cast<double>(config.max_position_embeddings));
-    std::vector<Series> series;
-    for (const KvCacheMethod& method : methods) {
-        const std::string name = method.name == "GQA" ? "GQA, " + std::to_string(ui.groups) + " groups" : method.name;
-        Series s{name + " (" + bytes_text(static_cast<double>(method.bytes_per_token(kBf16Bytes))) + "/token)", {}};
-        for (double context : contexts)
-            s.y.push_back(static_cast<double>(method.bytes_for_context(static_cast<int64_t>(context), kBf16Bytes)));
-        series.push_back(std::move(s));
+    double most = 0;
+    float name_width = 0;
+    std::vector<std::string> names;
+    for (const KvCacheMethod& m : methods) {
+        most = std::max(most, static_cast<double>(m.bytes_for_context(context, kBf16Bytes)));
+        names.push_back(m.name == "GQA" ? "GQA, " + std::to_string(ui.groups) + " groups" : m.name);
+        name_width = std::max(name_width, text_width(names.back()));
     }
-    line_plot("kv", contexts, series, {"context length (tokens)", 2, context_text},
-              {"KV cache of one sequence (bytes)", 2, bytes_text}, ImGui::GetContentRegionAvail());
+    const std::string widest_value = bytes_text(most) + " (999x MLA)";
+    const ImVec2 plot_min(box.origin.x + name_width + box.pad, box.origin.y);
+    const ImVec2 plot_max(box.origin.x + size.x - text_width(widest_value) - box.pad, box.origin.y + size.y - box.line - dp(8));
+    record_plot("kv bars", plot_min, ImVec2(std::max(plot_max.x, plot_min.x), std::max(plot_max.y, plot_min.y)));
+    if (plot_max.x - plot_min.x < 20 || plot_max.y - plot_min.y < 20 || most <= 0) return;
+    const float row = (plot_max.y - plot_min.y) / static_cast<float>(methods.size());
+    const float bar = std::min(row * 0.7f, box.line * 1.6f);
+    const ImVec2 mouse = ImGui::GetIO().MousePos;
+    for (size_t i = 0; i < methods.size(); ++i) {
+        const double bytes = static_cast<double>(methods[i].bytes_for_context(context, kBf16Bytes));
+        const float y = plot_min.y + row * (static_cast<float>(i) + 0.5f);
+        const float x1 = plot_min.x + static_cast<float>(bytes / most) * (plot_max.x - plot_min.x);
+        const ImU32 color = methods[i].name == "MLA"         ? series_color(3)
+                            : methods[i].name == "MLA naive" ? series_color(4)
+                                                             : series_color(static_cast<int>(i));
+        box.draw->AddText(ImVec2(plot_min.x - box.pad - text_width(names[i]), y - box.line / 2), kTextColor,
+                          names[i].c_str());
+        // Each bar's labels need a row of their own: rows thinner than a line would overlap.
+        record_fit("kv bars/row", ImVec2(box.origin.x, y - box.line / 2), ImVec2(box.origin.x + 1, y + box.line / 2),
+                   ImVec2(box.origin.x, y - row / 2), ImVec2(box.origin.x + size.x, y + row / 2));
+        box.draw->AddRectFilled(ImVec2(plot_min.x, y - bar / 2), ImVec2(std::max(x1, plot_min.x + 1), y + bar / 2), color);
+        char ratio[48];
+        std::snprintf(ratio, sizeof ratio, " (%.3gx MLA)", bytes / static_cast<double>(mla.bytes_for_context(context, kBf16Bytes)));
+        const std::string label = bytes_text(bytes) + (methods[i].name == "MLA" ? "" : ratio);
+        box.draw->AddText(ImVec2(std::max(x1, plot_min.x + 1) + dp(6), y - box.line / 2), kTextColor, label.c_str());
+        if (box.hovered && mouse.y >= y - row / 2 && mouse.y < y + row / 2)
+            ImGui::SetTooltip("%s: %s\n%s per token and layer: %s\nx %lld tokens x %lld layers x 2 bytes (BF16)",
+                              names[i].c_str(), methods[i].what.c_str(), methods[i].formula.c_str(),
+                              with_commas(methods[i].elements_per_token_per_layer).c_str(), static_cast<long long>(context),
+                              static_cast<long long>(layers));
+    }
+    box.draw->AddLine(ImVec2(plot_min.x, plot_min.y), ImVec2(plot_min.x, plot_max.y), kAxisColor);
+    box.draw->AddText(ImVec2(plot_min.x, plot_max.y + dp(4)), kDimTextColor, "bar length: bytes, from 0 (linear)");
 }
 
-void draw_latent_view(const App& app) {
-    const TraceEntry* c_kv = trace_find(app.trace, "layers.0.attn.c_kv");
-    if (!c_kv) {
-        ImGui::TextDisabled("This trace has no layers.0.attn.c_kv.");
-        return;
-    }
-    const ModelConfig& c = app.trace_config;
-    const int64_t tokens = c_kv->shape.empty() ? 0 : c_kv->shape[0];
-    ImGui::PushTextWrapPos(0);
-    ImGui::Text(
-        "%lld tokens x (c_kv %lld + k_pe %lld) = %s floats per layer. Caching expanded K and V instead "
-        "(naive) would take %lld x %lld heads x (%lld + %lld) = %s.",
-        static_cast<long long>(tokens), static_cast<long long>(c.kv_lora_rank),
-        static_cast<long long>(c.qk_rope_head_dim), with_commas(tokens * (c.kv_lora_rank + c.qk_rope_head_dim)).c_str(),
-        static_cast<long long>(tokens), static_cast<long long>(c.num_attention_heads),
-        static_cast<long long>(c.qk_head_dim()), static_cast<long long>(c.v_head_dim),
-        with_commas(tokens * c.num_attention_heads * (c.qk_head_dim() + c.v_head_dim)).c_str());
-    ImGui::PopTextWrapPos();
-    int64_t unused = 0;
-    tensor_heatmap("c_kv", c_kv->name, c_kv->shape, c_kv->values, ui.c_kv_scale, app.tokens, unused,
-                   ImGui::GetContentRegionAvail());
-}
-
-void draw_probs_view(const App& app) {
-    const TraceEntry* probs = trace_find(app.trace, "layers.0.attn.probs");
-    if (!probs) {
-        ImGui::TextDisabled("This trace has no layers.0.attn.probs.");
-        return;
-    }
-    ImGui::PushTextWrapPos(0);
-    ImGui::TextDisabled("Each row is a query token and sums to 1; above the diagonal is the causal mask (0).");
-    ImGui::PopTextWrapPos();
-    tensor_heatmap("probs", probs->name, probs->shape, probs->values, ui.probs_scale, app.tokens, ui.head,
-                   ImGui::GetContentRegionAvail());
+void draw_bytes_view(const App& app) {
+    const ModelConfig config = preset_config(ui.preset);
+    // In the order of the text: MHA, GQA, MQA, then MLA naive (what absorbing avoids) and MLA.
+    std::vector<KvCacheMethod> methods = kv_cache_methods(config, ui.groups);
+    std::stable_partition(methods.begin(), methods.end(), [](const KvCacheMethod& m) { return m.name != "MLA"; });
+    const KvCacheMethod& mla = methods.back();
+    const int64_t context = std::max<int64_t>(1, static_cast<int64_t>(ui.stepper.decoded));
+    const bool own_model = ui.preset == app.model.name;
+    char text[512];
+    std::snprintf(text, sizeof text,
+                  "%s: %lld layers. MLA caches %lld + %lld = %s numbers per token and layer, %.1fx fewer than MHA; "
+                  "each token adds that much to every bar. At %s tokens: MHA %s, MLA %s.",
+                  own_model ? "The model's dimensions" : (ui.preset + " dimensions").c_str(),
+                  static_cast<long long>(config.num_hidden_layers), static_cast<long long>(config.kv_lora_rank),
+                  static_cast<long long>(config.qk_rope_head_dim), with_commas(mla.elements_per_token_per_layer).c_str(),
+                  static_cast<double>(methods[0].elements_per_token) / static_cast<double>(mla.elements_per_token),
+                  with_commas(config.max_position_embeddings).c_str(),
+                  bytes_text(static_cast<double>(methods[0].bytes_for_context(config.max_position_embeddings, kBf16Bytes))).c_str(),
+                  bytes_text(static_cast<double>(mla.bytes_for_context(config.max_position_embeddings, kBf16Bytes))).c_str());
+    wrapped_note(text);
+    ImGui::Text("At the %lld tokens decoded so far:", static_cast<long long>(context));
+    draw_kv_bars(methods, context, config.num_hidden_layers, ImGui::GetContentRegionAvail());
 }
 
 // Once per trace change: the colour scales of its tensors, and the model (generated or loaded)
@@ -144,10 +346,6 @@ void draw_probs_view(const App& app) {
 void refresh(const App& app) {
     if (ui.runs_version == app.trace_version) return;
     ui.runs_version = app.trace_version;
-    const TraceEntry* c_kv = trace_find(app.trace, "layers.0.attn.c_kv");
-    const TraceEntry* probs = trace_find(app.trace, "layers.0.attn.probs");
-    if (c_kv) ui.c_kv_scale = color_scale_for(c_kv->values);
-    if (probs) ui.probs_scale = color_scale_for(probs->values);
     ui.runs_error.clear();
     ui.out_difference.clear();
     try {
@@ -167,13 +365,13 @@ void draw_absorb_view(const App& app) {
         return;
     }
     const TensorDiff& d = ui.out_diff;
-    ImGui::PushTextWrapPos(0);
-    ImGui::TextDisabled(
-        "Naive expands K and V per head from c_kv; absorbed folds W_UK into the query and W_UV after "
-        "attention, and attends to c_kv itself. Same maths, different order of sums:");
-    ImGui::PopTextWrapPos();
-    ImGui::Text("max |naive - absorbed| = %.3g at %s   (%.3g of max |out|)", d.max_abs_error,
-                format_index(d.worst_index, d.shape_a).c_str(), d.max_rel_error);
+    wrapped_note("Absorbed folds W_UK into the query and W_UV after attention, so it attends to c_kv itself: "
+                 "naive's sums in another order.");
+    ImGui::Text("max |naive - absorbed| = %.3g at %s", d.max_abs_error, format_index(d.worst_index, d.shape_a).c_str());
+    char relative[64];
+    std::snprintf(relative, sizeof relative, "(%.3g of max |out|)", d.max_rel_error);
+    same_line_if_fits(text_width(relative));
+    ImGui::TextUnformatted(relative);
     int64_t unused = 0;
     tensor_heatmap("difference", "|naive - absorbed| of " + std::string(kOut), d.shape_a, ui.out_difference,
                    ui.difference_scale, app.tokens, unused, ImGui::GetContentRegionAvail(),
@@ -185,12 +383,27 @@ void draw_absorb_view(const App& app) {
 void draw_mla_panel(App& app) {
     if (ui.preset.empty()) ui.preset = app.analytics_preset;
     refresh(app);
-    view_quadrants({
-        {"kv", "KV cache against context length", draw_kv_view},
-        {"latent", "The latent c_kv the model caches for this prompt (layer 0)", [&] { draw_latent_view(app); }},
-        {"probs", "Attention probabilities per head (layer 0)", [&] { draw_probs_view(app); }},
-        {"absorb", "Naive against absorbed attention (layer 0 output)", [&] { draw_absorb_view(app); }},
-    });
+    refresh_stepper(app);
+    draw_shape_choice();
+    // Decoding on the left, the full height; the bytes and the absorb check on the right.
+    const ImGuiStyle& style = ImGui::GetStyle();
+    const ImVec2 avail = ImGui::GetContentRegionAvail();
+    const float left = std::floor(avail.x * 0.56f), right = avail.x - left - style.ItemSpacing.x;
+    begin_view("decode", "Decoding, one token per press (layer 0)", ImVec2(left, avail.y));
+    draw_decode_view(app);
+    end_view();
+    ImGui::SameLine();
+    ImGui::BeginGroup();
+    const float top = std::floor((avail.y - style.ItemSpacing.y) * 0.52f);
+    begin_view("bytes", "KV cache so far, in bytes", ImVec2(right, top));
+    draw_bytes_view(app);
+    end_view();
+    begin_view("absorb", "Naive against absorbed attention (layer 0)", ImVec2(right, avail.y - top - style.ItemSpacing.y));
+    draw_absorb_view(app);
+    end_view();
+    ImGui::EndGroup();
+    app.report["mla decode"] = std::to_string(ui.stepper.decoded) + " of " + std::to_string(ui.stepper.sequence.size()) +
+                               " tokens in the cache";
 }
 
 }  // namespace seek::viewer

@@ -1,13 +1,18 @@
 // MoE: how DeepSeekMoE's gate spreads tokens over the routed experts, and how V3 keeps that even.
-// Three views:
-//   routing    the token x expert affinities s (or s + b, what selection ranks) with each token's
-//              chosen experts outlined and the expert groups separated; for the toy model also the
-//              prompt's tokens coloured by the expert each goes to first. Either the toy model's
-//              first MoE layer on the prompt (the current trace), or 1024 synthetic tokens through a
-//              generated V2-Lite or V3 gate (256 experts, 8 groups, top-4 groups, top-8)
-//   load       tokens per expert, with the mean and MaxVio = max / mean - 1
-//   balancing  the routing simulator (route_sim.h) at V3 scale: MaxVio step by step without
-//              balancing, with the auxiliary loss and with the bias, run on a worker thread
+// Three sub-views (--view routing | path | balancing):
+//   routing   one MoE layer (a layer selector): the token x expert affinities s, or s + b (what
+//             selection ranks), each on its own colour scale, with each token's chosen experts
+//             outlined, the groups it may not use (group-limited routing) dimmed and the groups
+//             separated; for the prompt also its tokens coloured and numbered by their first
+//             expert. Either the current trace's MoE layers on the prompt, or 1024 synthetic tokens
+//             through a generated V2-Lite or V3 gate (256 experts, 8 groups, top-4 groups, top-8).
+//             Beside it the load: tokens per expert, MaxVio.
+//   path      a token's path: click a token and see its experts in every MoE layer of the current
+//             trace (a layers x experts grid), and the expert load per layer for the whole prompt.
+//             It reads only layers.*.moe.topk_idx (and topk_weight, group_mask when present), so
+//             a full-scale trace (58 layers x 256 experts) shows the same way as the toy's.
+//   balancing the routing simulator (route_sim.h) at V3 scale: MaxVio step by step without
+//             balancing, with the auxiliary loss and with the bias, run on a worker thread.
 #include <imgui.h>
 
 #include <algorithm>
@@ -24,6 +29,7 @@
 #include "core/route_sim.h"
 #include "core/tokenizer.h"
 #include "draw.h"
+#include "layout.h"
 #include "worker.h"
 
 namespace seek::viewer {
@@ -40,8 +46,9 @@ struct GateView {
     Routing routing;
     ExpertLoad load;
     double max_vio = 0;
-    ColorScale scale;             // over s and s + b together, so that the toggle compares like with like
-    bool bias_is_zero = true;     // s + b = s: a fresh gate, whose bias has not been trained
+    ColorScale scale, biased_scale;  // of s, and of s + b
+    bool bias_is_zero = true;        // s + b = s: a fresh gate, whose bias has not been trained
+    std::vector<uint8_t> masked;     // [token, expert]: 1 where the expert's group is not among the token's
     std::vector<int64_t> chosen;  // flat [token, expert] indices of the chosen experts
     Mat weights;                  // [token, expert]: topk_weight where chosen, else 0
     ColorScale weight_scale;
@@ -50,12 +57,29 @@ struct GateView {
 // What the routing heatmap colours.
 enum class Shown { Scores, BiasedScores, Weights };
 
+// Every MoE layer's choices in a trace: what the path view draws.
+struct TracePaths {
+    std::string error;            // why there is nothing to show
+    std::vector<int64_t> layers;  // the MoE layers the trace has topk_idx for, ascending
+    int64_t tokens = 0, k = 0, experts = 0;
+    std::vector<IndexMat> idx;    // per layer [tokens, k]
+    std::vector<Mat> weights;     // per layer [tokens, k], or empty when the trace lacks topk_weight
+    std::vector<Mat> group_mask;  // per layer [tokens, n_group], or empty
+    std::vector<float> load;      // [layers, experts]: tokens routed to each expert
+    std::vector<double> max_vio;  // per layer
+};
+
 struct MoeUi {
     std::string scale;  // "toy": the current trace (the prompt); else a preset: synthetic tokens
+    std::string view;   // "routing" or "path"
     Shown shown = Shown::Scores;
     uint64_t prompt_version = ~0ull;
-    GateView prompt;                            // the current trace's first MoE layer
-    std::map<std::string, GateView> synthetic;  // per preset, made once
+    int64_t layer = -1;                         // the routing view's MoE layer; -1: the first
+    std::vector<int64_t> prompt_layers;         // the MoE layers the current trace has a gate for
+    std::map<int64_t, GateView> prompt;         // the current trace's, per layer, made when shown
+    std::map<std::string, GateView> synthetic;  // per preset and layer ("v3@3"), made when shown
+    TracePaths paths;                           // the current trace's, made once per trace
+    int path_token = -1;                        // the token whose path is shown; -1: the last
 
     // The simulator: its inputs, and the steps finished so far (written by the worker, under its mutex).
     int steps = 300, tokens = 4096;
@@ -104,10 +128,16 @@ GateView make_gate_view(const ModelConfig& config, const std::string& name, Rout
     const Routing& r = v.routing;
     v.load = count_load(config, r.topk_idx, config.topk_group);
     v.max_vio = max_violation(v.load.per_expert);
-    const float lo = std::min(r.scores.minCoeff(), r.biased_scores.minCoeff());
-    const float hi = std::max(r.scores.maxCoeff(), r.biased_scores.maxCoeff());
-    v.scale = color_scale_for({lo, hi});
+    // s and s + b each on their own scale: s is a sigmoid in [0, 1], and s + b may pass 1.
+    v.scale = color_scale_for({r.scores.minCoeff(), r.scores.maxCoeff()});
+    v.biased_scale = color_scale_for({r.biased_scores.minCoeff(), r.biased_scores.maxCoeff()});
     v.bias_is_zero = r.scores == r.biased_scores;
+    // The cells of the groups each token may not use: group-limited routing keeps topk_group groups.
+    const int64_t per_group = r.scores.cols() / std::max<int64_t>(r.group_mask.cols(), 1);
+    v.masked.assign(static_cast<size_t>(r.scores.size()), 0);
+    for (int64_t t = 0; t < r.scores.rows(); ++t)
+        for (int64_t e = 0; e < r.scores.cols(); ++e)
+            v.masked[t * r.scores.cols() + e] = r.group_mask.cols() > 1 && r.group_mask(t, e / per_group) == 0;
     v.weights = Mat::Zero(r.scores.rows(), r.scores.cols());
     for (int64_t t = 0; t < r.topk_idx.rows(); ++t)
         for (int64_t k = 0; k < r.topk_idx.cols(); ++k) {
@@ -118,11 +148,25 @@ GateView make_gate_view(const ModelConfig& config, const std::string& name, Rout
     return v;
 }
 
-GateView prompt_gate_view(const App& app) {
+// The MoE layers whose gate the trace recorded (layers.N.moe.scores), ascending.
+std::vector<int64_t> traced_moe_layers(const Trace& trace, const char* leaf) {
+    std::vector<int64_t> layers;
+    for (const TraceEntry& entry : trace.entries) {
+        long long layer = 0;
+        char rest[64] = {};
+        if (std::sscanf(entry.name.c_str(), "layers.%lld.moe.%63s", &layer, rest) == 2 && std::string(rest) == leaf)
+            layers.push_back(layer);
+    }
+    std::sort(layers.begin(), layers.end());
+    layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+    return layers;
+}
+
+GateView prompt_gate_view(const App& app, int64_t layer) {
     const ModelConfig& config = app.trace_config;
-    const int64_t layer = first_moe_layer(config);
     GateView v;
     v.config = config;
+    if (layer < 0) layer = first_moe_layer(config);
     if (layer < 0) {
         v.error = "The trace's model (" + config.name + ") has no MoE layer.";
         return v;
@@ -140,9 +184,9 @@ GateView prompt_gate_view(const App& app) {
 // kSyntheticTokens tokens through a generated gate at a preset's full scale. The hidden states
 // are N(0, 1): after RMSNorm every token has unit RMS, and an untrained gate has no favourites,
 // so what imbalance shows is chance alone.
-GateView synthetic_gate_view(const std::string& preset, uint64_t seed) {
+GateView synthetic_gate_view(const std::string& preset, int64_t layer, uint64_t seed) {
     const ModelConfig config = preset_config(preset);
-    const int64_t layer = first_moe_layer(config);
+    if (!config.is_moe_layer(layer)) layer = first_moe_layer(config);
     const Mat x = generated_matrix(seed, "viewer.moe.hidden", kSyntheticTokens, config.hidden_size, 1.0f);
     const Routing routing = gate_forward(config, generated_gate_weights(config, layer, seed), x, {});
     return make_gate_view(config, preset + " gate (layer " + std::to_string(layer) + "), synthetic tokens", routing);
@@ -153,34 +197,27 @@ int64_t experts_per_group(const ModelConfig& config) {
 }
 int64_t group_of(const ModelConfig& config, int64_t expert) { return expert / experts_per_group(config); }
 
-// Hue by group, lighter to darker within a group, so that the groups read at a glance.
+// Experts are categories: each its own colour while the palette has enough (the toy's 16), else
+// the colour of its group (V3's 8) and its number written beside.
 ImU32 expert_color(const ModelConfig& config, int64_t expert) {
-    const int64_t per_group = experts_per_group(config);
-    const int64_t group = group_of(config, expert), within = expert % per_group;
-    const float shade = per_group > 1 ? static_cast<float>(within) / static_cast<float>(per_group - 1) : 0;
-    const float hue = config.n_group > 1 ? static_cast<float>(group) / static_cast<float>(config.n_group)
-                                         : 0.8f * static_cast<float>(within) / static_cast<float>(per_group);
-    float r, g, b;
-    ImGui::ColorConvertHSVtoRGB(hue, config.n_group > 1 ? 0.35f + 0.45f * shade : 0.6f,
-                                config.n_group > 1 ? 0.95f - 0.4f * shade : 0.9f, r, g, b);
-    return ImGui::ColorConvertFloat4ToU32(ImVec4(r, g, b, 1));
+    return config.n_routed_experts <= kCategoryColors ? category_color(expert) : category_color(group_of(config, expert));
 }
 
 // The prompt's tokens coloured by their first (highest-ranked) expert, and the legend of those experts.
 void draw_first_experts(const App& app, const GateView& v) {
     const IndexMat& idx = v.routing.topk_idx;
     if (static_cast<int64_t>(app.tokens.size()) != idx.rows()) return;
-    std::vector<ImU32> fills;
+    TokenChipOptions chips;
+    chips.max_rows = 2;
     std::vector<int32_t> firsts;
     for (int64_t t = 0; t < idx.rows(); ++t) {
-        fills.push_back(expert_color(v.config, idx(t, 0)));
+        chips.fills.push_back(expert_color(v.config, idx(t, 0)));
+        chips.labels.push_back("e" + std::to_string(idx(t, 0)));  // more experts than clearly different colours
         if (std::find(firsts.begin(), firsts.end(), idx(t, 0)) == firsts.end()) firsts.push_back(idx(t, 0));
     }
     std::sort(firsts.begin(), firsts.end());
-    ImGui::AlignTextToFramePadding();
-    ImGui::TextUnformatted("Tokens, coloured by their first expert:");
-    ImGui::SameLine();
-    token_chips(app.tokens, 2, fills);
+    ImGui::TextUnformatted("Tokens, coloured and numbered by their first expert:");
+    token_chips(app.tokens, chips);
     ImGui::AlignTextToFramePadding();
     ImGui::TextDisabled("first expert:");
     const ImGuiStyle& style = ImGui::GetStyle();
@@ -228,8 +265,11 @@ void draw_routing_view(const App& app, const GateView& v) {
     std::string note = "s = " + c.scoring_func + "(x W_gate^T) per token and expert. Selection ranks s + b: ";
     note += c.n_group > 1
                 ? "the " + std::to_string(c.topk_group) + " best of " + std::to_string(c.n_group) +
-                      " groups (split by the gaps) stay eligible, and the " + k + " best experts in them are chosen."
+                      " groups (split by the gaps) stay eligible, the others are dimmed, and the " + k +
+                      " best experts in them are chosen."
                 : "the " + k + " best experts are chosen.";
+    if (ui.shown == Shown::BiasedScores && !v.bias_is_zero)
+        note += " s + b has a colour scale of its own: the bias moves it past s's range.";
     if (!gate_has_bias(c))
         note += " This gate has no bias (V2): s + b = s.";
     else if (v.bias_is_zero)
@@ -257,12 +297,20 @@ void draw_routing_view(const App& app, const GateView& v) {
         for (int32_t token : app.tokens) grid.row_labels.push_back(token_label(token));
     grid.marked = v.chosen;
     grid.marked_meaning = "chosen experts";
-    if (c.n_group > 1) grid.col_separator_every = experts_per_group(c);
+    if (c.n_group > 1) {
+        grid.col_separator_every = experts_per_group(c);
+        grid.dimmed = v.masked;
+        grid.dimmed_meaning = "groups the token may not use";
+    }
     const std::vector<int32_t>& tokens = app.tokens;
     grid.note = [&v, prompt, &tokens](int64_t flat) {
         return cell_note(v, prompt ? tokens : std::vector<int32_t>{}, flat);
     };
-    heatmap("affinities", grid, ui.shown == Shown::Weights ? v.weight_scale : v.scale, ImGui::GetContentRegionAvail());
+    heatmap("affinities", grid,
+            ui.shown == Shown::Weights        ? v.weight_scale
+            : ui.shown == Shown::BiasedScores ? v.biased_scale
+                                              : v.scale,
+            ImGui::GetContentRegionAvail());
 }
 
 // Tokens per expert as bars in the experts' colours, the mean as a dashed line.
@@ -280,6 +328,7 @@ void draw_load_chart(const GateView& v, ImVec2 size) {
     const std::string most_text = std::to_string(most);
     const ImVec2 plot_min(box.origin.x + text_width(most_text) + box.pad, box.origin.y + box.line + 6);
     const ImVec2 plot_max(box.origin.x + size.x - box.pad, box.origin.y + size.y - 2 * box.line - 8);
+    record_plot("load", plot_min, ImVec2(std::max(plot_max.x, plot_min.x), std::max(plot_max.y, plot_min.y)));
     if (plot_max.x - plot_min.x < 20 || plot_max.y - plot_min.y < 20) return;
     const float bar_w = (plot_max.x - plot_min.x) / static_cast<float>(experts);
     auto y_of = [&](double n) { return plot_max.y - static_cast<float>(n / top) * (plot_max.y - plot_min.y); };
@@ -336,13 +385,11 @@ void draw_load_chart(const GateView& v, ImVec2 size) {
 void draw_load_view(const GateView& v) {
     const double mean = static_cast<double>(v.load.tokens * v.config.num_experts_per_tok) /
                         static_cast<double>(v.config.n_routed_experts);
-    ImGui::Text("MaxVio = max load / mean load - 1 = %.2f", v.max_vio);
+    ImGui::Text("MaxVio = max / mean - 1 = %.2f", v.max_vio);
     char text[256];
     std::snprintf(text, sizeof text,
-                  "The busiest expert gets %.1fx its share. %lld tokens x %lld experts over %lld experts: %.1f each "
-                  "on average, give or take %.1f by chance alone (Poisson), so no batch is perfectly even.",
-                  v.max_vio + 1, static_cast<long long>(v.load.tokens),
-                  static_cast<long long>(v.config.num_experts_per_tok),
+                  "%lld tokens x %lld experts over %lld: %.1f each on average, give or take %.1f by chance alone.",
+                  static_cast<long long>(v.load.tokens), static_cast<long long>(v.config.num_experts_per_tok),
                   static_cast<long long>(v.config.n_routed_experts), mean, std::sqrt(mean));
     wrapped_note(text);
     draw_load_chart(v, ImGui::GetContentRegionAvail());
@@ -377,19 +424,18 @@ void draw_balancing_view(const App& app) {
         start_simulation();
         wait_worker(ui.worker);
     }
-    wrapped_note(
-        "256 experts in 8 groups, top-4 groups, top-8, on synthetic tokens whose experts have drifting "
-        "favourites (route_sim.h). none: the gate as it is; aux_loss: a balance-loss gradient step per step "
-        "(alpha 1e-4); bias: b_i +- gamma (0.001) per step toward the mean load, V3's auxiliary-loss-free way; "
-        "bias+aux: both, as V3 trains.");
+    wrapped_note("V3's 256 experts on synthetic tokens with drifting favourites (route_sim.h). aux_loss: a "
+                 "balance-loss step per step (alpha 1e-4); bias: b_i +- 0.001 per step toward the mean load, V3's "
+                 "auxiliary-loss-free way; bias+aux: both, as V3 trains.");
     ImGui::BeginDisabled(running);
     if (ImGui::Button("Run simulator")) start_simulation();
-    ImGui::SameLine();
-    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
+    const float input_width = ImGui::GetFontSize() * 6;
+    same_line_if_fits(input_width + text_width("steps") + ImGui::GetStyle().ItemInnerSpacing.x);
+    ImGui::SetNextItemWidth(input_width);
     ImGui::InputInt("steps", &ui.steps, 100, 1000);
     ui.steps = std::clamp(ui.steps, 10, 20000);
-    ImGui::SameLine();
-    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
+    same_line_if_fits(input_width + text_width("tokens per step") + ImGui::GetStyle().ItemInnerSpacing.x);
+    ImGui::SetNextItemWidth(input_width);
     ImGui::InputInt("tokens per step", &ui.tokens, 1024, 4096);
     ui.tokens = std::clamp(ui.tokens, 256, 65536);
     ImGui::EndDisabled();
@@ -425,7 +471,8 @@ void draw_balancing_view(const App& app) {
                     static_cast<long long>(ui.ran.tokens));
     }
     if (x.empty()) return;
-    ImGui::SameLine(0, ImGui::GetFontSize() * 2);
+    same_line_if_fits(2 * ImGui::GetFrameHeight() + text_width("per step cumulative") + ImGui::GetFontSize() * 2,
+                      ImGui::GetFontSize() * 2);
     if (ImGui::RadioButton("per step", !ui.accumulated)) ui.accumulated = false;
     ImGui::SameLine();
     if (ImGui::RadioButton("cumulative", ui.accumulated)) ui.accumulated = true;
@@ -435,33 +482,244 @@ void draw_balancing_view(const App& app) {
               ImGui::GetContentRegionAvail());
 }
 
-}  // namespace
+// ---- a token's path --------------------------------------------------------------------------
 
-void draw_moe_panel(App& app) {
-    if (ui.scale.empty()) ui.scale = app.analytics_preset;
-    if (ui.prompt_version != app.trace_version) {
-        ui.prompt_version = app.trace_version;
-        ui.prompt = prompt_gate_view(app);
+// Every MoE layer's choices the trace holds (layers.N.moe.topk_idx, with topk_weight and
+// group_mask when there), checked against the trace's config.
+TracePaths trace_paths(const Trace& trace, const ModelConfig& config) {
+    TracePaths p;
+    p.experts = config.n_routed_experts;
+    for (int64_t layer : traced_moe_layers(trace, "topk_idx")) {
+        const std::string prefix = "layers." + std::to_string(layer) + ".moe.";
+        const TraceEntry& idx = *trace_find(trace, prefix + "topk_idx");
+        if (idx.shape.size() != 2 || (!p.layers.empty() && (idx.shape[0] != p.tokens || idx.shape[1] != p.k))) {
+            p.error = prefix + "topk_idx is " + format_shape(idx.shape) + ", not [tokens, k] like the layers before it";
+            return p;
+        }
+        p.tokens = idx.shape[0];
+        p.k = idx.shape[1];
+        IndexMat m(p.tokens, p.k);
+        for (int64_t i = 0; i < m.size(); ++i) {
+            const float id = idx.values[static_cast<size_t>(i)];
+            if (!(id >= 0 && id < static_cast<float>(p.experts))) {
+                p.error = prefix + "topk_idx holds " + format_value(id) + ", not an expert of the trace's " +
+                          std::to_string(p.experts) + " (its config's n_routed_experts)";
+                return p;
+            }
+            m(i / p.k, i % p.k) = static_cast<int32_t>(id);
+        }
+        p.layers.push_back(layer);
+        p.idx.push_back(m);
+        const TraceEntry* weight = trace_find(trace, prefix + "topk_weight");
+        p.weights.push_back(weight && weight->shape == idx.shape ? matrix_of(*weight) : Mat());
+        const TraceEntry* mask = trace_find(trace, prefix + "group_mask");
+        p.group_mask.push_back(mask && mask->shape.size() == 2 && mask->shape[0] == p.tokens &&
+                                       mask->shape[1] == std::max<int64_t>(config.n_group, 1)
+                                   ? matrix_of(*mask)
+                                   : Mat());
+        const ExpertLoad load = count_load(config, m, config.topk_group);
+        for (int64_t n : load.per_expert) p.load.push_back(static_cast<float>(n));
+        p.max_vio.push_back(max_violation(load.per_expert));
     }
+    if (p.layers.empty())
+        p.error = "The current trace has no layers.N.moe.topk_idx: no MoE layer ran. A live run of a checkpoint has "
+                  "every layer; for generated weights, or a full-scale trace: seek step --layers N --filter "
+                  "'layers.*.moe.*' --trace FILE, then seekscope --trace FILE.";
+    return p;
+}
+
+void draw_path_grid(const App& app, const TracePaths& p, int64_t token, ImVec2 size) {
+    const ModelConfig& c = app.trace_config;
+    const int64_t layers = static_cast<int64_t>(p.layers.size());
+    // Chosen cells carry the expert's weight (1 when the trace has no weights), the rest 0.
+    static std::vector<float> values;
+    static std::vector<uint8_t> dimmed;
+    values.assign(static_cast<size_t>(layers * p.experts), 0.0f);
+    dimmed.assign(values.size(), 0);
+    std::vector<int64_t> chosen;
+    bool weighted = true;
+    for (int64_t l = 0; l < layers; ++l) {
+        weighted = weighted && p.weights[l].size() > 0;
+        for (int64_t k = 0; k < p.k; ++k) {
+            const int64_t e = p.idx[l](token, k);
+            values[l * p.experts + e] = p.weights[l].size() > 0 ? p.weights[l](token, k) : 1.0f;
+            chosen.push_back(l * p.experts + e);
+        }
+        if (p.group_mask[l].size() > 0)
+            for (int64_t e = 0; e < p.experts; ++e)
+                dimmed[l * p.experts + e] = p.group_mask[l](token, group_of(c, e)) == 0;
+    }
+    Grid grid;
+    grid.values = values.data();
+    grid.rows = layers;
+    grid.cols = p.experts;
+    grid.name = weighted ? "topk_weight" : "chosen";
+    grid.shape = {layers, p.experts};
+    grid.row_axis = "MoE layer";
+    grid.col_axis = "expert";
+    for (int64_t layer : p.layers) grid.row_labels.push_back(std::to_string(layer));
+    grid.marked = chosen;
+    grid.marked_meaning = "its experts";
+    if (c.n_group > 1) {
+        grid.col_separator_every = experts_per_group(c);
+        if (std::any_of(dimmed.begin(), dimmed.end(), [](uint8_t d) { return d != 0; })) {
+            grid.dimmed = dimmed;
+            grid.dimmed_meaning = "groups it may not use";
+        }
+    }
+    const std::vector<int64_t>& trace_layers = p.layers;
+    const int64_t experts = p.experts;
+    const TracePaths* paths = &p;
+    grid.note = [&trace_layers, experts, paths, token, &c](int64_t flat) {
+        const int64_t l = flat / experts, e = flat % experts;
+        std::string text = "layer " + std::to_string(trace_layers[l]) + ", expert " + std::to_string(e) + " (group " +
+                           std::to_string(group_of(c, e)) + "): ";
+        for (int64_t k = 0; k < paths->k; ++k)
+            if (paths->idx[l](token, k) == e)
+                return text + "chosen, rank " + std::to_string(k + 1) + " of " + std::to_string(paths->k);
+        return text + "not chosen";
+    };
+    float most = 0;
+    for (float v : values) most = std::max(most, v);
+    heatmap("path", grid, {ColorMap::Magnitude, 0, std::max(most, 1e-6f)}, size);
+}
+
+void draw_layer_load(const App& app, const TracePaths& p, ImVec2 size) {
+    const ModelConfig& c = app.trace_config;
+    const int64_t layers = static_cast<int64_t>(p.layers.size());
+    Grid grid;
+    grid.values = p.load.data();
+    grid.rows = layers;
+    grid.cols = p.experts;
+    grid.name = "tokens routed";
+    grid.shape = {layers, p.experts};
+    grid.row_axis = "MoE layer";
+    grid.col_axis = "expert";
+    for (int64_t layer : p.layers) grid.row_labels.push_back(std::to_string(layer));
+    if (c.n_group > 1) grid.col_separator_every = experts_per_group(c);
+    const TracePaths* paths = &p;
+    grid.note = [paths](int64_t flat) {
+        const int64_t l = flat / paths->experts;
+        return "this layer's MaxVio: " + format_value(paths->max_vio[static_cast<size_t>(l)]);
+    };
+    float most = 0;
+    for (float v : p.load) most = std::max(most, v);
+    heatmap("load per layer", grid, {ColorMap::Magnitude, 0, std::max(most, 1.0f)}, size);
+}
+
+void draw_path_view(App& app) {
+    TracePaths& p = ui.paths;
+    if (!p.error.empty()) {
+        wrapped_note(p.error);
+        return;
+    }
+    const int tokens = static_cast<int>(p.tokens);
+    if (ui.path_token < 0 || ui.path_token >= tokens) ui.path_token = tokens - 1;
+    ImGui::TextUnformatted("Click a token to follow it through the layers:");
+    TokenChipOptions chips;
+    chips.max_rows = 2;
+    chips.selected = ui.path_token;
+    chips.clicked = &ui.path_token;
+    if (static_cast<int>(app.tokens.size()) == tokens) {
+        token_chips(app.tokens, chips);
+    } else {  // a trace without its tokens: positions
+        ImGui::SetNextItemWidth(ImGui::GetFontSize() * 12);
+        ImGui::SliderInt("token position", &ui.path_token, 0, tokens - 1);
+    }
+    const int64_t token = ui.path_token;
+    const ModelConfig& c = app.trace_config;
+    std::string first_layer;
+    for (int64_t k = 0; k < p.k; ++k) first_layer += (k ? " " : "") + std::to_string(p.idx.front()(token, k));
+    app.report["moe path"] = "token " + std::to_string(token) + ": " + std::to_string(p.layers.size()) + " MoE layers x " +
+                             std::to_string(p.experts) + " experts; in layer " + std::to_string(p.layers.front()) +
+                             " experts " + first_layer;
+
+    const ImGuiStyle& style = ImGui::GetStyle();
+    const ImVec2 avail = ImGui::GetContentRegionAvail();
+    const float left = std::floor((avail.x - style.ItemSpacing.x) * 0.5f);
+    const std::string who = token < static_cast<int64_t>(app.tokens.size())
+                                ? "'" + token_label(app.tokens[static_cast<size_t>(token)]) + "'"
+                                : "token " + std::to_string(token);
+    begin_view("path", "The path of " + who + " (position " + std::to_string(token) + ")", ImVec2(left, avail.y));
+    wrapped_note("Its " + std::to_string(p.k) + " experts in each MoE layer, coloured by their weight in the "
+                 "layer's output. Each layer's gate decides on its own, so the experts change from layer to layer.");
+    draw_path_grid(app, p, token, ImGui::GetContentRegionAvail());
+    end_view();
+    ImGui::SameLine();
+    begin_view("layer load", "Expert load per layer for the whole prompt (" + std::to_string(p.tokens) + " tokens)",
+               ImVec2(avail.x - left - style.ItemSpacing.x, avail.y));
+    double worst = 0;
+    size_t worst_layer = 0;
+    for (size_t l = 0; l < p.max_vio.size(); ++l)
+        if (p.max_vio[l] > worst) {
+            worst = p.max_vio[l];
+            worst_layer = l;
+        }
+    char text[256];
+    std::snprintf(text, sizeof text,
+                  "Tokens routed to each expert, layer by layer (%lld x %lld assignments per layer). MaxVio is worst "
+                  "in layer %lld: %.2f. Hover a row for its MaxVio.",
+                  static_cast<long long>(p.tokens), static_cast<long long>(p.k),
+                  static_cast<long long>(p.layers[worst_layer]), worst);
+    wrapped_note(text);
+    (void)c;
+    draw_layer_load(app, p, ImGui::GetContentRegionAvail());
+    end_view();
+}
+
+// ---- one layer ---------------------------------------------------------------------------------
+
+// The MoE layer to show: a combo over the trace's (or the preset's) MoE layers.
+void draw_layer_choice(const std::vector<int64_t>& layers) {
+    if (layers.empty()) return;
+    if (std::find(layers.begin(), layers.end(), ui.layer) == layers.end()) ui.layer = layers.front();
+    const std::string label = "layer " + std::to_string(ui.layer);
+    same_line_if_fits(ImGui::GetFontSize() * 9 + text_width("MoE layer"), ImGui::GetFontSize() * 2);
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
+    if (ImGui::BeginCombo("MoE layer", label.c_str())) {
+        for (int64_t layer : layers)
+            if (ImGui::Selectable(("layer " + std::to_string(layer)).c_str(), layer == ui.layer)) ui.layer = layer;
+        ImGui::EndCombo();
+    }
+}
+
+void draw_routing_views(App& app) {
     ImGui::AlignTextToFramePadding();
     ImGui::TextUnformatted("Gate:");
     for (const std::string& name : preset_names()) {
-        ImGui::SameLine();
         const std::string label = name == "toy" ? "the prompt (current trace)" : name;
+        radio_same_line_if_fits(label);
         if (ImGui::RadioButton(label.c_str(), ui.scale == name)) ui.scale = name;
     }
-    ImGui::SameLine(0, ImGui::GetFontSize() * 3);
-    ImGui::TextUnformatted("Colour:");
+    std::vector<int64_t> layers;
+    if (ui.scale == "toy") {
+        layers = ui.prompt_layers;
+    } else {
+        const ModelConfig config = preset_config(ui.scale);
+        for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer)
+            if (config.is_moe_layer(layer)) layers.push_back(layer);
+    }
+    draw_layer_choice(layers);
     const std::pair<Shown, const char*> choices[] = {
         {Shown::Scores, "scores s"}, {Shown::BiasedScores, "s + b"}, {Shown::Weights, "weights (0: not chosen)"}};
+    same_line_if_fits(text_width("Colour:"), ImGui::GetFontSize() * 2);
+    ImGui::TextUnformatted("Colour:");
     for (const auto& [shown, label] : choices) {
-        ImGui::SameLine();
+        radio_same_line_if_fits(label);
         if (ImGui::RadioButton(label, ui.shown == shown)) ui.shown = shown;
     }
 
-    if (ui.scale != "toy" && !ui.synthetic.count(ui.scale))
-        ui.synthetic[ui.scale] = synthetic_gate_view(ui.scale, app.seed);
-    const GateView& v = ui.scale == "toy" ? ui.prompt : ui.synthetic[ui.scale];
+    const GateView* shown = nullptr;
+    if (ui.scale == "toy") {
+        if (!ui.prompt.count(ui.layer)) ui.prompt[ui.layer] = prompt_gate_view(app, ui.layer);
+        shown = &ui.prompt[ui.layer];
+    } else {
+        const std::string key = ui.scale + "@" + std::to_string(ui.layer);
+        if (!ui.synthetic.count(key)) ui.synthetic[key] = synthetic_gate_view(ui.scale, ui.layer, app.seed);
+        shown = &ui.synthetic[key];
+    }
+    const GateView& v = *shown;
+    app.report["moe routing"] = v.name.empty() ? v.error : v.name;
 
     const ImGuiStyle& style = ImGui::GetStyle();
     const ImVec2 avail = ImGui::GetContentRegionAvail();
@@ -472,18 +730,50 @@ void draw_moe_panel(App& app) {
         draw_routing_view(app, v);
     else
         wrapped_note(v.error);
-    ImGui::EndChild();
+    end_view();
     ImGui::SameLine();
-    ImGui::BeginGroup();
-    const float load_height = std::floor((avail.y - style.ItemSpacing.y) * 0.45f);
-    begin_view("load", "Expert load: tokens per routed expert", ImVec2(right, load_height));
+    begin_view("load", "Expert load: tokens per routed expert", ImVec2(right, avail.y));
     if (v.error.empty()) draw_load_view(v);
-    ImGui::EndChild();
-    begin_view("balancing", "Balancing at V3 scale: the routing simulator",
-               ImVec2(right, avail.y - load_height - style.ItemSpacing.y));
-    draw_balancing_view(app);
-    ImGui::EndChild();
-    ImGui::EndGroup();
+    end_view();
+}
+
+}  // namespace
+
+void draw_moe_panel(App& app) {
+    if (ui.scale.empty()) ui.scale = app.analytics_preset;
+    if (ui.view.empty()) ui.view = app.view == "path" || app.view == "balancing" ? app.view : "routing";
+    if (ui.prompt_version != app.trace_version) {
+        ui.prompt_version = app.trace_version;
+        ui.prompt.clear();
+        ui.prompt_layers = traced_moe_layers(app.trace, "scores");
+        ui.paths = trace_paths(app.trace, app.trace_config);
+    }
+    // The two sub-views as tabs; --view picks the first one shown.
+    static bool first_frame = true;
+    if (ImGui::BeginTabBar("moe views")) {
+        const std::pair<const char*, const char*> views[] = {{"routing", "One layer: routing and load"},
+                                                             {"path", "A token's path through the layers"},
+                                                             {"balancing", "Balancing at V3 scale"}};
+        const std::string requested = ui.view;
+        for (const auto& [name, title] : views) {
+            if (begin_tab(title, name, first_frame && requested == name)) {
+                ui.view = name;
+                if (ui.view == std::string("path")) {
+                    draw_path_view(app);
+                } else if (ui.view == std::string("balancing")) {
+                    begin_view("balancing", "The routing simulator: MaxVio step by step, three ways to balance",
+                               ImGui::GetContentRegionAvail());
+                    draw_balancing_view(app);
+                    end_view();
+                } else {
+                    draw_routing_views(app);
+                }
+                ImGui::EndTabItem();
+            }
+        }
+        ImGui::EndTabBar();
+    }
+    first_frame = false;
 }
 
 }  // namespace seek::viewer

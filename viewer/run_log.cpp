@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+
+#include "core/fileio.h"
 
 namespace seek::viewer {
 
@@ -93,7 +95,13 @@ LogSamples read_samples(const json& line) {
             completion.advantage = number(item, "advantage", at);
             completion.correct = boolean(item, "correct", at, false);
             completion.well_formed = boolean(item, "well_formed", at, false);
-            if (item.contains("length")) completion.length = static_cast<int64_t>(number(item, "length", at));
+            if (item.contains("length")) {
+                // Range-checked before the cast: a double beyond int64 (1e300) has no integer value.
+                const double length = number(item, "length", at);
+                if (!(length >= 0 && length <= 1e15))
+                    throw LineError(at + "\"length\" is " + item["length"].dump() + ", not a token count");
+                completion.length = static_cast<int64_t>(length);
+            }
             prompt.completions.push_back(std::move(completion));
         }
         samples.prompts.push_back(std::move(prompt));
@@ -115,8 +123,8 @@ std::vector<double> RunLog::scalar(const std::string& key) const {
 }
 
 RunLog load_run_log(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error(path + ": cannot open");
+    // A regular file of a sane size: a FIFO or a directory is refused before it is opened.
+    std::istringstream in(seek::read_regular_file(path, uint64_t{1} << 32));
     RunLog log;
     log.path = path;
     bool kind_known = false;

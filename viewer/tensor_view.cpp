@@ -2,32 +2,28 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <imgui.h>
 
+#include "core/glossary.h"
 #include "core/tokenizer.h"
 
 namespace seek::viewer {
 
-static bool ends_with(const std::string& name, const std::string& suffix) {
-    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 std::vector<std::string> tensor_axes(const std::string& name, size_t rank) {
-    if (rank == 3 && (ends_with(name, "attn.scores") || ends_with(name, "attn.probs")))
-        return {"head", "query token", "key token"};
-    if (rank == 3) return {"token", "head", "dim"};
-    if (rank == 2) {
-        // What the columns of a [tokens, columns] trace tensor are (design.md's names).
-        static const std::pair<const char*, const char*> columns[] = {
-            {"attn.c_kv", "latent dim"},      {"attn.kv_a", "latent + rope dim"},   {"attn.k_pe", "rope dim"},
-            {"attn.q_a", "query latent dim"}, {"attn.q_norm", "query latent dim"},  {"moe.scores", "expert"},
-            {"moe.biased_scores", "expert"},  {"moe.group_scores", "expert group"}, {"moe.group_mask", "expert group"},
-            {"moe.topk_idx", "choice"},       {"moe.topk_weight", "choice"},        {"logits", "vocabulary id"},
-        };
-        for (const auto& [suffix, column] : columns)
-            if (ends_with(name, suffix)) return {"token", column};
-        return {"token", "hidden dim"};
+    // The glossary's names (core/glossary.h, also in trace files' metadata), said in words: the
+    // query and key axes of attention are tokens, and the tick labels of token axes are the text.
+    std::vector<std::string> axes = seek::tensor_axes(name);
+    if (axes.size() == rank) {
+        for (std::string& axis : axes) {
+            if (axis == "query" || axis == "key") axis += " token";
+            if (axis == "k") axis = "choice (k)";
+            std::replace(axis.begin(), axis.end(), '_', ' ');
+        }
+        return axes;
     }
-    std::vector<std::string> axes;
+    axes.clear();
+    if (rank == 2) return {"token", "column"};
     for (size_t i = 0; i < rank; ++i) axes.push_back(rank == 1 ? "dim" : "axis " + std::to_string(i));
     return axes;
 }
@@ -62,13 +58,77 @@ Grid tensor_grid(const std::string& name, const Shape& shape, const std::vector<
     return grid;
 }
 
+namespace {
+
+// All slices of the first axis side by side (every head's attention at once), on the tensor's
+// one colour scale, in the arrangement that gives the cells the most room.
+int64_t small_multiples(const std::string& name, const Shape& shape, const std::vector<float>& values,
+                        const ColorScale& scale, const std::vector<int32_t>& tokens, ImVec2 size, int64_t outline,
+                        const std::function<std::string(int64_t)>& note) {
+    const ImGuiStyle& style = ImGui::GetStyle();
+    const int64_t count = shape[0];
+    const std::string axis = tensor_axes(name, shape.size())[0];
+    const Grid first = tensor_grid(name, shape, values, 0, tokens);
+    const float legend_w = color_legend_width(scale), line = ImGui::GetTextLineHeightWithSpacing();
+    const ImVec2 room(size.x - legend_w, size.y - line);  // a caption line below
+    int64_t columns = 1;
+    float best = 0;
+    for (int64_t c = 1; c <= count; ++c) {
+        const int64_t rows = (count + c - 1) / c;
+        const float w = (room.x - style.ItemSpacing.x * (c - 1)) / c, h = (room.y - style.ItemSpacing.y * (rows - 1)) / rows;
+        const float cell = std::min(w / static_cast<float>(first.cols + 2), (h - line) / static_cast<float>(first.rows + 2));
+        if (cell > best) {
+            best = cell;
+            columns = c;
+        }
+    }
+    const int64_t rows = (count + columns - 1) / columns;
+    const ImVec2 each(std::floor((room.x - style.ItemSpacing.x * (columns - 1)) / columns),
+                      std::floor((room.y - style.ItemSpacing.y * (rows - 1)) / rows));
+    int64_t hovered = -1;
+    const ImVec2 start = ImGui::GetCursorScreenPos();
+    for (int64_t i = 0; i < count; ++i) {
+        ImGui::SetCursorScreenPos(ImVec2(start.x + (i % columns) * (each.x + style.ItemSpacing.x),
+                                         start.y + (i / columns) * (each.y + style.ItemSpacing.y)));
+        ImGui::BeginGroup();
+        ImGui::Text("%s %lld", axis.c_str(), static_cast<long long>(i));
+        Grid grid = tensor_grid(name, shape, values, i, tokens);
+        grid.note = note;
+        grid.legend = false;
+        grid.caption = false;
+        ImGui::PushID(static_cast<int>(i));
+        const int64_t h = heatmap("map", grid, scale, ImVec2(each.x, each.y - line), outline);
+        ImGui::PopID();
+        ImGui::EndGroup();
+        if (h >= 0) hovered = h;
+    }
+    ImGui::SetCursorScreenPos(ImVec2(start.x + room.x, start.y));
+    color_legend("legend", scale, ImVec2(legend_w, room.y));
+    ImGui::SetCursorScreenPos(ImVec2(start.x, start.y + room.y));
+    char caption[256];
+    std::snprintf(caption, sizeof caption, "rows: %s (%lld), columns: %s (%lld), one colour scale", first.row_axis.c_str(),
+                  static_cast<long long>(first.rows), first.col_axis.c_str(), static_cast<long long>(first.cols));
+    const std::string text = text_width(caption) <= size.x ? caption : "one colour scale for all";
+    ImGui::TextDisabled("%s", text.c_str());
+    return hovered;
+}
+
+}  // namespace
+
 int64_t tensor_heatmap(const char* id, const std::string& name, const Shape& shape, const std::vector<float>& values,
                        const ColorScale& scale, const std::vector<int32_t>& tokens, int64_t& first, ImVec2 size,
                        int64_t outline, std::function<std::string(int64_t)> note) {
     ImGui::PushID(id);
     float slider_height = 0;
+    // Attention has a few heads: all of them at once by default (one at a time with the box off).
+    const bool per_head = shape.size() == 3 && shape[0] > 1 && tensor_axes(name, 3)[0] == "head";
+    bool* all = ImGui::GetStateStorage()->GetBoolRef(ImGui::GetID("all slices"), per_head && shape[0] <= 16);
     if (shape.size() >= 3 && shape[0] > 1) {  // a single slice needs no slider
         const std::string axis = tensor_axes(name, shape.size())[0];
+        if (per_head) {
+            ImGui::Checkbox("all heads", all);
+            ImGui::SameLine();
+        }
         first = std::clamp<int64_t>(first, 0, shape[0] - 1);
         std::string format = axis + " %d of 0.." + std::to_string(shape[0] - 1);
         if (axis == "token" && static_cast<int64_t>(tokens.size()) == shape[0]) {
@@ -77,14 +137,24 @@ int64_t tensor_heatmap(const char* id, const std::string& name, const Shape& sha
             format += "  ('" + text + "')";
         }
         int value = static_cast<int>(first);
-        ImGui::SetNextItemWidth(std::min(size.x, ImGui::GetFontSize() * 24));
-        ImGui::SliderInt("##first", &value, 0, static_cast<int>(shape[0] - 1), format.c_str());
+        if (per_head && *all) {
+            ImGui::NewLine();
+        } else {
+            ImGui::SetNextItemWidth(std::min(ImGui::GetContentRegionAvail().x, ImGui::GetFontSize() * 24));
+            ImGui::SliderInt("##first", &value, 0, static_cast<int>(shape[0] - 1), format.c_str());
+        }
         first = value;
         slider_height = ImGui::GetFrameHeightWithSpacing();
     }
-    Grid grid = tensor_grid(name, shape, values, first, tokens);
-    grid.note = std::move(note);
-    const int64_t hovered = heatmap("map", grid, scale, ImVec2(size.x, size.y - slider_height), outline);
+    const ImVec2 room(size.x, size.y - slider_height);
+    int64_t hovered;
+    if (per_head && *all) {
+        hovered = small_multiples(name, shape, values, scale, tokens, room, outline, note);
+    } else {
+        Grid grid = tensor_grid(name, shape, values, first, tokens);
+        grid.note = std::move(note);
+        hovered = heatmap("map", grid, scale, room, outline);
+    }
     ImGui::PopID();
     return hovered;
 }

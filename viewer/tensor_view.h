@@ -13,8 +13,8 @@
 
 namespace seek::viewer {
 
-// One name per axis: scores and probs are [head, query token, key token]; other 3-D tensors
-// [token, head, dim]; 2-D ones [token, <what the columns are>] ("latent dim" for c_kv).
+// One name per axis, in words: the glossary's (core/glossary.h) when it knows the name and the
+// rank matches ("head", "query token", "key token" for attn.probs), else generic ones.
 std::vector<std::string> tensor_axes(const std::string& name, size_t rank);
 
 // The tensor itself when it has one or two axes; for more, slice `first` of the first axis with
