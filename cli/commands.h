@@ -4,10 +4,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "../core/bpe.h"
 #include "../core/config.h"
+#include "../core/stream.h"
 #include "../common/args.h"
 
 namespace seek::cli {
@@ -45,6 +48,24 @@ std::string model_dir_from_args(const ParsedArgs& args);
 std::vector<int32_t> tokens_of_prompt(const std::string& text, const std::string& option);
 // --prompt TEXT through the toy tokenizer, checked against the config's vocabulary and positions.
 std::vector<int32_t> prompt_from_args(const ParsedArgs& args, const ModelConfig& config);
+
+// A checkpoint folder's tokenizer: DeepSeek's BPE from DIR/tokenizer.json (with the BOS that
+// tokenizer_config.json names) when the folder has one, the toy's character tokenizer otherwise.
+struct CheckpointTokenizer {
+    std::shared_ptr<const BpeTokenizer> bpe;  // null: the toy's tokenizer
+    // The prompt's ids with BOS in front (the toy's <bos> unless the prompt starts with it).
+    std::vector<int32_t> encode_prompt(const std::string& prompt, const std::string& option) const;
+    std::string piece(int32_t id) const;  // one token, printable
+};
+CheckpointTokenizer checkpoint_tokenizer(const std::string& directory);
+
+// --memory 16G: bytes with an optional K, M, G or T suffix (powers of 1024).
+int64_t memory_from_args(const ParsedArgs& args, const std::string& option = "memory");
+
+// `--model DIR` read in place (core/stream.h) with --memory (default 16G) and --expert-seed from
+// the command line; a budget too small for one layer is a UsageError. Its source draws a progress
+// bar over `layer_calls` layers.
+StreamedModel open_streamed_from_args(const ParsedArgs& args, bool head, int64_t layer_calls);
 
 // For work that frees and allocates the same large matrices over and over (the routing simulator's
 // tokens x experts scores, the MoE bench's 176 MB experts): glibc hands such blocks back to the

@@ -9,6 +9,7 @@
 #include "../core/norm.h"
 #include "../core/embedding.h"
 #include "../core/route_sim.h"
+#include "../core/stream.h"
 #include "../core/tokenizer.h"
 #include "commands.h"
 #include "progress.h"
@@ -34,6 +35,11 @@ static const CommandSpec route_spec = {
     "The top num_experts_per_tok eligible experts get weights from the UNBIASED scores, divided by their\n"
     "sum when norm_topk_prob, times routed_scaling_factor (V3: 2.5). Ties go to the lower index.\n"
     "MaxVio = max load / mean load - 1: 0 when every expert gets its share.\n\n"
+    "--model DIR: a checkpoint's own routing. The prompt (tokenized with the folder's tokenizer.json when\n"
+    "it has one) runs through every layer, read in place under --memory as in `seek step --model`, and\n"
+    "each token's experts in every MoE layer are printed (--json: {tokens, pieces, layers: [{layer,\n"
+    "topk_idx, topk_weight}]}).\n"
+    "  seek route --model /path/to/DeepSeek-V3 --prompt 'The capital of France is' --memory 16G\n\n"
     "Without --simulate: routes the prompt through one MoE layer's gate (generated from --seed; the\n"
     "input is RMSNorm of the token embeddings, no attention before it) and prints each token's experts\n"
     "and weights, the load per expert and per group, and MaxVio.\n\n"
@@ -55,6 +61,9 @@ static const CommandSpec route_spec = {
     {
         preset_option("toy"),
         config_option(),
+        {"model", "DIR", "route the prompt through this checkpoint's every MoE layer", ""},
+        {"memory", "SIZE", "--model: budget for weights held at once, e.g. 16G (default 16G)", ""},
+        {"expert-seed", "N", "--model: generate routed experts the checkpoint lacks from seed N", ""},
         {"prompt", "TEXT", "prompt to route (without --simulate)", "12+34="},
         {"layer", "N", "MoE layer whose gate routes the prompt (default: the first MoE layer)", ""},
         {"seed", "N", "seed of the generated weights, or of the simulator", "0"},
@@ -274,9 +283,74 @@ static int route_simulate(const ParsedArgs& args, const ModelConfig& config) {
     return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// A checkpoint's routing: every MoE layer, every token
+
+static int route_model(const ParsedArgs& args) {
+    for (const char* generated_only : {"preset", "config", "layer", "seed", "simulate"})
+        if (args.flag(generated_only)) throw UsageError(std::string("--") + generated_only + " is not for --model");
+    const std::string directory = args.str("model");
+    const CheckpointTokenizer tokenizer = checkpoint_tokenizer(directory);
+    const ModelConfig config = load_config(directory + "/config.json");
+    const StreamedModel model = open_streamed_from_args(args, false, config.num_hidden_layers);
+    if (config.n_routed_experts == 0) throw UsageError(directory + " has no routed experts");
+    const std::vector<int32_t> tokens = tokenizer.encode_prompt(args.str("prompt"), "--prompt");
+    try {
+        check_tokens(config, tokens);
+    } catch (const std::runtime_error& error) {
+        throw UsageError(std::string("--prompt: ") + error.what());
+    }
+    TraceOptions options;
+    options.filters = {"layers.*.moe.topk_idx", "layers.*.moe.topk_weight"};
+    const Trace trace = trace_source(config, model.source, tokens, options);
+    const int64_t T = static_cast<int64_t>(tokens.size()), K = config.num_experts_per_tok;
+
+    nlohmann::json out = {{"model", directory}, {"tokens", tokens}, {"pieces", nlohmann::json::array()}};
+    for (int32_t token : tokens) out["pieces"].push_back(tokenizer.piece(token));
+    std::vector<int64_t> moe_layers;
+    for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
+        const std::string prefix = "layers." + std::to_string(layer) + ".moe.";
+        const TraceEntry* idx = trace_find(trace, prefix + "topk_idx");
+        const TraceEntry* weight = trace_find(trace, prefix + "topk_weight");
+        if (!idx || !weight) continue;
+        moe_layers.push_back(layer);
+        nlohmann::json entry = {{"layer", layer}};
+        for (int64_t t = 0; t < T; ++t) {
+            std::vector<int> experts;
+            std::vector<float> weights;
+            for (int64_t k = 0; k < K; ++k) {
+                experts.push_back(static_cast<int>(idx->values[t * K + k]));
+                weights.push_back(weight->values[t * K + k]);
+            }
+            entry["topk_idx"].push_back(experts);
+            entry["topk_weight"].push_back(weights);
+        }
+        out["layers"].push_back(entry);
+    }
+    if (args.flag("json")) {
+        std::printf("%s\n", out.dump().c_str());
+        return 0;
+    }
+    std::printf("seek route: %s, %lld tokens, %zu MoE layers\n%s\n", directory.c_str(), static_cast<long long>(T),
+                moe_layers.size(), gate_summary(config).c_str());
+    for (int64_t t = 0; t < T; ++t) {
+        std::printf("\ntoken %lld '%s' (id %d): experts, best first, per MoE layer\n", static_cast<long long>(t),
+                    tokenizer.piece(tokens[t]).c_str(), tokens[t]);
+        for (size_t i = 0; i < moe_layers.size(); ++i) {
+            std::printf("  layer %3lld:", static_cast<long long>(moe_layers[i]));
+            for (int64_t k = 0; k < K; ++k)
+                std::printf(" %3d (%.3f)", out["layers"][i]["topk_idx"][t][k].get<int>(),
+                            out["layers"][i]["topk_weight"][t][k].get<float>());
+            std::printf("\n");
+        }
+    }
+    return 0;
+}
+
 int run_route(int argc, char** argv) {
     if (wants_help(route_spec, argc, argv)) return 0;
     const ParsedArgs args = parse_args(route_spec, argc, argv);
+    if (args.flag("model")) return route_model(args);
     const ModelConfig config = config_from_args(args);
     if (config.n_routed_experts == 0) throw UsageError(config.name + " has no routed experts");
     return args.flag("simulate") ? route_simulate(args, config) : route_prompt(args, config);

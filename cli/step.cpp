@@ -4,7 +4,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <chrono>
 #include <climits>
 
 #include "../core/analytics.h"
@@ -15,9 +18,11 @@
 #include "../core/mla.h"
 #include "../core/moe.h"
 #include "../core/sample.h"
+#include "../core/stream.h"
 #include "../core/tokenizer.h"
 #include "../gpu/backend.h"
 #include "commands.h"
+#include "progress.h"
 
 namespace seek::cli {
 
@@ -33,8 +38,9 @@ static const CommandSpec step_spec = {
     "Two sources of weights:\n"
     "  --model DIR   a checkpoint (config.json + model.safetensors in the HF layout, F32, BF16 or FP8,\n"
     "                e.g. data/toy/grpo or one `seek train` wrote): every layer, then final_norm and\n"
-    "                logits, and the MTP module's mtp.* names when the model has one. The prompt gets a\n"
-    "                leading <bos> unless it has one, as in `seek generate`.\n"
+    "                logits, and the MTP module's mtp.* names when the model has one. The prompt is\n"
+    "                tokenized with the folder's tokenizer.json (DeepSeek's BPE, BOS in front) when it\n"
+    "                has one, else with the toy's characters (a leading <bos> unless it has one).\n"
     "  otherwise     weights generated from --seed and each tensor's HF name (the same numbers on any\n"
     "                machine) for --preset or --config, blocks 0 .. --layers - 1 only (the toy's layer\n"
     "                0 is dense and layer 1 MoE, so the default shows both; a full-scale V3 layer runs\n"
@@ -57,6 +63,8 @@ static const CommandSpec step_spec = {
     "  seek compare cpu.safetensors emu.safetensors --tol auto",
     {
         {"model", "DIR", "run this checkpoint (all layers and the logits) instead of generated weights", ""},
+        {"memory", "SIZE", "--model: budget for weights held at once, e.g. 16G; read layer by layer (default 16G)", ""},
+        {"expert-seed", "N", "--model: generate routed experts the checkpoint lacks from seed N (shape tests)", ""},
         preset_option("toy"),
         config_option(),
         {"prompt", "TEXT", "prompt to run (the toy tokenizer: printable ASCII and its specials)", "12+34="},
@@ -157,16 +165,31 @@ int run_step(int argc, char** argv) {
 
     ModelConfig config;
     ModelWeights weights;
-    if (checkpoint) weights = load_model(args.str("model"), config);
-    else config = config_from_args(args);
+    CheckpointTokenizer tokenizer;
+    const std::string directory = checkpoint ? args.str("model") : "";
+    for (const char* model_only : {"memory", "expert-seed"})
+        if (args.flag(model_only) && !checkpoint) throw UsageError(std::string("--") + model_only + " is for --model");
+    // Full scale: the weights in FP32 would exceed the budget, so the checkpoint is read in place.
+    const int64_t memory = args.flag("memory") ? memory_from_args(args) : int64_t{16} << 30;
+    bool streaming = false, full_scale = false;
+    if (checkpoint) {
+        config = load_config(directory + "/config.json");
+        full_scale = model_fp32_bytes(config) > memory;
+        streaming = full_scale || args.flag("memory") || args.flag("expert-seed");
+        tokenizer = checkpoint_tokenizer(directory);
+        if (!streaming) weights = load_model(directory, config);
+    } else {
+        config = config_from_args(args);
+    }
+    if (full_scale && !args.flag("filter")) options.filters = {"layers.*.moe.topk_idx", "layers.*.moe.topk_weight"};
     const int64_t layers = checkpoint ? config.num_hidden_layers : args.integer("layers");
     if (layers < 1 || layers > config.num_hidden_layers)
         throw UsageError("--layers must be between 1 and num_hidden_layers (" +
                          std::to_string(config.num_hidden_layers) + "), got " + args.str("layers"));
-    std::string prompt = args.str("prompt");
-    if (checkpoint && !args.flag("tokens") && prompt.rfind("<bos>", 0) != 0) prompt = "<bos>" + prompt;
-    const std::vector<int32_t> tokens =
-        args.flag("tokens") ? tokens_from_list(args.str("tokens")) : tokens_of_prompt(prompt, "--prompt");
+    const std::string prompt = args.str("prompt");
+    const std::vector<int32_t> tokens = args.flag("tokens") ? tokens_from_list(args.str("tokens"))
+                                        : checkpoint        ? tokenizer.encode_prompt(prompt, "--prompt")
+                                                            : tokens_of_prompt(prompt, "--prompt");
     try {
         check_tokens(config, tokens);
     } catch (const std::runtime_error& error) {
@@ -174,12 +197,35 @@ int run_step(int argc, char** argv) {
     }
     const int64_t T = static_cast<int64_t>(tokens.size());
     const uint64_t seed = static_cast<uint64_t>(args.integer("seed"));
+    auto piece = [&](int32_t token) { return checkpoint ? tokenizer.piece(token) : token_text(token); };
 
-    Trace trace = checkpoint ? trace_model(config, weights, tokens, options)
-                             : trace_generated(config, seed, layers, tokens, options);
+    const auto start = std::chrono::steady_clock::now();
+    Trace trace;
+    StreamedModel streamed;
+    if (streaming) {
+        Trace wants;  // does the trace want what the head computes?
+        wants.filters = options.filters;
+        const bool head = trace_wants(&wants, "final_norm") || trace_wants(&wants, "logits");
+        streamed = open_streamed_from_args(args, head, layers * (options.decode ? T : 1));
+        const MemoryPlan& plan = streamed.plan;
+        std::printf("reading %s in place (%s of weights in FP32) under --memory %s: dense layer %s, head %s, "
+                    "expert LRU %s (%lld experts of %s)\n",
+                    directory.c_str(), human_bytes(static_cast<double>(model_fp32_bytes(config))).c_str(),
+                    human_bytes(static_cast<double>(memory)).c_str(), human_bytes(static_cast<double>(plan.dense_bytes)).c_str(),
+                    head ? human_bytes(static_cast<double>(plan.head_bytes)).c_str() : "not read",
+                    human_bytes(static_cast<double>(plan.expert_bytes)).c_str(), static_cast<long long>(plan.experts),
+                    human_bytes(static_cast<double>(expert_bytes(config))).c_str());
+        std::fflush(stdout);
+        trace = trace_source(config, streamed.source, tokens, options);
+    } else {
+        trace = checkpoint ? trace_model(config, weights, tokens, options)
+                           : trace_generated(config, seed, layers, tokens, options);
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (checkpoint) {
-        trace.metadata["model"] = args.str("model");
-        trace.metadata["precision"] = precision_name(stored_precision(open_checkpoint(args.str("model"))));
+        trace.metadata["model"] = directory;
+        trace.metadata["precision"] = precision_name(stored_precision(open_checkpoint(directory)));
+        trace.metadata["tokenizer"] = tokenizer.bpe ? "tokenizer.json" : "toy";
     }
     if (!args.flag("tokens")) trace.metadata["prompt"] = prompt;
 
@@ -209,7 +255,7 @@ int run_step(int argc, char** argv) {
                     config.is_moe_layer(layer) ? "DeepSeekMoE (shared expert + routed experts)" : "dense SwiGLU FFN");
     if (layers > 8) std::printf("  ... %lld layers in all\n", static_cast<long long>(layers));
     std::printf("tokens: %lld:", static_cast<long long>(T));
-    for (int32_t token : tokens) std::printf(" '%s'=%d", token_text(token).c_str(), token);
+    for (int32_t token : tokens) std::printf(" '%s'=%d", piece(token).c_str(), token);
     std::printf("\n\n");
     if (!args.flag("quiet")) {
         for (size_t i = 0; i < trace.entries.size(); ++i) {
@@ -257,10 +303,24 @@ int run_step(int argc, char** argv) {
         std::partial_sort(order.begin(), order.begin() + shown, order.end(),
                           [&](int32_t a, int32_t b) { return p[a] > p[b]; });
         std::printf("next token:");
-        for (size_t i = 0; i < shown; ++i) std::printf(" '%s' %.1f%%", token_text(order[i]).c_str(), 100 * p[order[i]]);
+        for (size_t i = 0; i < shown; ++i) std::printf(" '%s' %.1f%%", piece(order[i]).c_str(), 100 * p[order[i]]);
         std::printf("\n");
     }
 
+    if (streaming) {
+        const StreamStats& stats = *streamed.stats;
+        rusage usage{};
+        getrusage(RUSAGE_SELF, &usage);
+        std::printf("read in place: %lld layers, %s read (%s per token), %lld experts loaded (%lld generated), "
+                    "%.2f s reading\n",
+                    static_cast<long long>(stats.layers_read), human_bytes(static_cast<double>(stats.bytes_read)).c_str(),
+                    human_bytes(static_cast<double>(stats.bytes_read) / T).c_str(),
+                    static_cast<long long>(streamed.experts ? streamed.experts->materializations : 0),
+                    static_cast<long long>(stats.experts_generated), stats.read_seconds);
+        std::printf("time: %.2f s for %lld tokens (%.2f s per token); peak RSS %s (budget for weights %s)\n", seconds,
+                    static_cast<long long>(T), seconds / T, human_bytes(usage.ru_maxrss * 1024.0).c_str(),
+                    human_bytes(static_cast<double>(memory)).c_str());
+    }
     if (args.flag("trace")) {
         save_trace(trace, args.str("trace"));
         std::printf("trace: %zu tensors written to %s\n", trace.entries.size(), args.str("trace").c_str());

@@ -17,6 +17,36 @@ BlockWeights generated_block_weights(const ModelConfig& config, int64_t layer, u
     return w;
 }
 
+BlockWeights sized_block_weights(const ModelConfig& config, int64_t layer) {
+    const int64_t d = config.hidden_size, H = config.num_attention_heads, r = config.kv_lora_rank;
+    const int64_t dn = config.qk_nope_head_dim, dr = config.qk_rope_head_dim, dv = config.v_head_dim;
+    BlockWeights w;
+    w.input_layernorm = Vec(d);
+    MlaWeights& a = w.self_attn;
+    if (config.q_lora_rank == 0) {
+        a.q_proj = Mat(H * (dn + dr), d);
+    } else {
+        a.q_a_proj = Mat(config.q_lora_rank, d);
+        a.q_a_layernorm = Vec(config.q_lora_rank);
+        a.q_b_proj = Mat(H * (dn + dr), config.q_lora_rank);
+    }
+    a.kv_a_proj_with_mqa = Mat(r + dr, d);
+    a.kv_a_layernorm = Vec(r);
+    a.kv_b_proj = Mat(H * (dn + dv), r);
+    a.o_proj = Mat(d, H * dv);
+    w.post_attention_layernorm = Vec(d);
+    auto ffn = [d](int64_t width) { return FfnWeights{Mat(width, d), Mat(width, d), Mat(d, width)}; };
+    if (config.is_moe_layer(layer)) {
+        w.moe.layer = layer;
+        w.moe.gate.weight = Mat(config.n_routed_experts, d);
+        if (gate_has_bias(config)) w.moe.gate.bias = Vec(config.n_routed_experts);
+        if (config.n_shared_experts > 0) w.moe.shared_experts = ffn(config.n_shared_experts * config.moe_intermediate_size);
+    } else {
+        w.mlp = ffn(config.intermediate_size);
+    }
+    return w;
+}
+
 Mat block_forward(const ModelConfig& config, int64_t layer, const BlockWeights& w, const RopeTable& rope, const Mat& x,
                   const std::vector<int64_t>& offsets, MlaCache* caches, const ForwardContext& context,
                   const std::string& prefix, BlockActivations* act) {

@@ -38,6 +38,11 @@ struct BlockWeights {
 BlockWeights generated_block_weights(const ModelConfig& config, int64_t layer, uint64_t seed, float std = 0,
                                      int64_t expert_cache = 0);
 
+// Layer `layer`'s tensors at their HF shapes, allocated and not filled (to be read from a
+// checkpoint): the routed experts are left out (a store supplies them), the gate bias is there
+// exactly when gate_has_bias.
+BlockWeights sized_block_weights(const ModelConfig& config, int64_t layer);
+
 // What a block's forward keeps for its backward.
 struct BlockActivations {
     Mat x, attn_in, u, ffn_in;     // block input, attn_norm(x), x + MLA, ffn_norm(u)

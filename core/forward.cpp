@@ -63,23 +63,40 @@ static void record_caches(Trace& trace, const std::vector<MlaCache>& caches) {
     }
 }
 
-Trace trace_model(const ModelConfig& config, const ModelWeights& weights, const std::vector<int32_t>& tokens,
-                  const TraceOptions& options) {
+// Every layer (and the head, when the source has one) through model_decode; leaves h_L in `hidden`
+// and the caches in `state`.
+static Trace trace_layers(const ModelConfig& config, const WeightSource& source, const std::vector<int32_t>& tokens,
+                          const TraceOptions& options, DecodeState& state, Mat& hidden) {
     check_tokens(config, tokens);
     const int64_t T = static_cast<int64_t>(tokens.size());
     Trace trace = new_trace(config, tokens, config.num_hidden_layers, options);
-    DecodeState state = make_decode_state(config, T, options.attn);
-    Mat hidden;
+    state = make_decode_state(config, T, options.attn);
     run_traced(trace, T, options.decode, [&](int64_t first, int64_t count, Trace* into) {
         ForwardContext context;
         context.kernels = options.kernels;
         context.trace = into;
         const std::vector<int32_t> part(tokens.begin() + first, tokens.begin() + first + count);
-        model_decode(config, weights, state, part, context, &hidden);
+        model_decode(config, source, state, part, context, &hidden);
     });
-    if (options.decode) {
-        record_caches(trace, state.caches);
-    } else if (!weights.mtp.empty() && T > 1) {
+    if (options.decode) record_caches(trace, state.caches);
+    trace.metadata["kv_cache_floats"] = std::to_string(mla_cache_floats(state.caches[0]));
+    return trace;
+}
+
+Trace trace_source(const ModelConfig& config, const WeightSource& source, const std::vector<int32_t>& tokens,
+                   const TraceOptions& options) {
+    DecodeState state;
+    Mat hidden;
+    return trace_layers(config, source, tokens, options, state, hidden);
+}
+
+Trace trace_model(const ModelConfig& config, const ModelWeights& weights, const std::vector<int32_t>& tokens,
+                  const TraceOptions& options) {
+    DecodeState state;
+    Mat hidden;
+    Trace trace = trace_layers(config, memory_source(weights), tokens, options, state, hidden);
+    const int64_t T = static_cast<int64_t>(tokens.size());
+    if (!options.decode && !weights.mtp.empty() && T > 1) {
         // The MTP module on the prompt: at t, h_t and token t+1 predict token t+2.
         const MtpRows rows = mtp_rows(tokens, std::vector<int32_t>(tokens.size(), kIgnoreTarget), {0, T});
         std::vector<MlaCache> caches = {make_mla_cache(config, options.attn, T - 1)};
@@ -89,7 +106,6 @@ Trace trace_model(const ModelConfig& config, const ModelWeights& weights, const 
         mtp_forward(config, weights.mtp[0], weights.embed_tokens, weights.lm_head, hidden, rows, rope_table(config),
                     caches.data(), context);
     }
-    trace.metadata["kv_cache_floats"] = std::to_string(mla_cache_floats(state.caches[0]));
     return trace;
 }
 

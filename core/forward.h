@@ -2,9 +2,10 @@
 // name, with metadata saying what ran. `seek step` prints it and saves it, the viewer draws it,
 // `seek compare` diffs two of them (CPU against a GPU backend, naive against absorbed attention).
 //
-// Two sources of weights, one forward (model_decode's ops, through the kernel table):
+// Three sources of weights, one forward (model_decode's ops, through the kernel table):
 //   trace_model      a checkpoint (model.h): every layer, the final norm, the logits, and the MTP
 //                    module's mtp.* names when the model has one.
+//   trace_source     any WeightSource, e.g. a checkpoint read layer by layer (stream.h).
 //   trace_generated  weights generated from a seed, a pure function of (seed, HF name, index), for
 //                    the first `layers` blocks only, with routed experts materialized on demand: a
 //                    full-scale V3 layer without a checkpoint. No head: the stack is incomplete.
@@ -36,6 +37,11 @@ struct TraceOptions {
 // stacked token by token, and, for absorb, every layer's caches c_kv and k_pe.
 Trace trace_model(const ModelConfig& config, const ModelWeights& weights, const std::vector<int32_t>& tokens,
                   const TraceOptions& options);
+// The same forward with its weights from any source (model.h), e.g. a checkpoint streamed layer by
+// layer under a memory budget (stream.h). No MTP module; final_norm and logits only when the source
+// has a head. Prefill or decode as options say.
+Trace trace_source(const ModelConfig& config, const WeightSource& source, const std::vector<int32_t>& tokens,
+                   const TraceOptions& options);
 // `layers` in 1 .. num_hidden_layers; the metadata also holds the seed.
 Trace trace_generated(const ModelConfig& config, uint64_t seed, int64_t layers, const std::vector<int32_t>& tokens,
                       const TraceOptions& options);

@@ -50,7 +50,8 @@ static void add_ffn(std::vector<Parameter>& list, const std::string& module, Ffn
     add_parameter(list, module + ".down_proj.weight", f.down_proj);
 }
 
-static void add_block(std::vector<Parameter>& list, const std::string& prefix, BlockWeights& w) {
+std::vector<Parameter> block_parameters(BlockWeights& w, const std::string& prefix) {
+    std::vector<Parameter> list;
     const std::string attn = prefix + "self_attn.";
     MlaWeights& a = w.self_attn;
     add_parameter(list, prefix + "input_layernorm.weight", w.input_layernorm);
@@ -69,6 +70,11 @@ static void add_block(std::vector<Parameter>& list, const std::string& prefix, B
     add_ffn(list, prefix + "mlp.shared_experts", w.moe.shared_experts);
     for (size_t e = 0; e < w.moe.experts.size(); ++e)
         add_ffn(list, prefix + "mlp.experts." + std::to_string(e), w.moe.experts[e]);
+    return list;
+}
+
+static void add_block(std::vector<Parameter>& list, const std::string& prefix, BlockWeights& w) {
+    for (Parameter& p : block_parameters(w, prefix)) list.push_back(std::move(p));
 }
 
 std::vector<Parameter> model_parameters(ModelWeights& w) {
@@ -227,13 +233,38 @@ void swap_sequences(DecodeState& state, int64_t a, int64_t b) {
         std::swap(state.caches[layer * state.sequences + a], state.caches[layer * state.sequences + b]);
 }
 
+// A shared_ptr that views `value` without owning it (the aliasing constructor, empty owner).
+template <typename T>
+static std::shared_ptr<const T> view_of(const T& value) {
+    return std::shared_ptr<const T>(std::shared_ptr<const T>(), &value);
+}
+
+WeightSource memory_source(const ModelWeights& w) {
+    WeightSource source;
+    source.embedding = [&w](const std::vector<int32_t>& tokens) { return EmbeddingRows{view_of(w.embed_tokens), tokens}; };
+    source.layer = [&w](int64_t layer) { return view_of(w.layers.at(layer)); };
+    source.head = [&w]() { return HeadWeights{view_of(w.norm), view_of(w.lm_head)}; };
+    return source;
+}
+
 Mat model_decode(const ModelConfig& config, const ModelWeights& w, DecodeState& state,
                  const std::vector<int32_t>& tokens, const ForwardContext& context, Mat* hidden) {
+    return model_decode(config, memory_source(w), state, tokens, context, hidden);
+}
+
+Mat model_decode(const ModelConfig& config, const WeightSource& source, DecodeState& state,
+                 const std::vector<int32_t>& tokens, const ForwardContext& context, Mat* hidden) {
     if (state.sequences != 1) throw std::invalid_argument("model_decode: the state holds several sequences (model_decode_batch)");
-    return model_decode_batch(config, w, state, 0, tokens, {0, static_cast<int64_t>(tokens.size())}, context, hidden);
+    return model_decode_batch(config, source, state, 0, tokens, {0, static_cast<int64_t>(tokens.size())}, context, hidden);
 }
 
 Mat model_decode_batch(const ModelConfig& config, const ModelWeights& w, DecodeState& state, int64_t first,
+                       const std::vector<int32_t>& tokens, const std::vector<int64_t>& offsets,
+                       const ForwardContext& context, Mat* hidden) {
+    return model_decode_batch(config, memory_source(w), state, first, tokens, offsets, context, hidden);
+}
+
+Mat model_decode_batch(const ModelConfig& config, const WeightSource& source, DecodeState& state, int64_t first,
                        const std::vector<int32_t>& tokens, const std::vector<int64_t>& offsets,
                        const ForwardContext& context, Mat* hidden) {
     const int64_t count = static_cast<int64_t>(offsets.size()) - 1;
@@ -249,12 +280,22 @@ Mat model_decode_batch(const ModelConfig& config, const ModelWeights& w, DecodeS
                                         " tokens, more than max_position_embeddings (" +
                                         std::to_string(config.max_position_embeddings) + ")");
     }
-    Mat h = context.kernels->embedding(w.embed_tokens, tokens);
+    Mat h;
+    {
+        const EmbeddingRows rows = source.embedding(tokens);
+        h = context.kernels->embedding(*rows.table, rows.ids);
+    }
     trace_record(context.trace, "embed", h);
-    for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer)
-        h = block_forward(config, layer, w.layers[layer], state.rope, h, offsets, state.layer_caches(layer, first),
-                          context, block_prefix(layer));
-    Mat logits = head_forward(h, w.norm, w.lm_head, static_cast<float>(config.rms_norm_eps), context);
+    for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
+        const std::shared_ptr<const BlockWeights> block = source.layer(layer);  // released after the block
+        h = block_forward(config, layer, *block, state.rope, h, offsets, state.layer_caches(layer, first), context,
+                          block_prefix(layer));
+    }
+    Mat logits;
+    if (source.head) {
+        const HeadWeights head = source.head();
+        logits = head_forward(h, *head.norm, *head.lm_head, static_cast<float>(config.rms_norm_eps), context);
+    }
     if (hidden) *hidden = std::move(h);
     return logits;
 }

@@ -30,6 +30,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -69,6 +71,9 @@ struct Parameter {
 // Every tensor in a fixed order (the checkpoint's and the optimizer's). The MTP's copies of the
 // embedding and head are not listed: they are the main model's.
 std::vector<Parameter> model_parameters(ModelWeights& weights);
+// The tensors of one block under `prefix` ("model.layers.3."), in the same order; empty tensors
+// (q_proj of a model with q_lora_rank, a dense layer's gate) are left out.
+std::vector<Parameter> block_parameters(BlockWeights& weights, const std::string& prefix);
 int64_t parameter_count(ModelWeights& weights);  // trainable and not
 ModelWeights zeros_like(const ModelWeights& weights);
 
@@ -136,17 +141,42 @@ void copy_sequence(DecodeState& into, int64_t to, const DecodeState& state, int6
 // Exchanges two sequences' caches (a batch keeps its unfinished sequences first).
 void swap_sequences(DecodeState& state, int64_t a, int64_t b);
 
+// Where the inference forward gets its weights, asked for piece by piece as it runs: a model in
+// memory (memory_source), or a checkpoint read in place, each layer read and dequantized when it
+// runs and released after (stream.h). One forward composes the same ops either way.
+struct EmbeddingRows {
+    std::shared_ptr<const Mat> table;  // rows of model.embed_tokens.weight: all of it, or the prompt's only
+    std::vector<int32_t> ids;          // the row of `table` each token reads
+};
+struct HeadWeights {
+    std::shared_ptr<const Vec> norm;     // model.norm.weight
+    std::shared_ptr<const Mat> lm_head;  // lm_head.weight
+};
+struct WeightSource {
+    std::function<EmbeddingRows(const std::vector<int32_t>& tokens)> embedding;
+    std::function<std::shared_ptr<const BlockWeights>(int64_t layer)> layer;  // held while the layer runs
+    std::function<HeadWeights()> head;  // empty: stop at h_L (no final_norm, no logits)
+};
+// Views of `weights`, which must outlive the source; nothing is copied.
+WeightSource memory_source(const ModelWeights& weights);
+
 // Runs `tokens` of a one-sequence state after everything already cached (a prompt at once, then
 // one token per call) and returns their logits [T, vocab]. Traced when context.trace is given:
 // embed, layers.i.{attn_norm, attn.*, ffn_norm, moe.* or ffn.out, out}, final_norm, logits.
 // `hidden`, when given, receives h_L (the final norm's input), which the MTP module reads.
 Mat model_decode(const ModelConfig& config, const ModelWeights& weights, DecodeState& state,
                  const std::vector<int32_t>& tokens, const ForwardContext& context = {}, Mat* hidden = nullptr);
+// The same from any source; returns an empty Mat when the source has no head.
+Mat model_decode(const ModelConfig& config, const WeightSource& source, DecodeState& state,
+                 const std::vector<int32_t>& tokens, const ForwardContext& context = {}, Mat* hidden = nullptr);
 // The same for `count` sequences of the state at once, first_sequence onwards: sequence
 // first_sequence + s runs tokens[offsets[s] .. offsets[s+1] - 1] after its own cache. Returns the
 // logits of all the tokens, in order. With one token per sequence and at most kFewRows sequences
 // (linear.h) each sequence's logits are the bytes model_decode gives it alone.
 Mat model_decode_batch(const ModelConfig& config, const ModelWeights& weights, DecodeState& state,
+                       int64_t first_sequence, const std::vector<int32_t>& tokens, const std::vector<int64_t>& offsets,
+                       const ForwardContext& context = {}, Mat* hidden = nullptr);
+Mat model_decode_batch(const ModelConfig& config, const WeightSource& source, DecodeState& state,
                        int64_t first_sequence, const std::vector<int32_t>& tokens, const std::vector<int64_t>& offsets,
                        const ForwardContext& context = {}, Mat* hidden = nullptr);
 

@@ -83,27 +83,46 @@ int64_t expert_bytes(const ModelConfig& config) {
     return 3 * config.moe_intermediate_size * config.hidden_size * int64_t{4};
 }
 
-ExpertStore make_expert_store(const ModelConfig& config, int64_t layer, uint64_t seed, int64_t capacity, float std) {
-    if (capacity < 1) throw std::runtime_error("expert cache capacity must be >= 1, got " + std::to_string(capacity));
+ExpertStore make_expert_store(const ModelConfig& config, ExpertLoader load, int64_t capacity_bytes) {
+    if (capacity_bytes < expert_bytes(config))
+        throw std::runtime_error("expert cache of " + std::to_string(capacity_bytes) + " bytes cannot hold one expert (" +
+                                 std::to_string(expert_bytes(config)) + " bytes)");
     ExpertStore store;
-    store.config = config;
-    store.layer = layer;
-    store.seed = seed;
-    store.std = std;
-    store.capacity = capacity;
+    store.n_routed_experts = config.n_routed_experts;
+    store.bytes_per_expert = expert_bytes(config);
+    store.load = std::move(load);
+    store.capacity_bytes = capacity_bytes;
     return store;
 }
 
-static const FfnWeights& stored_expert(ExpertStore& store, int64_t expert) {
+ExpertStore make_expert_store(const ModelConfig& config, uint64_t seed, int64_t capacity, float std) {
+    if (capacity < 1) throw std::runtime_error("expert cache capacity must be >= 1, got " + std::to_string(capacity));
+    return make_expert_store(
+        config, [config, seed, std](int64_t layer, int64_t expert) { return generated_expert(config, layer, expert, seed, std); },
+        capacity * expert_bytes(config));
+}
+
+static int64_t ffn_bytes(const FfnWeights& w) {
+    return 4 * static_cast<int64_t>(w.gate_proj.size() + w.up_proj.size() + w.down_proj.size());
+}
+
+static const FfnWeights& stored_expert(ExpertStore& store, int64_t layer, int64_t expert) {
+    const std::pair<int64_t, int64_t> key = {layer, expert};
     for (auto it = store.cached.begin(); it != store.cached.end(); ++it) {
-        if (it->first != expert) continue;
+        if (it->first != key) continue;
         store.cached.splice(store.cached.begin(), store.cached, it);  // now the most recently used
         return store.cached.front().second;
     }
-    // Evict before generating, so the store never holds more than `capacity` experts.
-    if (static_cast<int64_t>(store.cached.size()) >= store.capacity) store.cached.pop_back();
+    // Evict first, so the store never holds more than its budget, the expert being loaded included.
+    while (!store.cached.empty() && store.held_bytes + store.bytes_per_expert > store.capacity_bytes) {
+        store.held_bytes -= ffn_bytes(store.cached.back().second);
+        store.cached.pop_back();
+    }
     const auto start = std::chrono::steady_clock::now();
-    store.cached.emplace_front(expert, generated_expert(store.config, store.layer, expert, store.seed, store.std));
+    FfnWeights loaded = store.load(layer, expert);
+    const int64_t bytes = ffn_bytes(loaded);
+    store.cached.emplace_front(key, std::move(loaded));
+    store.held_bytes += bytes;
     store.materialize_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ++store.materializations;
     if (store.on_generate) store.on_generate(store);
@@ -111,10 +130,10 @@ static const FfnWeights& stored_expert(ExpertStore& store, int64_t expert) {
 }
 
 const FfnWeights& routed_expert(const MoeWeights& moe, int64_t expert) {
-    const int64_t count = moe.store ? moe.store->config.n_routed_experts : static_cast<int64_t>(moe.experts.size());
+    const int64_t count = moe.store ? moe.store->n_routed_experts : static_cast<int64_t>(moe.experts.size());
     if (expert < 0 || expert >= count)
         throw std::runtime_error("expert " + std::to_string(expert) + " out of range [0, " + std::to_string(count) + ")");
-    return moe.store ? stored_expert(*moe.store, expert) : moe.experts[expert];
+    return moe.store ? stored_expert(*moe.store, moe.layer, expert) : moe.experts[expert];
 }
 
 MoeWeights generated_moe_weights(const ModelConfig& config, int64_t layer, uint64_t seed, float std,
@@ -123,13 +142,14 @@ MoeWeights generated_moe_weights(const ModelConfig& config, int64_t layer, uint6
         throw std::runtime_error(config.name + ": layer " + std::to_string(layer) + " is a dense layer, not MoE");
     const std::string module = mlp_module_name(layer);
     MoeWeights moe;
+    moe.layer = layer;
     moe.gate = generated_gate_weights(config, layer, seed, std);
     // HF stores the n_shared shared experts as one SwiGLU of n_shared times the expert width.
     if (config.n_shared_experts > 0)
         moe.shared_experts = generated_ffn_weights(seed, module + ".shared_experts", config.hidden_size,
                                                    config.n_shared_experts * config.moe_intermediate_size, std);
     if (expert_cache > 0) {
-        moe.store = std::make_shared<ExpertStore>(make_expert_store(config, layer, seed, expert_cache, std));
+        moe.store = std::make_shared<ExpertStore>(make_expert_store(config, seed, expert_cache, std));
         return moe;
     }
     for (int64_t e = 0; e < config.n_routed_experts; ++e) moe.experts.push_back(generated_expert(config, layer, e, seed, std));
@@ -171,24 +191,30 @@ MoePlan moe_dispatch(const IndexMat& topk_idx, int64_t experts) {
 
 // The flops of routed SwiGLU experts on `rows` gathered rows of `hidden` features: three products.
 static double expert_flops(const MoeWeights& w, int64_t rows, int64_t hidden) {
-    const int64_t width = w.store ? w.store->config.moe_intermediate_size
-                                  : (w.experts.empty() ? 0 : w.experts[0].gate_proj.rows());
+    const int64_t width = w.experts.empty() ? 0 : w.experts[0].gate_proj.rows();  // resident experts only
     return 6.0 * rows * hidden * width;
 }
 
 Mat moe_experts(const Mat& x, const MoePlan& plan, const MoeWeights& w, const LinearPrecision& precision) {
     const int64_t E = static_cast<int64_t>(plan.offsets.size()) - 1, K = plan.top_k;
     Mat expert_out(static_cast<int64_t>(plan.slots.size()), x.cols());
-    // One expert per thread (each writes only its own rows); experts generated on demand share a
-    // store and run one at a time.
-#pragma omp parallel for schedule(dynamic) if (!w.store && worth_threads(expert_flops(w, plan.slots.size(), x.cols())))
-    for (int64_t e = 0; e < E; ++e) {
+    auto run_expert = [&](int64_t e) {
         const int64_t first = plan.offsets[e], count = plan.offsets[e + 1] - first;
-        if (count == 0) continue;  // an unused expert is never materialized
+        if (count == 0) return;  // an unused expert is never materialized
         Mat gathered(count, x.cols());
         for (int64_t i = 0; i < count; ++i) gathered.row(i) = x.row(plan.slots[first + i] / K);
         expert_out.middleRows(first, count) = swiglu(gathered, routed_expert(w, e), precision);
+    };
+    if (w.store) {
+        // Experts loaded on demand share a store and run one at a time, outside any OpenMP region:
+        // a load that fails (a missing or truncated tensor) throws to the caller instead of
+        // terminating the process, as an exception leaving a parallel region would.
+        for (int64_t e = 0; e < E; ++e) run_expert(e);
+        return expert_out;
     }
+    // One expert per thread, each writing only its own rows.
+#pragma omp parallel for schedule(dynamic) if (worth_threads(expert_flops(w, plan.slots.size(), x.cols())))
+    for (int64_t e = 0; e < E; ++e) run_expert(e);
     return expert_out;
 }
 

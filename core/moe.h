@@ -12,9 +12,9 @@
 // "contiguous" layout of a GPU grouped GEMM (DeepGEMM's) and the structure of expert parallelism
 // (all-to-all dispatch, expert GEMMs, all-to-all combine).
 //
-// A full V3 layer has 256 experts of 3 x 2048 x 7168 floats: 44 GB in FP32. Generated routed
-// experts can therefore be materialized on demand from (seed, HF name) through an ExpertStore that
-// keeps at most `capacity` of them.
+// A full V3 layer has 256 experts of 3 x 2048 x 7168 floats: 44 GB in FP32. Routed experts can
+// therefore be materialized on demand, generated from (seed, HF name) or read from a checkpoint,
+// through an ExpertStore that keeps them in an LRU bounded by bytes.
 #pragma once
 
 #include <cstdint>
@@ -63,20 +63,28 @@ FfnWeights generated_expert(const ModelConfig& config, int64_t layer, int64_t ex
 // Bytes of one routed expert in FP32: 3 x moe_intermediate_size x hidden_size x 4.
 int64_t expert_bytes(const ModelConfig& config);
 
-// Routed experts of one layer, generated when first asked for and kept in a least-recently-used
-// cache of at most `capacity` experts (memory: capacity x expert_bytes).
+// Where a store gets an expert it does not hold: generated from (seed, HF name), or read from a
+// checkpoint and dequantized (model.h's streaming source).
+using ExpertLoader = std::function<FfnWeights(int64_t layer, int64_t expert)>;
+
+// Routed experts loaded when first asked for and kept in a least-recently-used cache bounded by
+// bytes (FP32 weights held). One store can serve every MoE layer of a model: entries are keyed by
+// (layer, expert), so a budget covers the whole model, not each layer.
 struct ExpertStore {
-    ModelConfig config;
-    int64_t layer = 0;
-    uint64_t seed = 0;
-    float std = 0;
-    int64_t capacity = 0;
-    std::list<std::pair<int64_t, FfnWeights>> cached;  // most recently used first
-    int64_t materializations = 0;                      // experts generated so far (a miss each)
-    double materialize_seconds = 0;                     // time spent generating them
-    std::function<void(const ExpertStore&)> on_generate;  // optional: called after each generation (progress)
+    int64_t n_routed_experts = 0;
+    ExpertLoader load;
+    int64_t capacity_bytes = 0;                         // at least one expert
+    int64_t bytes_per_expert = 0;                       // expert_bytes(config)
+    int64_t held_bytes = 0;                             // FP32 bytes of the experts in `cached`
+    std::list<std::pair<std::pair<int64_t, int64_t>, FfnWeights>> cached;  // (layer, expert), most recent first
+    int64_t materializations = 0;                       // experts loaded so far (a miss each)
+    double materialize_seconds = 0;                     // time spent loading them
+    std::function<void(const ExpertStore&)> on_generate;  // optional: called after each load (progress)
 };
-ExpertStore make_expert_store(const ModelConfig& config, int64_t layer, uint64_t seed, int64_t capacity, float std = 0);
+// A store of `capacity_bytes` (throws when it cannot hold one expert of the config).
+ExpertStore make_expert_store(const ModelConfig& config, ExpertLoader load, int64_t capacity_bytes);
+// Generated experts of any layer, at most `capacity` of them at once.
+ExpertStore make_expert_store(const ModelConfig& config, uint64_t seed, int64_t capacity, float std = 0);
 
 // model.layers.{i}.mlp of a MoE layer. The routed experts are held in `experts` (a checkpoint, a
 // model being trained) or, when `store` is set, generated on demand (full scale).
@@ -85,6 +93,7 @@ struct MoeWeights {
     FfnWeights shared_experts;           // mlp.shared_experts.*: the n_shared_experts as one SwiGLU
     std::vector<FfnWeights> experts;     // mlp.experts.{j}.*
     std::shared_ptr<ExpertStore> store;  // or these, on demand
+    int64_t layer = 0;                   // which layer's experts to ask the store for
 };
 // Routed expert e of the layer; with a store, valid until the next call on the same layer.
 const FfnWeights& routed_expert(const MoeWeights& moe, int64_t expert);
