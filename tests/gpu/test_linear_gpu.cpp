@@ -85,7 +85,6 @@ TEST_CASE("gpu linear: every variant matches core's fp32 linear_forward in the e
         // gamma_K S + u S / 2 <= (1 + 1 / (2K)) gamma_K S.
         const Mat exact = (x.cast<double>() * weight.cast<double>().transpose()).cast<float>();
         const double exact_gammas = 1.0 + 0.5 / shape.K;
-        Mat first;
         for (int variant = 1; variant <= 3; ++variant) {
             // Two orders of the threads (emulator seeds) for the awkward shapes, one for the grid.
             for (uint64_t seed = 1; seed <= (s < grid_shapes ? 1u : 2u); ++seed) {
@@ -101,9 +100,10 @@ TEST_CASE("gpu linear: every variant matches core's fp32 linear_forward in the e
                 CHECK(against_core.worst_excess <= 1.0);
                 CHECK(against_exact.worst_excess <= 1.0);
                 CHECK(against_core.max_rel <= 1e-5);  // core/tolerance.h's fp32 rule
-                // Every variant sums each output in k order from zero: the same bits (linear.cu).
-                if (first.size() == 0) first = got;
-                CHECK((got.array() == first.array()).all());
+                // Every variant sums each output in k order from zero (linear.cu), but whether a
+                // product and its addition are fused into one FMA is the compiler's choice per
+                // variant (nvcc fuses by default; so does the host compiler at x86-64-v3): the
+                // variants agree within the bound above, not bit for bit.
             }
         }
     }

@@ -214,9 +214,9 @@ TEST_CASE("gpu moe_experts: both variants match core within the derived bound", 
             INFO(c.name << ", variant " << variant << ": worst |error| / (2 bound) " << worst);
             CHECK(worst <= 1.0);
         }
-        // Both sum every dot product from index 0 up (variant 2's tile padding adds exact zeros): the same bits.
-        INFO(c.name);
-        CHECK(same_bits(by_variant[0], by_variant[1]));
+        // Both sum every dot product from index 0 up (variant 2's tile padding adds exact zeros), but
+        // where a product is fused with its addition (FMA) is the compiler's choice per kernel: the
+        // two agree within the bound above, not bit for bit.
     }
 }
 
@@ -250,10 +250,9 @@ TEST_CASE("gpu swiglu: both variants match core within the derived bound", "[gpu
     }
 }
 
-// Variant 2 adds a token's rows in plan order with separate roundings, as core does: equal bits.
-// Variant 1 adds them in k order: each side is a sum of K products, within gamma_K sum_k |w_k y_k|
+// Variant 2 adds a token's rows in plan order, as core does; variant 1 in k order. Each side is a sum of K products, within gamma_K sum_k |w_k y_k|
 // of the exact sum (any order), so within twice that of each other.
-TEST_CASE("gpu moe_combine: variant 2 equals core, variant 1 is within the summation bound", "[gpu][moe]") {
+TEST_CASE("gpu moe_combine: both variants are within the summation bound of core", "[gpu][moe]") {
     const double u = std::ldexp(1.0, -24);
     for (const Case& c : cases()) {
         const int64_t T = c.topk_idx.rows(), K = c.topk_idx.cols();
@@ -274,7 +273,9 @@ TEST_CASE("gpu moe_combine: variant 2 equals core, variant 1 is within the summa
         for (uint64_t seed : seeds) {
             seek::emu::set_seed(seed);
             INFO(c.name << ", seed " << seed);
-            CHECK(same_bits(seek::emu::moe_combine(expert_out, plan, topk_weight, 2), expected));
+            // Variant 2 adds in core's order, but core's products may be fused with their additions
+            // (FMA) where the kernel's are not, or the reverse: within the bound, not bit for bit.
+            CHECK(worst_against_bound(seek::emu::moe_combine(expert_out, plan, topk_weight, 2), expected, bound) <= 1.0);
             const double worst = worst_against_bound(seek::emu::moe_combine(expert_out, plan, topk_weight, 1), expected, bound);
             INFO("variant 1: worst |error| / (2 bound) " << worst);
             CHECK(worst <= 1.0);

@@ -95,6 +95,8 @@ TEST_CASE("gpu rope: every variant matches core at positions up to 163,839", "[g
     const RopeTable v3 = v3_table();  // 32 pairs, YaRN (factor 40), magnitude 1
     RopeTable v3_scaled = v3;
     v3_scaled.magnitude = 0.8;  // as when mscale != mscale_all_dim
+    v3_scaled.cos.clear();      // the cached m cos / m sin were made with magnitude 1: core then
+    v3_scaled.sin.clear();      // computes them on demand, with 0.8
     const RopeTable toy = seek::rope_table(seek::preset_config("toy"));  // 4 pairs, no YaRN
     struct Case {
         const char* what;
