@@ -13,16 +13,9 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "gpu/for_each_backend.h"
 
 namespace seek {
-
-// The .cu's host functions: table [vocab, dim] row-major, tokens [count] inside it, out [count, dim].
-namespace emu {
-void embedding_forward_gpu(float* out, const float* table, int vocab, int dim, const int* tokens, int count, int variant);
-}
-namespace cuda {
-void embedding_forward_gpu(float* out, const float* table, int vocab, int dim, const int* tokens, int count, int variant);
-}
 
 namespace gpu_detail {
 template <typename HostFunction>
@@ -43,15 +36,17 @@ Mat embedding_forward(HostFunction host_function, const Mat& table, const std::v
 }
 }  // namespace gpu_detail
 
-namespace emu {
-inline Mat embedding_forward(const Mat& table, const std::vector<int32_t>& tokens, int variant) {
-    return gpu_detail::embedding_forward(embedding_forward_gpu, table, tokens, variant);
-}
-}  // namespace emu
-namespace cuda {
-inline Mat embedding_forward(const Mat& table, const std::vector<int32_t>& tokens, int variant) {
-    return gpu_detail::embedding_forward(embedding_forward_gpu, table, tokens, variant);
-}
-}  // namespace cuda
+// One backend's names (gpu/for_each_backend.h): the .cu's host function (table [vocab, dim]
+// row-major, tokens [count] inside it, out [count, dim]) and the wrapper with core's signature.
+#define SEEK_EMBEDDING_API(backend)                                                                              \
+    namespace backend {                                                                                          \
+    void embedding_forward_gpu(float* out, const float* table, int vocab, int dim, const int* tokens, int count, \
+                               int variant);                                                                     \
+    inline Mat embedding_forward(const Mat& table, const std::vector<int32_t>& tokens, int variant) {            \
+        return gpu_detail::embedding_forward(embedding_forward_gpu, table, tokens, variant);                     \
+    }                                                                                                            \
+    }
+SEEK_FOR_EACH_GPU_BACKEND(SEEK_EMBEDDING_API)
+#undef SEEK_EMBEDDING_API
 
 }  // namespace seek

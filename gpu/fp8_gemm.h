@@ -27,27 +27,10 @@
 #include "core/fp8_gemm.h"
 #include "core/linear.h"
 #include "core/quantize.h"
+#include "gpu/for_each_backend.h"
 #include "gpu/linear.h"
 
 namespace seek {
-
-// The .cu's host functions, on row-major host arrays: c [M, N]; a [M, K] codes with a_scales
-// [M, ceil(K / 128)]; b [N, K] codes with b_scales [ceil(N / 128), ceil(K / 128)]; y [M, N],
-// x [M, K], weight [N, K] floats.
-namespace emu {
-void fp8_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8_t* b, const float* b_scales, int M,
-                  int N, int K, int variant);
-void fp8_grouped_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8_t* b, const float* b_scales,
-                          const int* group_offsets, int groups, int N, int K, int variant);
-void fp8_linear_forward_gpu(float* y, const float* x, const float* weight, int M, int N, int K, int variant);
-}  // namespace emu
-namespace cuda {
-void fp8_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8_t* b, const float* b_scales, int M,
-                  int N, int K, int variant);
-void fp8_grouped_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8_t* b, const float* b_scales,
-                          const int* group_offsets, int groups, int N, int K, int variant);
-void fp8_linear_forward_gpu(float* y, const float* x, const float* weight, int M, int N, int K, int variant);
-}  // namespace cuda
 
 namespace gpu_detail {
 
@@ -178,35 +161,33 @@ inline Mat linear_forward(LinearFunction fp32_linear, LinearFunction fp8_linear,
 
 }  // namespace gpu_detail
 
-namespace emu {
-inline Mat fp8_gemm(const QuantizedMatrix& a, const QuantizedMatrix& b, const AccumulationModel& model, int variant) {
-    return gpu_detail::fp8_gemm(fp8_gemm_gpu, a, b, model, variant);
-}
-inline Mat fp8_grouped_gemm(const QuantizedMatrix& a, const std::vector<int64_t>& group_rows,
-                            const std::vector<QuantizedMatrix>& b, const AccumulationModel& model, int variant) {
-    return gpu_detail::fp8_grouped_gemm(fp8_grouped_gemm_gpu, a, group_rows, b, model, variant);
-}
-inline Mat fp8_linear_forward(const Mat& x, const Mat& weight, int variant) {
-    return gpu_detail::fp8_linear_forward(fp8_linear_forward_gpu, x, weight, variant);
-}
-inline Mat linear_forward(const Mat& x, const Mat& weight, const LinearPrecision& precision, int variant) {
-    return gpu_detail::linear_forward(linear_forward, fp8_linear_forward, x, weight, precision, variant);
-}
-}  // namespace emu
-namespace cuda {
-inline Mat fp8_gemm(const QuantizedMatrix& a, const QuantizedMatrix& b, const AccumulationModel& model, int variant) {
-    return gpu_detail::fp8_gemm(fp8_gemm_gpu, a, b, model, variant);
-}
-inline Mat fp8_grouped_gemm(const QuantizedMatrix& a, const std::vector<int64_t>& group_rows,
-                            const std::vector<QuantizedMatrix>& b, const AccumulationModel& model, int variant) {
-    return gpu_detail::fp8_grouped_gemm(fp8_grouped_gemm_gpu, a, group_rows, b, model, variant);
-}
-inline Mat fp8_linear_forward(const Mat& x, const Mat& weight, int variant) {
-    return gpu_detail::fp8_linear_forward(fp8_linear_forward_gpu, x, weight, variant);
-}
-inline Mat linear_forward(const Mat& x, const Mat& weight, const LinearPrecision& precision, int variant) {
-    return gpu_detail::linear_forward(linear_forward, fp8_linear_forward, x, weight, precision, variant);
-}
-}  // namespace cuda
+// One backend's names (gpu/for_each_backend.h): the .cu's host functions, on row-major host arrays
+// (c [M, N]; a [M, K] codes with a_scales [M, ceil(K / 128)]; b [N, K] codes with b_scales
+// [ceil(N / 128), ceil(K / 128)]; y [M, N], x [M, K], weight [N, K] floats), and the wrappers
+// listed at the top of this file.
+#define SEEK_FP8_GEMM_API(backend)                                                                                     \
+    namespace backend {                                                                                                \
+    void fp8_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8_t* b, const float* b_scales,      \
+                      int M, int N, int K, int variant);                                                               \
+    void fp8_grouped_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8_t* b,                     \
+                              const float* b_scales, const int* group_offsets, int groups, int N, int K, int variant); \
+    void fp8_linear_forward_gpu(float* y, const float* x, const float* weight, int M, int N, int K, int variant);      \
+    inline Mat fp8_gemm(const QuantizedMatrix& a, const QuantizedMatrix& b, const AccumulationModel& model,            \
+                        int variant) {                                                                                 \
+        return gpu_detail::fp8_gemm(fp8_gemm_gpu, a, b, model, variant);                                               \
+    }                                                                                                                  \
+    inline Mat fp8_grouped_gemm(const QuantizedMatrix& a, const std::vector<int64_t>& group_rows,                      \
+                                const std::vector<QuantizedMatrix>& b, const AccumulationModel& model, int variant) {  \
+        return gpu_detail::fp8_grouped_gemm(fp8_grouped_gemm_gpu, a, group_rows, b, model, variant);                   \
+    }                                                                                                                  \
+    inline Mat fp8_linear_forward(const Mat& x, const Mat& weight, int variant) {                                      \
+        return gpu_detail::fp8_linear_forward(fp8_linear_forward_gpu, x, weight, variant);                             \
+    }                                                                                                                  \
+    inline Mat linear_forward(const Mat& x, const Mat& weight, const LinearPrecision& precision, int variant) {        \
+        return gpu_detail::linear_forward(linear_forward, fp8_linear_forward, x, weight, precision, variant);          \
+    }                                                                                                                  \
+    }
+SEEK_FOR_EACH_GPU_BACKEND(SEEK_FP8_GEMM_API)
+#undef SEEK_FP8_GEMM_API
 
 }  // namespace seek

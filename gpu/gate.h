@@ -14,20 +14,9 @@
 #include "core/config.h"
 #include "core/gate.h"
 #include "core/tensor.h"
+#include "gpu/for_each_backend.h"
 
 namespace seek {
-
-// The .cu's host functions: logits [tokens, experts], bias [experts] or null; outputs as Routing's.
-namespace emu {
-void route_tokens_gpu(float* scores, float* biased_scores, float* group_scores, float* group_mask, int* topk_idx,
-                      float* topk_weight, const float* logits, const float* bias, int tokens, int experts, int groups,
-                      int topk_group, int top_k, bool softmax, bool normalize, float scale, int variant);
-}
-namespace cuda {
-void route_tokens_gpu(float* scores, float* biased_scores, float* group_scores, float* group_mask, int* topk_idx,
-                      float* topk_weight, const float* logits, const float* bias, int tokens, int experts, int groups,
-                      int topk_group, int top_k, bool softmax, bool normalize, float scale, int variant);
-}
 
 namespace gpu_detail {
 
@@ -78,15 +67,19 @@ Routing route_tokens(HostFunction host_function, const ModelConfig& config, cons
 
 }  // namespace gpu_detail
 
-namespace emu {
-inline Routing route_tokens(const ModelConfig& config, const Mat& logits, const Vec& bias, int variant) {
-    return gpu_detail::route_tokens(route_tokens_gpu, config, logits, bias, variant);
-}
-}  // namespace emu
-namespace cuda {
-inline Routing route_tokens(const ModelConfig& config, const Mat& logits, const Vec& bias, int variant) {
-    return gpu_detail::route_tokens(route_tokens_gpu, config, logits, bias, variant);
-}
-}  // namespace cuda
+// One backend's names (gpu/for_each_backend.h): the .cu's host function (logits [tokens, experts],
+// bias [experts] or null; outputs as Routing's) and the wrapper with core's signature.
+#define SEEK_GATE_API(backend)                                                                                        \
+    namespace backend {                                                                                               \
+    void route_tokens_gpu(float* scores, float* biased_scores, float* group_scores, float* group_mask, int* topk_idx, \
+                          float* topk_weight, const float* logits, const float* bias, int tokens, int experts,        \
+                          int groups, int topk_group, int top_k, bool softmax, bool normalize, float scale,           \
+                          int variant);                                                                               \
+    inline Routing route_tokens(const ModelConfig& config, const Mat& logits, const Vec& bias, int variant) {         \
+        return gpu_detail::route_tokens(route_tokens_gpu, config, logits, bias, variant);                             \
+    }                                                                                                                 \
+    }
+SEEK_FOR_EACH_GPU_BACKEND(SEEK_GATE_API)
+#undef SEEK_GATE_API
 
 }  // namespace seek

@@ -220,6 +220,17 @@ static void check_linear(const KernelCheckOptions& o, const Runner& runner) {
                [&](KernelCheck& check, const Mat& got) { measure(check, "out", expected, got, fp32_rule()); });
 }
 
+// What an attention kernel returns: the output and, as the traced forward asks, its scores and
+// probabilities; all three measured against core's under the FP32 rule.
+struct AttentionResult {
+    Mat out, scores, probs;
+};
+static void measure_attention(KernelCheck& check, const AttentionResult& expected, const AttentionResult& got) {
+    measure(check, "out", expected.out, got.out, fp32_rule());
+    measure(check, "scores", expected.scores, got.scores, fp32_rule());
+    measure(check, "probs", expected.probs, got.probs, fp32_rule());
+}
+
 // The naive form: every head its own keys and values; T queries at the end of S keys.
 static void check_attention(const KernelCheckOptions& o, const Runner& runner) {
     const int64_t H = v3(o) ? 128 : 4, T = v3(o) ? 4 : 7, start = v3(o) ? 4092 : 5, S = start + T;
@@ -227,24 +238,17 @@ static void check_attention(const KernelCheckOptions& o, const Runner& runner) {
     const Mat q = random_matrix(T, H * dq, o.seed + 1), k = random_matrix(S, H * dq, o.seed + 2);
     const Mat v = random_matrix(S, H * dv, o.seed + 3);
     const float scale = 1.0f / std::sqrt(static_cast<float>(dq));
-    Mat scores, probs;
-    const Mat expected = attention_forward<float>(q, k, v, H, scale, start, &scores, &probs);
-    struct Result {
-        Mat out, scores, probs;
-    };
+    AttentionResult expected;
+    expected.out = attention_forward<float>(q, k, v, H, scale, start, &expected.scores, &expected.probs);
     runner(check_of("attention", 1, "a block per (head, query) row",
                     str(H) + " heads, T " + str(T) + " after " + str(start) + ", dq " + str(dq) + ", dv " + str(dv),
                     4.0 * (H * T * S * (dq + dv) + T * H * (dq + dv) + 2 * H * T * S), 2.0 * H * T * S * (dq + dv)),
            [&] {
-               Result r;
-               r.out = SEEK_ON_DEVICE(o.device, attention_forward(q, k, v, H, scale, start, &r.scores, &r.probs, 1));
-               return r;
+               AttentionResult got;
+               got.out = SEEK_ON_DEVICE(o.device, attention_forward(q, k, v, H, scale, start, &got.scores, &got.probs, 1));
+               return got;
            },
-           [&](KernelCheck& check, const Result& got) {
-               measure(check, "out", expected, got.out, fp32_rule());
-               measure(check, "scores", scores, got.scores, fp32_rule());
-               measure(check, "probs", probs, got.probs, fp32_rule());
-           });
+           [&](KernelCheck& check, const AttentionResult& got) { measure_attention(check, expected, got); });
 }
 
 // The absorbed form over the latent cache. Small: 20 heads (a full and a partial 16-head tile of
@@ -257,11 +261,16 @@ static void check_latent_attention(const KernelCheckOptions& o, const Runner& ru
     const Mat q_absorbed = random_matrix(H * T, r, o.seed + 1, 0.2f), q_pe = random_matrix(H * T, dr, o.seed + 2);
     const Mat c_kv = random_matrix(S, r, o.seed + 3), k_pe = random_matrix(S, dr, o.seed + 4);
     const float scale = 1.0f / std::sqrt(192.0f);
-    Mat scores, probs;
-    const Mat expected = latent_attention_forward(q_absorbed, q_pe, c_kv, k_pe, H, scale, start, &scores, &probs);
+    AttentionResult expected;
+    expected.out = latent_attention_forward(q_absorbed, q_pe, c_kv, k_pe, H, scale, start, &expected.scores,
+                                            &expected.probs);
     const int splits = SEEK_ON_DEVICE(o.device, mla_default_splits(int(H), int(T), int(S)));
-    struct Result {
-        Mat out, scores, probs;
+    // Every variant takes the FP32 cache (3 and 4 round it themselves).
+    const auto run_variant = [&](int variant) {
+        AttentionResult got;
+        got.out = SEEK_ON_DEVICE(o.device, latent_attention_forward(q_absorbed, q_pe, c_kv, k_pe, H, scale, start,
+                                                                     &got.scores, &got.probs, variant, 0));
+        return got;
     };
     const double cache = 4.0 * S * (r + dr), queries = 4.0 * H * T * (r + dr), outputs = 4.0 * H * T * r;
     const double traced = 2 * 4.0 * H * T * S;  // scores and probabilities, as the traced forward asks
@@ -272,17 +281,8 @@ static void check_latent_attention(const KernelCheckOptions& o, const Runner& ru
                                      : "split-KV (" + str(splits) + " splits), online softmax, combine",
                         shape, cache + queries + outputs + traced + (variant == 2 ? 2 * 4.0 * splits * H * T * (r + 1) : 0),
                         2.0 * H * T * S * (2 * r + dr)),
-               [&] {
-                   Result got;
-                   got.out = SEEK_ON_DEVICE(o.device, latent_attention_forward(q_absorbed, q_pe, c_kv, k_pe, H, scale, start,
-                                                                                &got.scores, &got.probs, variant, 0));
-                   return got;
-               },
-               [&](KernelCheck& check, const Result& got) {
-                   measure(check, "out", expected, got.out, fp32_rule());
-                   measure(check, "scores", scores, got.scores, fp32_rule());
-                   measure(check, "probs", probs, got.probs, fp32_rule());
-               });
+               [&] { return run_variant(variant); },
+               [&](KernelCheck& check, const AttentionResult& got) { measure_attention(check, expected, got); });
     // Variants 3 and 4: variant 2 over the cache as stored in BF16, or c_kv in FP8 (1x128 tiles)
     // and k_pe in BF16, against core on the same rounded cache (the rounding is the cache's
     // choice, not the kernel's error: lesson 3 measures it).
@@ -292,25 +292,16 @@ static void check_latent_attention(const KernelCheckOptions& o, const Runner& ru
     const Mat c_kv_fp8 = dequantize(quantize(c_kv, kActivationTile));
     for (int variant = 3; variant <= 4; ++variant) {
         const Mat& c_kv_stored = variant == 3 ? c_kv_bf16 : c_kv_fp8;
-        Mat stored_scores, stored_probs;
-        const Mat stored = latent_attention_forward(q_absorbed, q_pe, c_kv_stored, k_pe_bf16, H, scale, start,
-                                                    &stored_scores, &stored_probs);
+        AttentionResult stored;
+        stored.out = latent_attention_forward(q_absorbed, q_pe, c_kv_stored, k_pe_bf16, H, scale, start, &stored.scores,
+                                              &stored.probs);
         runner(check_of("latent_attention", variant,
                         variant == 3 ? "variant 2 over a BF16 cache" : "variant 2 over an FP8 c_kv, BF16 k_pe", shape,
                         (variant == 3 ? cache / 2 : 1.0 * S * r + 4.0 * S * ((r + 127) / 128) + 2.0 * S * dr) + queries +
                             outputs + traced + 2 * 4.0 * splits * H * T * (r + 1),
                         2.0 * H * T * S * (2 * r + dr)),
-               [&] {
-                   Result got;
-                   got.out = SEEK_ON_DEVICE(o.device, latent_attention_forward(q_absorbed, q_pe, c_kv, k_pe, H, scale, start,
-                                                                                &got.scores, &got.probs, variant, 0));
-                   return got;
-               },
-               [&](KernelCheck& check, const Result& got) {
-                   measure(check, "out", stored, got.out, fp32_rule());
-                   measure(check, "scores", stored_scores, got.scores, fp32_rule());
-                   measure(check, "probs", stored_probs, got.probs, fp32_rule());
-               });
+               [&] { return run_variant(variant); },
+               [&](KernelCheck& check, const AttentionResult& got) { measure_attention(check, stored, got); });
     }
 }
 

@@ -14,16 +14,9 @@
 #include <string>
 
 #include "core/tensor.h"
+#include "gpu/for_each_backend.h"
 
 namespace seek {
-
-// The .cu's host function: y [M, N], x [M, K], weight [N, K] row-major host arrays.
-namespace emu {
-void linear_forward_gpu(float* y, const float* x, const float* weight, int M, int N, int K, int variant);
-}
-namespace cuda {
-void linear_forward_gpu(float* y, const float* x, const float* weight, int M, int N, int K, int variant);
-}
 
 namespace gpu_detail {
 template <typename HostFunction>
@@ -46,15 +39,16 @@ Mat linear_forward(HostFunction host_function, const Mat& x, const Mat& weight, 
 }
 }  // namespace gpu_detail
 
-namespace emu {
-inline Mat linear_forward(const Mat& x, const Mat& weight, int variant) {
-    return gpu_detail::linear_forward(linear_forward_gpu, x, weight, variant);
-}
-}  // namespace emu
-namespace cuda {
-inline Mat linear_forward(const Mat& x, const Mat& weight, int variant) {
-    return gpu_detail::linear_forward(linear_forward_gpu, x, weight, variant);
-}
-}  // namespace cuda
+// One backend's names (gpu/for_each_backend.h): the .cu's host function (y [M, N], x [M, K],
+// weight [N, K] row-major host arrays) and the wrapper with core's signature.
+#define SEEK_LINEAR_API(backend)                                                                              \
+    namespace backend {                                                                                       \
+    void linear_forward_gpu(float* y, const float* x, const float* weight, int M, int N, int K, int variant); \
+    inline Mat linear_forward(const Mat& x, const Mat& weight, int variant) {                                 \
+        return gpu_detail::linear_forward(linear_forward_gpu, x, weight, variant);                            \
+    }                                                                                                         \
+    }
+SEEK_FOR_EACH_GPU_BACKEND(SEEK_LINEAR_API)
+#undef SEEK_LINEAR_API
 
 }  // namespace seek

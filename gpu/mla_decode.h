@@ -20,40 +20,9 @@
 #include "core/fp8.h"
 #include "core/quantize.h"
 #include "core/tensor.h"
+#include "gpu/for_each_backend.h"
 
 namespace seek {
-
-// The .cu's host functions, on row-major host arrays (gpu/mla_decode.cu says what each holds).
-namespace emu {
-void latent_attention_forward_gpu(float* out, float* scores, float* probs, const float* q_absorbed, const float* q_pe,
-                                  const float* c_kv, const float* k_pe, int heads, int queries, int start, int rank,
-                                  int rope_dim, float scale, int variant, int splits);
-void latent_attention_forward_cache_gpu(float* out, float* scores, float* probs, const float* q_absorbed,
-                                        const float* q_pe, const uint16_t* c_kv_bf16, const uint8_t* c_kv_codes,
-                                        const float* c_kv_scales, const float* e4m3_values, const uint16_t* k_pe_bf16,
-                                        const float* c_kv_values, const float* k_pe_values, int heads, int queries,
-                                        int start, int rank, int rope_dim, float scale, int variant, int splits);
-void attention_forward_gpu(float* out, float* scores, float* probs, const float* q, const float* k, const float* v,
-                           int heads, int queries, int start, int qk_dim, int v_dim, float scale, int variant);
-int attention_max_keys1(int dim_a, int dim_b);  // the most keys variant 1's shared memory holds
-bool mla_split_fits(int rank, int rope_dim);    // whether variant 2's tiles fit in shared memory
-int mla_default_splits(int heads, int queries, int keys);
-}  // namespace emu
-namespace cuda {
-void latent_attention_forward_gpu(float* out, float* scores, float* probs, const float* q_absorbed, const float* q_pe,
-                                  const float* c_kv, const float* k_pe, int heads, int queries, int start, int rank,
-                                  int rope_dim, float scale, int variant, int splits);
-void latent_attention_forward_cache_gpu(float* out, float* scores, float* probs, const float* q_absorbed,
-                                        const float* q_pe, const uint16_t* c_kv_bf16, const uint8_t* c_kv_codes,
-                                        const float* c_kv_scales, const float* e4m3_values, const uint16_t* k_pe_bf16,
-                                        const float* c_kv_values, const float* k_pe_values, int heads, int queries,
-                                        int start, int rank, int rope_dim, float scale, int variant, int splits);
-void attention_forward_gpu(float* out, float* scores, float* probs, const float* q, const float* k, const float* v,
-                           int heads, int queries, int start, int qk_dim, int v_dim, float scale, int variant);
-int attention_max_keys1(int dim_a, int dim_b);  // the most keys variant 1's shared memory holds
-bool mla_split_fits(int rank, int rope_dim);    // whether variant 2's tiles fit in shared memory
-int mla_default_splits(int heads, int queries, int keys);
-}  // namespace cuda
 
 namespace gpu_detail {
 
@@ -88,6 +57,8 @@ inline std::vector<uint16_t> bf16_rows(const MatRef& m, Mat* values) {
         }
     return bits;
 }
+
+// Backend, in the templates below: one backend's MlaHostFunctions (at the end of this file).
 
 // Variants 3 (BF16 cache) and 4 (FP8 c_kv, BF16 k_pe) of the absorbed form: the cache as stored,
 // then variant 2's kernels over it. Shapes already checked by latent_attention_forward.
@@ -206,46 +177,49 @@ Mat attention_forward(const MatRef& q, const MatRef& k, const MatRef& v, int64_t
     return out;
 }
 
-struct EmuAttention {
-    static constexpr auto latent = emu::latent_attention_forward_gpu;
-    static constexpr auto latent_cache = emu::latent_attention_forward_cache_gpu;
-    static constexpr auto naive = emu::attention_forward_gpu;
-    static int max_keys1(int dim_a, int dim_b) { return emu::attention_max_keys1(dim_a, dim_b); }
-    static bool split_fits(int rank, int rope_dim) { return emu::mla_split_fits(rank, rope_dim); }
-};
-struct CudaAttention {
-    static constexpr auto latent = cuda::latent_attention_forward_gpu;
-    static constexpr auto latent_cache = cuda::latent_attention_forward_cache_gpu;
-    static constexpr auto naive = cuda::attention_forward_gpu;
-    static int max_keys1(int dim_a, int dim_b) { return cuda::attention_max_keys1(dim_a, dim_b); }
-    static bool split_fits(int rank, int rope_dim) { return cuda::mla_split_fits(rank, rope_dim); }
-};
-
 }  // namespace gpu_detail
 
-namespace emu {
-inline Mat latent_attention_forward(const Mat& q_absorbed, const Mat& q_pe, const MatRef& c_kv, const MatRef& k_pe,
-                                    int64_t heads, float scale, int64_t start, Mat* scores, Mat* probs, int variant,
-                                    int splits = 0) {
-    return gpu_detail::latent_attention_forward<gpu_detail::EmuAttention>(q_absorbed, q_pe, c_kv, k_pe, heads, scale,
-                                                                          start, scores, probs, variant, splits);
-}
-inline Mat attention_forward(const MatRef& q, const MatRef& k, const MatRef& v, int64_t heads, float scale,
-                             int64_t start, Mat* scores, Mat* probs, int variant) {
-    return gpu_detail::attention_forward<gpu_detail::EmuAttention>(q, k, v, heads, scale, start, scores, probs, variant);
-}
-}  // namespace emu
-namespace cuda {
-inline Mat latent_attention_forward(const Mat& q_absorbed, const Mat& q_pe, const MatRef& c_kv, const MatRef& k_pe,
-                                    int64_t heads, float scale, int64_t start, Mat* scores, Mat* probs, int variant,
-                                    int splits = 0) {
-    return gpu_detail::latent_attention_forward<gpu_detail::CudaAttention>(q_absorbed, q_pe, c_kv, k_pe, heads, scale,
-                                                                           start, scores, probs, variant, splits);
-}
-inline Mat attention_forward(const MatRef& q, const MatRef& k, const MatRef& v, int64_t heads, float scale,
-                             int64_t start, Mat* scores, Mat* probs, int variant) {
-    return gpu_detail::attention_forward<gpu_detail::CudaAttention>(q, k, v, heads, scale, start, scores, probs, variant);
-}
-}  // namespace cuda
+// One backend's names (gpu/for_each_backend.h): the .cu's host functions, on row-major host arrays
+// (gpu/mla_decode.cu says what each holds), with attention_max_keys1 the most keys variant 1's
+// shared memory holds and mla_split_fits whether variant 2's tiles fit in shared memory;
+// MlaHostFunctions, the same functions as gpu_detail's templates take them; and the wrappers with
+// core's signatures.
+#define SEEK_MLA_DECODE_API(backend)                                                                                   \
+    namespace backend {                                                                                                \
+    void latent_attention_forward_gpu(float* out, float* scores, float* probs, const float* q_absorbed,                \
+                                      const float* q_pe, const float* c_kv, const float* k_pe, int heads, int queries, \
+                                      int start, int rank, int rope_dim, float scale, int variant, int splits);        \
+    void latent_attention_forward_cache_gpu(float* out, float* scores, float* probs, const float* q_absorbed,          \
+                                            const float* q_pe, const uint16_t* c_kv_bf16, const uint8_t* c_kv_codes,   \
+                                            const float* c_kv_scales, const float* e4m3_values,                        \
+                                            const uint16_t* k_pe_bf16, const float* c_kv_values,                       \
+                                            const float* k_pe_values, int heads, int queries, int start, int rank,     \
+                                            int rope_dim, float scale, int variant, int splits);                       \
+    void attention_forward_gpu(float* out, float* scores, float* probs, const float* q, const float* k,                \
+                               const float* v, int heads, int queries, int start, int qk_dim, int v_dim, float scale,  \
+                               int variant);                                                                           \
+    int attention_max_keys1(int dim_a, int dim_b);                                                                     \
+    bool mla_split_fits(int rank, int rope_dim);                                                                       \
+    int mla_default_splits(int heads, int queries, int keys);                                                          \
+    struct MlaHostFunctions {                                                                                          \
+        static constexpr auto latent = latent_attention_forward_gpu;                                                   \
+        static constexpr auto latent_cache = latent_attention_forward_cache_gpu;                                       \
+        static constexpr auto naive = attention_forward_gpu;                                                           \
+        static constexpr auto max_keys1 = attention_max_keys1;                                                         \
+        static constexpr auto split_fits = mla_split_fits;                                                             \
+    };                                                                                                                 \
+    inline Mat latent_attention_forward(const Mat& q_absorbed, const Mat& q_pe, const MatRef& c_kv,                    \
+                                        const MatRef& k_pe, int64_t heads, float scale, int64_t start, Mat* scores,    \
+                                        Mat* probs, int variant, int splits = 0) {                                     \
+        return gpu_detail::latent_attention_forward<MlaHostFunctions>(q_absorbed, q_pe, c_kv, k_pe, heads, scale,      \
+                                                                      start, scores, probs, variant, splits);          \
+    }                                                                                                                  \
+    inline Mat attention_forward(const MatRef& q, const MatRef& k, const MatRef& v, int64_t heads, float scale,        \
+                                 int64_t start, Mat* scores, Mat* probs, int variant) {                                \
+        return gpu_detail::attention_forward<MlaHostFunctions>(q, k, v, heads, scale, start, scores, probs, variant);  \
+    }                                                                                                                  \
+    }
+SEEK_FOR_EACH_GPU_BACKEND(SEEK_MLA_DECODE_API)
+#undef SEEK_MLA_DECODE_API
 
 }  // namespace seek

@@ -21,34 +21,9 @@
 #include "core/linear.h"
 #include "core/moe.h"
 #include "core/tensor.h"
+#include "gpu/for_each_backend.h"
 
 namespace seek {
-
-// The .cu's host functions, on row-major host arrays (gpu/moe.cu says what each takes).
-namespace emu {
-void moe_dispatch_gpu(int* offsets, int* slots, const int* topk_idx, int tokens, int top_k, int experts, int variant);
-void moe_experts_gpu(float* expert_out, const float* x, int tokens, int dim, const int* offsets, const int* slots,
-                     int top_k, int experts, const float* gate_proj, const float* up_proj, const float* down_proj,
-                     const int* weight_index, int used, int width, int variant);
-void moe_combine_gpu(float* out, const float* expert_out, const int* slots, const float* topk_weight, int tokens,
-                     int top_k, int dim, int variant);
-// Pieces open to the tests: the dispatch's scan; the tiled GEMM's row tiles and the GEMM on a given table.
-void exclusive_scan_gpu(int* values, int n);
-int grouped_gemm_tile_rows();
-std::vector<int> grouped_gemm_tiles(const int* offsets, int experts);
-void grouped_swiglu_tiles_gpu(float* expert_out, const float* x, int tokens, int dim, const int* slots, int rows,
-                              int top_k, int experts, const float* gate_proj, const float* up_proj,
-                              const float* down_proj, const int* weight_index, int used, int width, const int* tiles,
-                              int tile_count);
-}  // namespace emu
-namespace cuda {
-void moe_dispatch_gpu(int* offsets, int* slots, const int* topk_idx, int tokens, int top_k, int experts, int variant);
-void moe_experts_gpu(float* expert_out, const float* x, int tokens, int dim, const int* offsets, const int* slots,
-                     int top_k, int experts, const float* gate_proj, const float* up_proj, const float* down_proj,
-                     const int* weight_index, int used, int width, int variant);
-void moe_combine_gpu(float* out, const float* expert_out, const int* slots, const float* topk_weight, int tokens,
-                     int top_k, int dim, int variant);
-}  // namespace cuda
 
 namespace gpu_detail {
 
@@ -219,33 +194,42 @@ Mat moe_combine(HostFunction host_function, const Mat& expert_out, const MoePlan
 
 }  // namespace gpu_detail
 
-namespace emu {
-inline MoePlan moe_dispatch(const IndexMat& topk_idx, int64_t experts, int variant) {
-    return gpu_detail::moe_dispatch(moe_dispatch_gpu, topk_idx, experts, variant);
-}
-inline Mat moe_experts(const Mat& x, const MoePlan& plan, const MoeWeights& w, const LinearPrecision& precision, int variant) {
-    return gpu_detail::moe_experts(moe_experts_gpu, x, plan, w, precision, variant);
-}
-inline Mat moe_combine(const Mat& expert_out, const MoePlan& plan, const Mat& topk_weight, int variant) {
-    return gpu_detail::moe_combine(moe_combine_gpu, expert_out, plan, topk_weight, variant);
-}
-inline Mat swiglu(const Mat& x, const FfnWeights& w, const LinearPrecision& precision, int variant) {
-    return gpu_detail::swiglu(moe_experts_gpu, x, w, precision, variant);
-}
-}  // namespace emu
-namespace cuda {
-inline MoePlan moe_dispatch(const IndexMat& topk_idx, int64_t experts, int variant) {
-    return gpu_detail::moe_dispatch(moe_dispatch_gpu, topk_idx, experts, variant);
-}
-inline Mat moe_experts(const Mat& x, const MoePlan& plan, const MoeWeights& w, const LinearPrecision& precision, int variant) {
-    return gpu_detail::moe_experts(moe_experts_gpu, x, plan, w, precision, variant);
-}
-inline Mat moe_combine(const Mat& expert_out, const MoePlan& plan, const Mat& topk_weight, int variant) {
-    return gpu_detail::moe_combine(moe_combine_gpu, expert_out, plan, topk_weight, variant);
-}
-inline Mat swiglu(const Mat& x, const FfnWeights& w, const LinearPrecision& precision, int variant) {
-    return gpu_detail::swiglu(moe_experts_gpu, x, w, precision, variant);
-}
-}  // namespace cuda
+// One backend's names (gpu/for_each_backend.h): the .cu's host functions, on row-major host arrays
+// (gpu/moe.cu says what each takes); pieces open to the tests (the dispatch's scan,
+// exclusive_scan_gpu; the tiled GEMM's row tiles, grouped_gemm_tile_rows and grouped_gemm_tiles,
+// and the GEMM on a given table, grouped_swiglu_tiles_gpu); and the wrappers with core's
+// signatures.
+#define SEEK_MOE_API(backend)                                                                                          \
+    namespace backend {                                                                                                \
+    void moe_dispatch_gpu(int* offsets, int* slots, const int* topk_idx, int tokens, int top_k, int experts,           \
+                          int variant);                                                                                \
+    void moe_experts_gpu(float* expert_out, const float* x, int tokens, int dim, const int* offsets, const int* slots, \
+                         int top_k, int experts, const float* gate_proj, const float* up_proj, const float* down_proj, \
+                         const int* weight_index, int used, int width, int variant);                                   \
+    void moe_combine_gpu(float* out, const float* expert_out, const int* slots, const float* topk_weight, int tokens,  \
+                         int top_k, int dim, int variant);                                                             \
+    void exclusive_scan_gpu(int* values, int n);                                                                       \
+    int grouped_gemm_tile_rows();                                                                                      \
+    std::vector<int> grouped_gemm_tiles(const int* offsets, int experts);                                              \
+    void grouped_swiglu_tiles_gpu(float* expert_out, const float* x, int tokens, int dim, const int* slots, int rows,  \
+                                  int top_k, int experts, const float* gate_proj, const float* up_proj,                \
+                                  const float* down_proj, const int* weight_index, int used, int width,                \
+                                  const int* tiles, int tile_count);                                                   \
+    inline MoePlan moe_dispatch(const IndexMat& topk_idx, int64_t experts, int variant) {                              \
+        return gpu_detail::moe_dispatch(moe_dispatch_gpu, topk_idx, experts, variant);                                 \
+    }                                                                                                                  \
+    inline Mat moe_experts(const Mat& x, const MoePlan& plan, const MoeWeights& w, const LinearPrecision& precision,   \
+                           int variant) {                                                                              \
+        return gpu_detail::moe_experts(moe_experts_gpu, x, plan, w, precision, variant);                               \
+    }                                                                                                                  \
+    inline Mat moe_combine(const Mat& expert_out, const MoePlan& plan, const Mat& topk_weight, int variant) {          \
+        return gpu_detail::moe_combine(moe_combine_gpu, expert_out, plan, topk_weight, variant);                       \
+    }                                                                                                                  \
+    inline Mat swiglu(const Mat& x, const FfnWeights& w, const LinearPrecision& precision, int variant) {              \
+        return gpu_detail::swiglu(moe_experts_gpu, x, w, precision, variant);                                          \
+    }                                                                                                                  \
+    }
+SEEK_FOR_EACH_GPU_BACKEND(SEEK_MOE_API)
+#undef SEEK_MOE_API
 
 }  // namespace seek

@@ -14,19 +14,9 @@
 #include <string>
 
 #include "core/quantize.h"
+#include "gpu/for_each_backend.h"
 
 namespace seek {
-
-// The .cu's host function: codes [rows, cols], scales [ceil(rows / tile_rows), ceil(cols /
-// tile_cols)] and x [rows, cols], row-major host arrays.
-namespace emu {
-void quantize_gpu(uint8_t* codes, float* scales, const float* x, int rows, int cols, int tile_rows, int tile_cols,
-                  bool power_of_two_scales, int variant);
-}
-namespace cuda {
-void quantize_gpu(uint8_t* codes, float* scales, const float* x, int rows, int cols, int tile_rows, int tile_cols,
-                  bool power_of_two_scales, int variant);
-}
 
 namespace gpu_detail {
 template <typename HostFunction>
@@ -48,15 +38,18 @@ QuantizedMatrix quantize(HostFunction host_function, const Mat& x, const Tile& t
 }
 }  // namespace gpu_detail
 
-namespace emu {
-inline QuantizedMatrix quantize(const Mat& x, const Tile& tile, ScaleFormat format, int variant) {
-    return gpu_detail::quantize(quantize_gpu, x, tile, format, variant);
-}
-}  // namespace emu
-namespace cuda {
-inline QuantizedMatrix quantize(const Mat& x, const Tile& tile, ScaleFormat format, int variant) {
-    return gpu_detail::quantize(quantize_gpu, x, tile, format, variant);
-}
-}  // namespace cuda
+// One backend's names (gpu/for_each_backend.h): the .cu's host function (codes [rows, cols],
+// scales [ceil(rows / tile_rows), ceil(cols / tile_cols)] and x [rows, cols], row-major host
+// arrays) and the wrapper with core's signature.
+#define SEEK_QUANTIZE_API(backend)                                                                                     \
+    namespace backend {                                                                                                \
+    void quantize_gpu(uint8_t* codes, float* scales, const float* x, int rows, int cols, int tile_rows, int tile_cols, \
+                      bool power_of_two_scales, int variant);                                                          \
+    inline QuantizedMatrix quantize(const Mat& x, const Tile& tile, ScaleFormat format, int variant) {                 \
+        return gpu_detail::quantize(quantize_gpu, x, tile, format, variant);                                           \
+    }                                                                                                                  \
+    }
+SEEK_FOR_EACH_GPU_BACKEND(SEEK_QUANTIZE_API)
+#undef SEEK_QUANTIZE_API
 
 }  // namespace seek

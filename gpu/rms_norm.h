@@ -10,16 +10,9 @@
 #include <string>
 
 #include "core/tensor.h"
+#include "gpu/for_each_backend.h"
 
 namespace seek {
-
-// The .cu's host functions: y, x [rows, cols] row-major host arrays, weight [cols].
-namespace emu {
-void rms_norm_forward_gpu(float* y, const float* x, const float* weight, int rows, int cols, float eps, int variant);
-}
-namespace cuda {
-void rms_norm_forward_gpu(float* y, const float* x, const float* weight, int rows, int cols, float eps, int variant);
-}
 
 namespace gpu_detail {
 template <typename HostFunction>
@@ -38,15 +31,17 @@ Mat rms_norm_forward(HostFunction host_function, const Mat& x, const Vec& weight
 }
 }  // namespace gpu_detail
 
-namespace emu {
-inline Mat rms_norm_forward(const Mat& x, const Vec& weight, float eps, int variant) {
-    return gpu_detail::rms_norm_forward(rms_norm_forward_gpu, x, weight, eps, variant);
-}
-}  // namespace emu
-namespace cuda {
-inline Mat rms_norm_forward(const Mat& x, const Vec& weight, float eps, int variant) {
-    return gpu_detail::rms_norm_forward(rms_norm_forward_gpu, x, weight, eps, variant);
-}
-}  // namespace cuda
+// One backend's names (gpu/for_each_backend.h): the .cu's host function (y, x [rows, cols]
+// row-major host arrays, weight [cols]) and the wrapper with core's signature.
+#define SEEK_RMS_NORM_API(backend)                                                                          \
+    namespace backend {                                                                                     \
+    void rms_norm_forward_gpu(float* y, const float* x, const float* weight, int rows, int cols, float eps, \
+                              int variant);                                                                 \
+    inline Mat rms_norm_forward(const Mat& x, const Vec& weight, float eps, int variant) {                  \
+        return gpu_detail::rms_norm_forward(rms_norm_forward_gpu, x, weight, eps, variant);                 \
+    }                                                                                                       \
+    }
+SEEK_FOR_EACH_GPU_BACKEND(SEEK_RMS_NORM_API)
+#undef SEEK_RMS_NORM_API
 
 }  // namespace seek

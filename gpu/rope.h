@@ -13,18 +13,9 @@
 
 #include "core/rope.h"
 #include "core/tensor.h"
+#include "gpu/for_each_backend.h"
 
 namespace seek {
-
-// The .cu's host functions: x [rows, cols] row-major, rotated in place; positions [rows]; inv_freq [pairs].
-namespace emu {
-void rope_forward_gpu(float* x, const int64_t* positions, const double* inv_freq, double magnitude, int rows,
-                      int cols, int first, int stride, int heads, int pairs, int variant);
-}
-namespace cuda {
-void rope_forward_gpu(float* x, const int64_t* positions, const double* inv_freq, double magnitude, int rows,
-                      int cols, int first, int stride, int heads, int pairs, int variant);
-}
 
 namespace gpu_detail {
 template <typename HostFunction>
@@ -55,17 +46,18 @@ void rope_forward(HostFunction host_function, Mat& x, const std::vector<int64_t>
 }
 }  // namespace gpu_detail
 
-namespace emu {
-inline void rope_forward(Mat& x, const std::vector<int64_t>& positions, const RopeTable& table, const RopeLanes& lanes,
-                         int variant) {
-    gpu_detail::rope_forward(rope_forward_gpu, x, positions, table, lanes, variant);
-}
-}  // namespace emu
-namespace cuda {
-inline void rope_forward(Mat& x, const std::vector<int64_t>& positions, const RopeTable& table, const RopeLanes& lanes,
-                         int variant) {
-    gpu_detail::rope_forward(rope_forward_gpu, x, positions, table, lanes, variant);
-}
-}  // namespace cuda
+// One backend's names (gpu/for_each_backend.h): the .cu's host function (x [rows, cols] row-major,
+// rotated in place; positions [rows]; inv_freq [pairs]) and the wrapper with core's signature.
+#define SEEK_ROPE_API(backend)                                                                                    \
+    namespace backend {                                                                                           \
+    void rope_forward_gpu(float* x, const int64_t* positions, const double* inv_freq, double magnitude, int rows, \
+                          int cols, int first, int stride, int heads, int pairs, int variant);                    \
+    inline void rope_forward(Mat& x, const std::vector<int64_t>& positions, const RopeTable& table,               \
+                             const RopeLanes& lanes, int variant) {                                               \
+        gpu_detail::rope_forward(rope_forward_gpu, x, positions, table, lanes, variant);                          \
+    }                                                                                                             \
+    }
+SEEK_FOR_EACH_GPU_BACKEND(SEEK_ROPE_API)
+#undef SEEK_ROPE_API
 
 }  // namespace seek

@@ -15,22 +15,9 @@
 #include "core/grpo.h"
 #include "core/softmax.h"
 #include "core/tensor.h"
+#include "gpu/for_each_backend.h"
 
 namespace seek {
-
-// The .cu's host functions, on row-major host arrays (gpu/softmax.cu says what each holds).
-namespace emu {
-void softmax_rows_gpu(float* out, double* lse, const float* x, int rows, int cols, int output, int variant);
-void grpo_loss_gpu(float* dlogits, double* row_terms, int* row_clipped, const float* logits, const int* targets,
-                   const double* row_weight, const double* row_advantage, const double* old_logp, const double* ref_logp,
-                   int rows, int vocab, double clip_low, double clip_high, double beta);
-}  // namespace emu
-namespace cuda {
-void softmax_rows_gpu(float* out, double* lse, const float* x, int rows, int cols, int output, int variant);
-void grpo_loss_gpu(float* dlogits, double* row_terms, int* row_clipped, const float* logits, const int* targets,
-                   const double* row_weight, const double* row_advantage, const double* old_logp, const double* ref_logp,
-                   int rows, int vocab, double clip_low, double clip_high, double beta);
-}  // namespace cuda
 
 namespace gpu_detail {
 
@@ -165,51 +152,38 @@ std::vector<double> log_sum_exp_rows(HostFunction host_function, const Mat& x, i
 
 }  // namespace gpu_detail
 
-// Per namespace: softmax_rows / log_softmax_rows / log_sum_exp_rows over every row of x; core's
-// per-row softmax_row and log_sum_exp (one launch for the one row); grpo_loss as core's.
-namespace emu {
-inline Mat softmax_rows(const Mat& x, int variant) {
-    return gpu_detail::softmax_rows(softmax_rows_gpu, x, gpu_detail::probs, nullptr, variant);
-}
-inline Mat log_softmax_rows(const Mat& x, int variant) {
-    return gpu_detail::softmax_rows(softmax_rows_gpu, x, gpu_detail::log_probs, nullptr, variant);
-}
-inline std::vector<double> log_sum_exp_rows(const Mat& x, int variant) {
-    return gpu_detail::log_sum_exp_rows(softmax_rows_gpu, x, variant);
-}
-inline void softmax_row(const float* x, float* probs, int64_t n, int variant) {
-    gpu_detail::softmax_row(softmax_rows_gpu, x, probs, n, variant);
-}
-inline double log_sum_exp(const float* x, int64_t n, int variant) {
-    return gpu_detail::log_sum_exp(softmax_rows_gpu, x, n, variant);
-}
-inline GrpoLossReport grpo_loss(Mat& dlogits, const Mat& logits, const Batch& batch, const std::vector<double>& old_logp,
-                                const std::vector<double>& ref_logp, const std::vector<double>& advantages,
-                                const GrpoLossOptions& options) {
-    return gpu_detail::grpo_loss(grpo_loss_gpu, dlogits, logits, batch, old_logp, ref_logp, advantages, options);
-}
-}  // namespace emu
-namespace cuda {
-inline Mat softmax_rows(const Mat& x, int variant) {
-    return gpu_detail::softmax_rows(softmax_rows_gpu, x, gpu_detail::probs, nullptr, variant);
-}
-inline Mat log_softmax_rows(const Mat& x, int variant) {
-    return gpu_detail::softmax_rows(softmax_rows_gpu, x, gpu_detail::log_probs, nullptr, variant);
-}
-inline std::vector<double> log_sum_exp_rows(const Mat& x, int variant) {
-    return gpu_detail::log_sum_exp_rows(softmax_rows_gpu, x, variant);
-}
-inline void softmax_row(const float* x, float* probs, int64_t n, int variant) {
-    gpu_detail::softmax_row(softmax_rows_gpu, x, probs, n, variant);
-}
-inline double log_sum_exp(const float* x, int64_t n, int variant) {
-    return gpu_detail::log_sum_exp(softmax_rows_gpu, x, n, variant);
-}
-inline GrpoLossReport grpo_loss(Mat& dlogits, const Mat& logits, const Batch& batch, const std::vector<double>& old_logp,
-                                const std::vector<double>& ref_logp, const std::vector<double>& advantages,
-                                const GrpoLossOptions& options) {
-    return gpu_detail::grpo_loss(grpo_loss_gpu, dlogits, logits, batch, old_logp, ref_logp, advantages, options);
-}
-}  // namespace cuda
+// One backend's names (gpu/for_each_backend.h): the .cu's host functions, on row-major host arrays
+// (gpu/softmax.cu says what each holds); softmax_rows / log_softmax_rows / log_sum_exp_rows over
+// every row of x; core's per-row softmax_row and log_sum_exp (one launch for the one row);
+// grpo_loss as core's.
+#define SEEK_SOFTMAX_API(backend)                                                                                     \
+    namespace backend {                                                                                               \
+    void softmax_rows_gpu(float* out, double* lse, const float* x, int rows, int cols, int output, int variant);      \
+    void grpo_loss_gpu(float* dlogits, double* row_terms, int* row_clipped, const float* logits, const int* targets,  \
+                       const double* row_weight, const double* row_advantage, const double* old_logp,                 \
+                       const double* ref_logp, int rows, int vocab, double clip_low, double clip_high, double beta);  \
+    inline Mat softmax_rows(const Mat& x, int variant) {                                                              \
+        return gpu_detail::softmax_rows(softmax_rows_gpu, x, gpu_detail::probs, nullptr, variant);                    \
+    }                                                                                                                 \
+    inline Mat log_softmax_rows(const Mat& x, int variant) {                                                          \
+        return gpu_detail::softmax_rows(softmax_rows_gpu, x, gpu_detail::log_probs, nullptr, variant);                \
+    }                                                                                                                 \
+    inline std::vector<double> log_sum_exp_rows(const Mat& x, int variant) {                                          \
+        return gpu_detail::log_sum_exp_rows(softmax_rows_gpu, x, variant);                                            \
+    }                                                                                                                 \
+    inline void softmax_row(const float* x, float* probs, int64_t n, int variant) {                                   \
+        gpu_detail::softmax_row(softmax_rows_gpu, x, probs, n, variant);                                              \
+    }                                                                                                                 \
+    inline double log_sum_exp(const float* x, int64_t n, int variant) {                                               \
+        return gpu_detail::log_sum_exp(softmax_rows_gpu, x, n, variant);                                              \
+    }                                                                                                                 \
+    inline GrpoLossReport grpo_loss(Mat& dlogits, const Mat& logits, const Batch& batch,                              \
+                                    const std::vector<double>& old_logp, const std::vector<double>& ref_logp,         \
+                                    const std::vector<double>& advantages, const GrpoLossOptions& options) {          \
+        return gpu_detail::grpo_loss(grpo_loss_gpu, dlogits, logits, batch, old_logp, ref_logp, advantages, options); \
+    }                                                                                                                 \
+    }
+SEEK_FOR_EACH_GPU_BACKEND(SEEK_SOFTMAX_API)
+#undef SEEK_SOFTMAX_API
 
 }  // namespace seek
