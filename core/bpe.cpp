@@ -894,8 +894,11 @@ static void read_model(const json& root, BpeTokenizer& t) {
             if (it == t.vocab.end()) fail(source, where, json(token).dump() + " is not in model.vocab");
             return it->second;
         };
+        // Looked up one after another, so the first token missing is the one named (the order of
+        // a call's arguments is the compiler's choice).
+        const int32_t left_id = id_of(left), right_id = id_of(right), merged_id = id_of(left + right);
         // A pair listed twice keeps its later rank, as in HF's merge map.
-        t.merges[pair_key(id_of(left), id_of(right))] = {rank++, id_of(left + right)};
+        t.merges[pair_key(left_id, right_id)] = {rank++, merged_id};
     }
 
     for (int b = 0; b < 256; ++b) {

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
 
 #ifndef SEEK_ARCH_NAME
 #define SEEK_ARCH_NAME ""
@@ -29,6 +32,11 @@ static void missing_instruction_sets(char* missing, size_t size) {
     missing[0] = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
+    // f16c, movbe and lzcnt are read from CPUID itself (clang 14's __builtin_cpu_supports does not know
+    // them): leaf 1 ECX bits 29 and 22, leaf 0x80000001 ECX bit 5 (ABM/LZCNT).
+    unsigned int eax = 0, ebx = 0, ecx1 = 0, edx = 0, ecx_extended = 0;
+    __get_cpuid(1, &eax, &ebx, &ecx1, &edx);
+    if (static_cast<unsigned int>(__get_cpuid_max(0x80000000u, nullptr)) >= 0x80000001u) __get_cpuid(0x80000001u, &eax, &ebx, &ecx_extended, &edx);
     struct Feature {
         const char* name;
         bool present;
@@ -40,8 +48,8 @@ static void missing_instruction_sets(char* missing, size_t size) {
         {"popcnt", __builtin_cpu_supports("popcnt") != 0},     {"avx", __builtin_cpu_supports("avx") != 0},
         {"avx2", __builtin_cpu_supports("avx2") != 0},         {"fma", __builtin_cpu_supports("fma") != 0},
         {"bmi", __builtin_cpu_supports("bmi") != 0},           {"bmi2", __builtin_cpu_supports("bmi2") != 0},
-        {"f16c", __builtin_cpu_supports("f16c") != 0},         {"lzcnt", __builtin_cpu_supports("lzcnt") != 0},
-        {"movbe", __builtin_cpu_supports("movbe") != 0},       {"avx512f", __builtin_cpu_supports("avx512f") != 0},
+        {"f16c", (ecx1 & (1u << 29)) != 0},                    {"lzcnt", (ecx_extended & (1u << 5)) != 0},
+        {"movbe", (ecx1 & (1u << 22)) != 0},       {"avx512f", __builtin_cpu_supports("avx512f") != 0},
         {"avx512cd", __builtin_cpu_supports("avx512cd") != 0}, {"avx512bw", __builtin_cpu_supports("avx512bw") != 0},
         {"avx512dq", __builtin_cpu_supports("avx512dq") != 0}, {"avx512vl", __builtin_cpu_supports("avx512vl") != 0},
     };

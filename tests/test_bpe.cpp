@@ -143,7 +143,8 @@ TEST_CASE("bpe: Split behaviors and invert as Hugging Face's own tests give them
         {"MergedWithNext", {"How", " are", " you", " doing", "?"}},
         {"Contiguous", {"How", " ", "are", " ", "you", " ", "doing?"}},
     };
-    for (const auto& [behavior, pieces] : cases) {
+    for (const auto& [behavior_name, pieces] : cases) {
+        const std::string behavior = behavior_name;  // a lambda may not capture a structured binding before C++20
         TempDir dir("seek_bpe");
         const BpeTokenizer tokenizer = load_edited(dir, [&](json& t) {
             t["pre_tokenizer"]["pretokenizers"] = {
