@@ -35,7 +35,7 @@ BlockWeights sized_block_weights(const ModelConfig& config, int64_t layer) {
     a.kv_b_proj = Mat(H * (dn + dv), r);
     a.o_proj = Mat(d, H * dv);
     w.post_attention_layernorm = Vec(d);
-    auto ffn = [d](int64_t width) { return FfnWeights{Mat(width, d), Mat(width, d), Mat(d, width)}; };
+    auto ffn = [d](int64_t width) { return sized_ffn_weights(d, width); };
     if (config.is_moe_layer(layer)) {
         w.moe.layer = layer;
         w.moe.gate.weight = Mat(config.n_routed_experts, d);

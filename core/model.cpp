@@ -14,27 +14,50 @@ namespace seek {
 
 static std::string layer_prefix(int64_t layer) { return "model.layers." + std::to_string(layer) + "."; }
 
-ModelWeights init_model_weights(const ModelConfig& config, uint64_t seed, float std) {
+// The model's structure, once: `block(layer)` makes a layer (also the MTP module's, layer L) and
+// `matrix(name, rows, cols)` the embedding, head and eh_proj; norms are one.
+template <typename MakeBlock, typename MakeMatrix>
+static ModelWeights assemble_model_weights(const ModelConfig& config, MakeBlock block, MakeMatrix matrix) {
     validate_config(config, config.name);
     if (config.num_nextn_predict_layers > 1)
         throw std::invalid_argument("num_nextn_predict_layers: MTP deeper than 1 is not implemented, got " +
                                     std::to_string(config.num_nextn_predict_layers));
     const int64_t d = config.hidden_size, L = config.num_hidden_layers;
     ModelWeights w;
-    w.embed_tokens = generated_matrix(seed, "model.embed_tokens.weight", config.vocab_size, d, std);
-    for (int64_t layer = 0; layer < L; ++layer) w.layers.push_back(generated_block_weights(config, layer, seed, std));
+    w.embed_tokens = matrix("model.embed_tokens.weight", config.vocab_size, d);
+    for (int64_t layer = 0; layer < L; ++layer) w.layers.push_back(block(layer));
     w.norm = Vec::Ones(d);
-    w.lm_head = generated_matrix(seed, "lm_head.weight", config.vocab_size, d, std);
+    w.lm_head = matrix("lm_head.weight", config.vocab_size, d);
     if (config.num_nextn_predict_layers == 1) {
         MtpWeights mtp;
         mtp.enorm = Vec::Ones(d);
         mtp.hnorm = Vec::Ones(d);
-        mtp.eh_proj = generated_matrix(seed, layer_prefix(L) + "eh_proj.weight", d, 2 * d, std);
-        mtp.block = generated_block_weights(config, L, seed, std);
+        mtp.eh_proj = matrix(layer_prefix(L) + "eh_proj.weight", d, 2 * d);
+        mtp.block = block(L);
         mtp.shared_head_norm = Vec::Ones(d);
         w.mtp.push_back(std::move(mtp));
     }
     return w;
+}
+
+ModelWeights init_model_weights(const ModelConfig& config, uint64_t seed, float std) {
+    return assemble_model_weights(
+        config, [&](int64_t layer) { return generated_block_weights(config, layer, seed, std); },
+        [&](const std::string& name, int64_t rows, int64_t cols) { return generated_matrix(seed, name, rows, cols, std); });
+}
+
+// Every tensor at its shape, allocated and not filled: what load_model reads a checkpoint into
+// (generating values only to overwrite them cost a tenth of a short eval).
+static ModelWeights sized_model_weights(const ModelConfig& config) {
+    return assemble_model_weights(
+        config,
+        [&](int64_t layer) {
+            BlockWeights block = sized_block_weights(config, layer);
+            if (config.is_moe_layer(layer))
+                block.moe.experts.assign(config.n_routed_experts, sized_ffn_weights(config.hidden_size, config.moe_intermediate_size));
+            return block;
+        },
+        [](const std::string&, int64_t rows, int64_t cols) { return Mat(rows, cols); });
 }
 
 static void add_parameter(std::vector<Parameter>& list, const std::string& name, Mat& m, bool trainable = true) {
@@ -328,7 +351,7 @@ ModelWeights load_model(const std::string& directory, ModelConfig& config) {
     const Checkpoint checkpoint = open_checkpoint(directory);
     check_checkpoint_matches_config(checkpoint, config, config_path);
     check_model_fits_in_memory(config, sizeof(float), "loading " + directory);
-    ModelWeights weights = init_model_weights(config, 0);
+    ModelWeights weights = sized_model_weights(config);
     std::map<std::string, bool> loaded;
     for (Parameter& p : model_parameters(weights)) {
         const Mat values = load_weight(checkpoint, p.name, p.shape);  // names a missing, misshapen or NaN tensor

@@ -74,6 +74,10 @@ FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64
     return {matrix("gate_proj", width, hidden), matrix("up_proj", width, hidden), matrix("down_proj", hidden, width)};
 }
 
+FfnWeights sized_ffn_weights(int64_t hidden, int64_t width) {
+    return FfnWeights{Mat(width, hidden), Mat(width, hidden), Mat(hidden, width)};
+}
+
 FfnWeights generated_expert(const ModelConfig& config, int64_t layer, int64_t expert, uint64_t seed, float std) {
     return generated_ffn_weights(seed, mlp_module_name(layer) + ".experts." + std::to_string(expert),
                                  config.hidden_size, config.moe_intermediate_size, std);

@@ -59,6 +59,8 @@ Mat swiglu(const Mat& x, const FfnWeights& w, const LinearPrecision& precision =
 // N(0, 1/fan_in) projections named `module`.{gate,up,down}_proj.weight; N(0, std^2) when std > 0.
 FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64_t hidden, int64_t width, float std = 0);
 FfnWeights generated_expert(const ModelConfig& config, int64_t layer, int64_t expert, uint64_t seed, float std = 0);
+// gate_proj, up_proj [width, hidden] and down_proj [hidden, width], allocated and not filled.
+FfnWeights sized_ffn_weights(int64_t hidden, int64_t width);
 
 // Bytes of one routed expert in FP32: 3 x moe_intermediate_size x hidden_size x 4.
 int64_t expert_bytes(const ModelConfig& config);

@@ -33,7 +33,7 @@ inline void check_route_finite(const float* values, int64_t rows, int64_t cols, 
 template <typename HostFunction>
 Routing route_tokens(HostFunction host_function, const ModelConfig& config, const Mat& logits, const Vec& bias,
                      int variant) {
-    validate_config(config, config.name);
+    validate_routing(config, config.name);  // the routing fields only, as core's route_tokens: the whole config was checked at load
     const int64_t T = logits.rows(), E = config.n_routed_experts, K = config.num_experts_per_tok, G = config.n_group;
     if (E == 0) throw std::invalid_argument(config.name + ": route_tokens needs n_routed_experts > 0");
     if (logits.cols() != E)
