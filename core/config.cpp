@@ -329,6 +329,11 @@ ModelConfig config_from_json(const json& object, const std::string& source) {
     fields.number("rms_norm_eps", c.rms_norm_eps);
     fields.string("hidden_act", c.hidden_act);
     fields.boolean("tie_word_embeddings", c.tie_word_embeddings);
+    // Refused by name rather than run without them: DeepSeek's attention projections have no biases.
+    bool attention_bias = false;
+    fields.boolean("attention_bias", attention_bias);
+    if (attention_bias)
+        fail(source, "attention_bias true (biases on the attention projections) is not implemented: DeepSeek V2 and V3 have none");
     fields.integer("num_nextn_predict_layers", c.num_nextn_predict_layers);
     fields.integer("bos_token_id", c.bos_token_id);
     fields.integer("eos_token_id", c.eos_token_id);

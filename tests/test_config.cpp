@@ -298,6 +298,13 @@ TEST_CASE("config: keys seekscope does not use are accepted") {
     CHECK(c.hidden_size == 64);
 }
 
+TEST_CASE("config: attention_bias true is refused by name, not run without the biases") {
+    CHECK_THROWS_WITH(parse_edited([](json& j) { j["attention_bias"] = true; }),
+                      Contains("edited.json") && Contains("attention_bias true") && Contains("not implemented"));
+    CHECK_THROWS_WITH(parse_edited([](json& j) { j["attention_bias"] = "no"; }),
+                      Contains("attention_bias") && Contains("a boolean"));
+}
+
 // --- writing -------------------------------------------------------------------------------
 
 TEST_CASE("config: config_to_json writes the HF layout") {

@@ -178,7 +178,7 @@ TEST_CASE("reliability: load_model checks the checkpoint's shapes before allocat
     SECTION("wider experts than the checkpoint holds") {
         json["moe_intermediate_size"] = 4000;
         write_text(config_path, json.dump());
-        CHECK_THROWS_WITH(load_model(dir.file("m"), loaded), Contains("parameters but " + config_path + " implies at least"));
+        CHECK_THROWS_WITH(load_model(dir.file("m"), loaded), Contains("parameters but " + config_path + " implies "));
     }
     SECTION("a tensor the model has no place for") {
         std::vector<NamedTensor> tensors;

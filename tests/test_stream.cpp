@@ -10,6 +10,7 @@
 // match the reference, and each other bit for bit.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -64,6 +65,9 @@ ModelConfig tiny_v3_config() {
     c.norm_topk_prob = true;
     c.first_k_dense_replace = 1;
     c.rope_theta = 10000.0;
+    // V3's YaRN (config.json): with d_h^R 16 the ramp runs over pairs 2..6 of 8, so both the kept
+    // and the divided frequencies and the blend between them are exercised.
+    c.rope_scaling = {"yarn", 40.0, 4096, 32.0, 1.0, 1.0, 1.0};
     c.max_position_embeddings = 64;
     c.rms_norm_eps = 1e-6;
     c.num_nextn_predict_layers = 1;
@@ -84,6 +88,7 @@ ModelConfig tiny_v2_lite_config() {
     c.num_nextn_predict_layers = 0;
     c.n_shared_experts = 2;
     c.quantization.enabled = false;
+    c.rope_scaling.mscale = c.rope_scaling.mscale_all_dim = 0.707;  // V2-Lite's config.json
     return c;
 }
 
@@ -230,13 +235,44 @@ MatD swiglu_ref(const MatD& x, const Weights& W, const std::string& module) {
     return linear(hidden, W.at(module + ".down_proj.weight"));
 }
 
-// RoPE on one vector of d_h^R lanes at position m: pairs (2i, 2i+1) turn by m θ_i, θ_i = base^(-2i/d).
-std::vector<double> rotate(const double* x, int64_t dr, int64_t m, double base) {
-    std::vector<double> y(dr);
-    for (int64_t i = 0; i < dr / 2; ++i) {
-        const double angle = m * std::pow(base, -2.0 * i / dr);
-        y[2 * i] = x[2 * i] * std::cos(angle) - x[2 * i + 1] * std::sin(angle);
-        y[2 * i + 1] = x[2 * i] * std::sin(angle) + x[2 * i + 1] * std::cos(angle);
+// RoPE's frequencies θ_i = base^(-2i/d), i < d/2, with YaRN when rope_scaling says so, as Hugging
+// Face's DeepSeek code computes them: frequencies below the dimension that turns beta_fast times over
+// the original context are kept, those beyond the one that turns beta_slow times are divided by the
+// factor s, a linear ramp blends between.
+std::vector<double> rope_frequencies(const ModelConfig& c) {
+    const int64_t d = c.qk_rope_head_dim;
+    std::vector<double> theta(d / 2);
+    for (int64_t i = 0; i < d / 2; ++i) theta[i] = std::pow(c.rope_theta, -2.0 * i / d);
+    const RopeScaling& yarn = c.rope_scaling;
+    if (yarn.type != "yarn") return theta;
+    auto dimension_turning = [&](double turns) {
+        return d * std::log(yarn.original_max_position_embeddings / (turns * 2 * std::acos(-1.0))) / (2 * std::log(c.rope_theta));
+    };
+    const double low = std::max(std::floor(dimension_turning(yarn.beta_fast)), 0.0);
+    double high = std::min(std::ceil(dimension_turning(yarn.beta_slow)), d - 1.0);
+    if (high == low) high += 0.001;
+    for (int64_t i = 0; i < d / 2; ++i) {
+        const double divided = std::clamp((i - low) / (high - low), 0.0, 1.0);
+        theta[i] = theta[i] / yarn.factor * divided + theta[i] * (1 - divided);
+    }
+    return theta;
+}
+
+// YaRN's attention temperature: 0.1 m ln s + 1 (V3 §4.3: sqrt(t) = 0.1 ln s + 1).
+double yarn_temperature(const ModelConfig& c, double m) {
+    return c.rope_scaling.type == "yarn" ? 0.1 * m * std::log(c.rope_scaling.factor) + 1 : 1.0;
+}
+
+// RoPE on one vector of d_h^R lanes at position m: pairs (2i, 2i+1) turn by m θ_i, scaled by YaRN's
+// mscale / mscale_all_dim temperatures (1 when the two are equal, as in V3 and V2-Lite).
+std::vector<double> rotate(const double* x, const ModelConfig& c, int64_t m) {
+    const std::vector<double> theta = rope_frequencies(c);
+    const double magnitude = yarn_temperature(c, c.rope_scaling.mscale) / yarn_temperature(c, c.rope_scaling.mscale_all_dim);
+    std::vector<double> y(2 * theta.size());
+    for (size_t i = 0; i < theta.size(); ++i) {
+        const double angle = m * theta[i];
+        y[2 * i] = magnitude * (x[2 * i] * std::cos(angle) - x[2 * i + 1] * std::sin(angle));
+        y[2 * i + 1] = magnitude * (x[2 * i] * std::sin(angle) + x[2 * i + 1] * std::cos(angle));
     }
     return y;
 }
@@ -255,15 +291,16 @@ MatD mla_ref(const ModelConfig& c, const Weights& W, const std::string& p, const
     const MatD c_kv = rms_norm_ref(kv_a.leftCols(r), W.at(p + "kv_a_layernorm.weight"), c.rms_norm_eps);
     const MatD kv = linear(c_kv, W.at(p + "kv_b_proj.weight"));
     MatD o = MatD::Zero(T, H * dv);
-    const double scale = 1 / std::sqrt(static_cast<double>(dn + dr));
+    // 1/sqrt(d_h + d_h^R), times YaRN's temperature squared (mscale_all_dim)
+    const double scale = std::pow(yarn_temperature(c, c.rope_scaling.mscale_all_dim), 2) / std::sqrt(static_cast<double>(dn + dr));
     for (int64_t h = 0; h < H; ++h)
         for (int64_t s = 0; s < T; ++s) {
             const double* q_head = &q(s, h * (dn + dr));
-            const std::vector<double> q_pe = rotate(q_head + dn, dr, s, c.rope_theta);
+            const std::vector<double> q_pe = rotate(q_head + dn, c, s);
             std::vector<double> score(s + 1);
             double most = -1e300;
             for (int64_t t = 0; t <= s; ++t) {
-                const std::vector<double> k_pe = rotate(&kv_a(t, r), dr, t, c.rope_theta);
+                const std::vector<double> k_pe = rotate(&kv_a(t, r), c, t);
                 double dot = 0;
                 for (int64_t i = 0; i < dn; ++i) dot += q_head[i] * kv(t, h * (dn + dv) + i);
                 for (int64_t i = 0; i < dr; ++i) dot += q_pe[i] * k_pe[i];
@@ -557,6 +594,19 @@ TEST_CASE("stream: a truncated shard, a missing tensor and a wrong weight_scale_
 
 // Not a test: writes the tiny fixtures and their reference traces for the CLI tests
 // (cli.stream_*): tiny_v3/, tiny_v2_lite/ and *_reference.safetensors in the working directory.
+TEST_CASE("stream: a config whose head is tied to the embedding is refused on both load paths", "[stream]") {
+    TempDir dir("seek_stream");
+    ModelConfig config = tiny_v2_lite_config();
+    write_fixture(dir.path.string(), config, 1);
+    config.tie_word_embeddings = true;
+    save_config(config, (dir.path / "config.json").string());
+    CHECK_THROWS_WITH(open_streamed(dir.path.string(), {}),
+                      Contains("config.json") && Contains("tie_word_embeddings true") && Contains("not implemented"));
+    ModelConfig loaded;
+    CHECK_THROWS_WITH(load_model(dir.path.string(), loaded),
+                      Contains("config.json") && Contains("tie_word_embeddings true") && Contains("not implemented"));
+}
+
 TEST_CASE("stream: write the seek step fixtures", "[.stream_fixtures]") {
     for (const ModelConfig& config : {tiny_v3_config(), tiny_v2_lite_config()}) {
         const std::string name = config.name == "tiny-v3" ? "tiny_v3" : "tiny_v2_lite";
