@@ -2,7 +2,19 @@
 # Installs the Debian packages seekscope builds against, then the npm packages its tokenizer tests
 # use (tests/tokenizer). Safe to run again: packages that are already present are skipped, so a
 # set-up machine pays nothing.
+#
+#   scripts/setup.sh           what the build, the tests and the viewer need
+#   scripts/setup.sh --peer    also Debian's PyTorch (python3-torch, about 500 MB with its libraries) for
+#                              the speed comparison scripts/bench_torch_train.py (README, "Speed")
 set -euo pipefail
+peer=0
+for argument in "$@"; do
+  case "$argument" in
+    --peer) peer=1 ;;
+    -h|--help) sed -n '2,8p' "$0" | cut -c3-; exit 0 ;;
+    *) echo "setup.sh: unknown option '$argument' (see --help)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -20,6 +32,7 @@ packages=(
   libpcre2-dev           # core/bpe: the tokenizer's regexes need Unicode properties
   clang libclang-rt-14-dev libomp-dev  # scripts/sanitize.sh: ASan + UBSan builds (OpenMP under clang) and the libFuzzer targets of tests/fuzz
 )
+[ "$peer" -eq 0 ] || packages+=(python3-torch)
 # tests/tokenizer: node and npm, from Debian unless the machine already has them.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
