@@ -96,7 +96,11 @@ std::vector<int32_t> CheckpointTokenizer::encode_prompt(const std::string& promp
 }
 
 std::string CheckpointTokenizer::piece(int32_t id) const {
-    return bpe ? printable_bytes(bpe_decode(*bpe, {id})) : token_text(id);
+    if (!bpe) return token_text(id);
+    // A model's vocab_size can exceed its tokenizer's ids (V3: 129,280 rows, the last ones padding
+    // no text maps to); the model may still rank such an id among its next tokens.
+    if (!bpe->token_bytes.count(id)) return "<id " + std::to_string(id) + ": no token in tokenizer.json>";
+    return printable_bytes(bpe_decode(*bpe, {id}));
 }
 
 CheckpointTokenizer checkpoint_tokenizer(const std::string& directory) {

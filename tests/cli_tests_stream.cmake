@@ -27,3 +27,16 @@ seek_cli_test(stream_memory_too_small 2 "--memory 1[.]00 KiB is too small"
               step --model tiny_v3 --tokens 0,1 --memory 1K)
 seek_cli_test(stream_memory_bad 2 "--memory: 'lots' is not a size" step --model tiny_v3 --tokens 0,1 --memory lots)
 set_tests_properties(cli.stream_memory_too_small cli.stream_memory_bad PROPERTIES FIXTURES_REQUIRED stream_inputs)
+
+# A checkpoint folder with its own tokenizer.json and tokenizer_config.json (the tiny hand-written
+# BPE of tests/data/tokenizer, ids < the fixture's vocab of 300): the prompt is tokenized with it,
+# BOS from tokenizer_config.json in front, and its pieces are what route and step print.
+add_test(NAME cli.stream_bpe_inputs
+         COMMAND ${CMAKE_COMMAND} -E copy_directory tiny_v2_lite ${CMAKE_CURRENT_SOURCE_DIR}/data/tokenizer tiny_v2_lite_bpe
+         WORKING_DIRECTORY ${SEEK_CLI_WORKDIR})
+set_tests_properties(cli.stream_bpe_inputs PROPERTIES LABELS cpu FIXTURES_REQUIRED stream_inputs FIXTURES_SETUP stream_bpe_inputs)
+seek_cli_test(stream_bpe_route 0 "token 0 '<s>' [(]id 268[)].*token 1 'abc' [(]id 257[)].*token 2 'd' [(]id 100[)].*token 4 'hello' [(]id 266[)]"
+              route --model tiny_v2_lite_bpe --prompt abcd,hello)
+seek_cli_test(stream_bpe_step 0 "tokens: 5: .<s>.=268 .abc.=257 .d.=100 .,.=44 .hello.=266.*next token: .*trace: [0-9]+ tensors written"
+              step --model tiny_v2_lite_bpe --prompt abcd,hello --trace tiny_v2_lite_bpe.safetensors --quiet)
+set_tests_properties(cli.stream_bpe_route cli.stream_bpe_step PROPERTIES FIXTURES_REQUIRED stream_bpe_inputs)
