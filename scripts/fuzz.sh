@@ -26,6 +26,9 @@ for target in "${targets[@]}"; do
     # The CTest entry's command line, with a longer time: the same seeds, corpus and limits.
     command=$(ctest --test-dir "$build" -R "^fuzz\.$target\$" -N -V | sed -n 's/^[0-9]*: Test command: //p')
     [ -n "$command" ] || { echo "no CTest entry fuzz.$target in $build"; exit 1; }
-    eval "${command/-max_total_time=[0-9]*/-max_total_time=$seconds}" 2>&1 | grep -E "^(#[0-9]+ +DONE|Done|stat::|==[0-9]+==|SUMMARY|INFO: Seed)" || status=1
+    command=$(sed "s/-max_total_time=[0-9]*/-max_total_time=$seconds/" <<<"$command")
+    # libFuzzer's summary lines; the target's exit status (not grep's) decides.
+    eval "$command" > "$build/fuzz/$target.log" 2>&1 || { status=1; echo "fuzz.sh: $target FAILED (full output: $build/fuzz/$target.log)"; }
+    grep -E "^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|INFO: Seed)" "$build/fuzz/$target.log" || true
 done
 exit $status
