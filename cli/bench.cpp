@@ -31,7 +31,8 @@ static const CommandSpec bench_spec = {
     "over a cache of --context earlier tokens, naive vs absorbed, FP32 on the CPU. The cache is filled\n"
     "as a prefill of random hidden states would leave it. Reports the median time per token over\n"
     "--repeats runs, the same with an empty cache (projections only), the KV-cache bytes each form\n"
-    "reads per token, the attention-core FLOPs, and how far the two outputs differ.\n"
+    "reads per token, the attention-core FLOPs, how far the two outputs differ, and each form's time against\n"
+    "the memory bound: weights + cache read once at the read bandwidth the bench measures first.\n"
     "At full V3 scale this needs about 2.5 GB of memory for weights and the naive cache.\n\n"
     "bench moe: the first MoE layer of the model (V3: layer 3, 256 routed experts + 1 shared, top-8)\n"
     "on --tokens random hidden states after RMSNorm, FP32 on the CPU: gate, shared expert, and the routed\n"
@@ -113,6 +114,21 @@ static DecodeTiming time_decode(const ModelConfig& config, const MlaWeights& wei
     return timing;
 }
 
+// What one thread reads from memory per second here: the best of three passes summing a 512 MB
+// buffer (far beyond any cache). A decode step that must read W bytes of weights and cache cannot
+// take less than W / this: the bound the memory-bound benches are measured against.
+static double measured_read_bandwidth() {
+    const Eigen::VectorXf buffer = Eigen::VectorXf::Ones(int64_t{128} << 20);
+    double best = 0;
+    volatile float sink = 0;
+    for (int pass = 0; pass < 3; ++pass) {
+        const auto start = Clock::now();
+        sink = sink + buffer.sum();
+        best = std::max(best, 4.0 * buffer.size() / std::max(seconds_since(start), 1e-9));
+    }
+    return best;
+}
+
 static int bench_mla(const ParsedArgs& args) {
     const ModelConfig config = config_from_args(args);
     const int64_t context = args.integer("context"), repeats = args.integer("repeats");
@@ -158,10 +174,17 @@ static int bench_mla(const ParsedArgs& args) {
     int64_t weight_floats = weights.q_proj.size() + weights.q_a_proj.size() + weights.q_b_proj.size() +
                             weights.kv_a_proj_with_mqa.size() + weights.kv_b_proj.size() + weights.o_proj.size();
 
+    const double bandwidth = measured_read_bandwidth();
+    // The memory-bound time of a decode step: its weights and its cache read once at that bandwidth.
+    auto bound_seconds = [&](double cache_bytes) { return (4.0 * weight_floats + cache_bytes) / bandwidth; };
+
     if (args.flag("json")) {
         nlohmann::json out = {
             {"preset", config.name}, {"context", context}, {"repeats", repeats},
             {"weight_bytes", 4 * weight_floats}, {"max_rel_difference", max_rel},
+            {"read_bytes_per_second", bandwidth},
+            {"naive_of_memory_bound", bound_seconds(naive_cache_bytes) / naive_timing.seconds_per_token},
+            {"absorb_of_memory_bound", bound_seconds(absorb_cache_bytes) / absorb_timing.seconds_per_token},
             {"naive", {{"seconds_per_token", naive_timing.seconds_per_token},
                        {"seconds_projections_only", naive_timing.seconds_projections},
                        {"cache_bytes_read", naive_cache_bytes}, {"attention_flops", naive_flops}}},
@@ -175,17 +198,21 @@ static int bench_mla(const ParsedArgs& args) {
 
     std::printf("MLA decode, %s, one layer, FP32, 1 new token over %lld cached tokens (median of %lld)\n\n",
                 config.name.c_str(), static_cast<long long>(context), static_cast<long long>(repeats));
-    std::printf("%-8s %14s %18s %16s %16s %14s\n", "form", "ms / token", "ms (empty cache)", "cache MB read",
-                "attention GFLOP", "cache GB/s");
+    std::printf("%-8s %14s %18s %16s %16s %14s %12s %9s\n", "form", "ms / token", "ms (empty cache)", "cache MB read",
+                "attention GFLOP", "cache GB/s", "bound ms", "of bound");
     auto row = [&](const char* form, const DecodeTiming& timing, double bytes, double flops) {
         const double attention_seconds = std::max(timing.seconds_per_token - timing.seconds_projections, 1e-9);
-        std::printf("%-8s %14.2f %18.2f %16.1f %16.3f %14.1f\n", form, 1e3 * timing.seconds_per_token,
-                    1e3 * timing.seconds_projections, bytes / 1e6, flops / 1e9, bytes / attention_seconds / 1e9);
+        std::printf("%-8s %14.2f %18.2f %16.1f %16.3f %14.1f %12.2f %9.2f\n", form, 1e3 * timing.seconds_per_token,
+                    1e3 * timing.seconds_projections, bytes / 1e6, flops / 1e9, bytes / attention_seconds / 1e9,
+                    1e3 * bound_seconds(bytes), bound_seconds(bytes) / timing.seconds_per_token);
     };
     row("naive", naive_timing, naive_cache_bytes, naive_flops);
     row("absorb", absorb_timing, absorb_cache_bytes, absorb_flops);
     std::printf("\nweights read by both: %.1f MB; outputs differ by %.2e (relative to max |out|)\n",
                 4.0 * weight_floats / 1e6, max_rel);
+    std::printf("bound: weights + cache read once at this machine's measured %.1f GB/s (one thread summing 512 MB);\n"
+                "\"of bound\" is bound / measured time, 1.00 being as fast as memory allows.\n",
+                bandwidth / 1e9);
     std::printf("naive caches %lld floats per token (K and V of %lld heads), absorb %lld: %.1fx less to read,\n"
                 "for %.1fx the attention FLOPs (absorbed attention works in the %lld-wide latent).\n",
                 static_cast<long long>(H * (dq + dv)), static_cast<long long>(H), static_cast<long long>(r + dr),
@@ -379,7 +406,9 @@ static nlohmann::json run_torch_peer(const std::string& script, int64_t batch, i
     if (access(python.c_str(), X_OK) != 0) return unavailable(python + " is not installed");
     if (access(script.c_str(), R_OK) != 0)
         return unavailable("the peer script " + script + " is not there (pass its path with --peer-script)");
-    const std::string command = python + " " + shell_quoted(script) + " --batch " + std::to_string(batch) +
+    // OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when a shell sets them, steer OpenBLAS off its own
+    // choice of kernel for this CPU (11% slower measured): the peer runs without them.
+    const std::string command = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE " + python + " " + shell_quoted(script) + " --batch " + std::to_string(batch) +
                                 " --seq " + std::to_string(seq) + " --steps " + std::to_string(steps) + " --warmup " +
                                 std::to_string(warmup) + " --threads " + std::to_string(threads) + " --seed " +
                                 std::to_string(seed) + " 2>&1";
@@ -409,7 +438,7 @@ static nlohmann::json run_torch_peer(const std::string& script, int64_t batch, i
         return result;
     }
     if (output.find("No module named 'torch'") != std::string::npos)
-        return unavailable("PyTorch is not installed for " + python + " (Debian: apt-get install python3-torch)");
+        return unavailable("PyTorch is not installed for " + python + " (scripts/setup.sh --peer installs it)");
     while (!output.empty() && output.back() == '\n') output.pop_back();
     const size_t last_line = output.rfind('\n');
     return unavailable("the peer failed (exit status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +

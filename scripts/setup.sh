@@ -4,7 +4,7 @@
 # set-up machine pays nothing.
 #
 #   scripts/setup.sh           what the build, the tests and the viewer need
-#   scripts/setup.sh --peer    also Debian's PyTorch (python3-torch, about 500 MB with its libraries) for
+#   scripts/setup.sh --peer    also Debian's PyTorch and OpenBLAS (python3-torch, libopenblas0-openmp; about 500 MB) for
 #                              the speed comparison scripts/bench_torch_train.py (README, "Speed")
 set -euo pipefail
 peer=0
@@ -32,7 +32,7 @@ packages=(
   libpcre2-dev           # core/bpe: the tokenizer's regexes need Unicode properties
   clang libclang-rt-14-dev libomp-dev  # scripts/sanitize.sh: ASan + UBSan builds (OpenMP under clang) and the libFuzzer targets of tests/fuzz
 )
-[ "$peer" -eq 0 ] || packages+=(python3-torch)
+[ "$peer" -eq 0 ] || packages+=(python3-torch libopenblas0-openmp)  # the peer: PyTorch on OpenBLAS (with OpenMP threads, so --threads holds), not the reference BLAS
 # tests/tokenizer: node and npm, from Debian unless the machine already has them.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
