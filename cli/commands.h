@@ -11,6 +11,7 @@
 #include "../core/bpe.h"
 #include "../core/config.h"
 #include "../core/stream.h"
+#include "../core/tokenizer.h"
 #include "../common/args.h"
 
 namespace seek::cli {
@@ -49,15 +50,10 @@ std::vector<int32_t> tokens_of_prompt(const std::string& text, const std::string
 // --prompt TEXT through the toy tokenizer, checked against the config's vocabulary and positions.
 std::vector<int32_t> prompt_from_args(const ParsedArgs& args, const ModelConfig& config);
 
-// A checkpoint folder's tokenizer: DeepSeek's BPE from DIR/tokenizer.json (with the BOS that
-// tokenizer_config.json names) when the folder has one, the toy's character tokenizer otherwise.
-struct CheckpointTokenizer {
-    std::shared_ptr<const BpeTokenizer> bpe;  // null: the toy's tokenizer
-    // The prompt's ids with BOS in front (the toy's <bos> unless the prompt starts with it).
-    std::vector<int32_t> encode_prompt(const std::string& prompt, const std::string& option) const;
-    std::string piece(int32_t id) const;  // one token, printable
-};
-CheckpointTokenizer checkpoint_tokenizer(const std::string& directory);
+// A checkpoint's prompt through its tokenizer (core/tokenizer.h's CheckpointTokenizer); what the
+// tokenizer refuses becomes a UsageError naming `option`.
+std::vector<int32_t> encode_checkpoint_prompt(const CheckpointTokenizer& tokenizer, const std::string& prompt,
+                                              const std::string& option);
 
 // --memory 16G: bytes with an optional K, M, G or T suffix (powers of 1024).
 int64_t memory_from_args(const ParsedArgs& args, const std::string& option = "memory");

@@ -85,58 +85,17 @@ std::vector<int32_t> prompt_from_args(const ParsedArgs& args, const ModelConfig&
     return tokens;
 }
 
-std::vector<int32_t> CheckpointTokenizer::encode_prompt(const std::string& prompt, const std::string& option) const {
-    if (!bpe) return tokens_of_prompt(prompt.rfind("<bos>", 0) == 0 ? prompt : "<bos>" + prompt, option);
-    if (invalid_utf8_offset(prompt) != std::string::npos)
-        throw UsageError(option + ": not valid UTF-8 at byte " + std::to_string(invalid_utf8_offset(prompt)));
-    std::vector<int32_t> ids;
-    if (bpe->bos_id >= 0) ids.push_back(bpe->bos_id);
-    for (int32_t id : bpe_encode(*bpe, prompt)) ids.push_back(id);
-    return ids;
-}
-
-std::string CheckpointTokenizer::piece(int32_t id) const {
-    if (!bpe) return token_text(id);
-    // A model's vocab_size can exceed its tokenizer's ids (V3: 129,280 rows, the last ones padding
-    // no text maps to); the model may still rank such an id among its next tokens.
-    if (!bpe->token_bytes.count(id)) return "<id " + std::to_string(id) + ": no token in tokenizer.json>";
-    return printable_bytes(bpe_decode(*bpe, {id}));
-}
-
-CheckpointTokenizer checkpoint_tokenizer(const std::string& directory) {
-    namespace fs = std::filesystem;
-    CheckpointTokenizer tokenizer;
-    const fs::path folder(directory);
-    if (fs::exists(folder / "tokenizer.json")) {
-        const fs::path config = folder / "tokenizer_config.json";
-        tokenizer.bpe = std::make_shared<const BpeTokenizer>(
-            load_bpe_tokenizer((folder / "tokenizer.json").string(), fs::exists(config) ? config.string() : ""));
+std::vector<int32_t> encode_checkpoint_prompt(const CheckpointTokenizer& tokenizer, const std::string& prompt,
+                                              const std::string& option) {
+    try {
+        return tokenizer.encode_prompt(prompt, option);
+    } catch (const std::runtime_error& error) {
+        throw UsageError(error.what());
     }
-    return tokenizer;
 }
 
 int64_t memory_from_args(const ParsedArgs& args, const std::string& option) {
-    const std::string text = args.str(option);
-    size_t used = 0;
-    double value = 0;
-    try {
-        value = std::stod(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    const std::string suffix = text.substr(used);
-    const char* const units = "KMGT";
-    double scale = 1;
-    if (suffix.size() == 1 || (suffix.size() == 2 && (suffix[1] == 'B' || suffix[1] == 'b'))) {
-        const char* unit = std::strchr(units, std::toupper(static_cast<unsigned char>(suffix[0])));
-        if (!unit) used = 0;
-        else scale = std::pow(1024.0, static_cast<double>(unit - units + 1));
-    } else if (!suffix.empty()) {
-        used = 0;
-    }
-    if (used == 0 || !(value > 0) || value * scale > 1e18)
-        throw UsageError("--" + option + ": '" + text + "' is not a size such as 16G, 512M or 4096");
-    return static_cast<int64_t>(value * scale);
+    return parse_bytes(args.str(option), "--" + option);
 }
 
 StreamedModel open_streamed_from_args(const ParsedArgs& args, bool head, int64_t layer_calls) {

@@ -294,7 +294,7 @@ static int route_model(const ParsedArgs& args) {
     const ModelConfig config = load_config(directory + "/config.json");
     const StreamedModel model = open_streamed_from_args(args, false, config.num_hidden_layers);
     if (config.n_routed_experts == 0) throw UsageError(directory + " has no routed experts");
-    const std::vector<int32_t> tokens = tokenizer.encode_prompt(args.str("prompt"), "--prompt");
+    const std::vector<int32_t> tokens = encode_checkpoint_prompt(tokenizer, args.str("prompt"), "--prompt");
     try {
         check_tokens(config, tokens);
     } catch (const std::runtime_error& error) {

@@ -188,7 +188,7 @@ int run_step(int argc, char** argv) {
                          std::to_string(config.num_hidden_layers) + "), got " + args.str("layers"));
     const std::string prompt = args.str("prompt");
     const std::vector<int32_t> tokens = args.flag("tokens") ? tokens_from_list(args.str("tokens"))
-                                        : checkpoint        ? tokenizer.encode_prompt(prompt, "--prompt")
+                                        : checkpoint        ? encode_checkpoint_prompt(tokenizer, prompt, "--prompt")
                                                             : tokens_of_prompt(prompt, "--prompt");
     try {
         check_tokens(config, tokens);

@@ -2,11 +2,36 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cctype>
+#include <cmath>
 #include <cstring>
 #include <algorithm>
 #include <sstream>
 
 namespace seek {
+
+int64_t parse_bytes(const std::string& text, const std::string& what) {
+    size_t used = 0;
+    double value = 0;
+    try {
+        value = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    const std::string suffix = text.substr(used);
+    const char* const units = "KMGT";
+    double scale = 1;
+    if (suffix.size() == 1 || (suffix.size() == 2 && (suffix[1] == 'B' || suffix[1] == 'b'))) {
+        const char* unit = std::strchr(units, std::toupper(static_cast<unsigned char>(suffix[0])));
+        if (!unit) used = 0;
+        else scale = std::pow(1024.0, static_cast<double>(unit - units + 1));
+    } else if (!suffix.empty()) {
+        used = 0;
+    }
+    if (used == 0 || !(value > 0) || value * scale > 1e18)
+        throw UsageError(what + ": '" + text + "' is not a size such as 16G, 512M or 4096");
+    return static_cast<int64_t>(value * scale);
+}
 
 int64_t parse_count(const std::string& text, const std::string& what) {
     if (text.empty()) throw UsageError(what + ": expected a number, got nothing");

@@ -78,5 +78,8 @@ std::string closest_name(const std::string& name, const std::vector<std::string>
 
 // "128k" -> 131072, "4096" -> 4096, "1m" -> 1048576; throws UsageError naming `what`.
 int64_t parse_count(const std::string& text, const std::string& what);
+// "16G" -> 17179869184, "512M", "4096": bytes with an optional K, M, G or T suffix (powers of
+// 1024, a B after it allowed); throws UsageError "`what`: 'lots' is not a size such as 16G, ...".
+int64_t parse_bytes(const std::string& text, const std::string& what);
 
 }  // namespace seek

@@ -1,7 +1,10 @@
 #include "tokenizer.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
+
+#include "bpe.h"
 
 namespace seek {
 
@@ -55,6 +58,41 @@ std::string decode_tokens(const std::vector<int32_t>& tokens) {
     std::string text;
     for (int32_t token : tokens) text += token == '\n' ? "\n" : token_text(token);
     return text;
+}
+
+std::vector<int32_t> CheckpointTokenizer::encode_prompt(const std::string& prompt, const std::string& option) const {
+    const std::string where = option.empty() ? "" : option + ": ";
+    try {
+        if (!bpe) return encode_text(prompt.rfind("<bos>", 0) == 0 ? prompt : "<bos>" + prompt);
+    } catch (const std::runtime_error& error) {
+        throw std::runtime_error(where + error.what());
+    }
+    if (invalid_utf8_offset(prompt) != std::string::npos)
+        throw std::runtime_error(where + "not valid UTF-8 at byte " + std::to_string(invalid_utf8_offset(prompt)));
+    std::vector<int32_t> ids;
+    if (bpe->bos_id >= 0) ids.push_back(bpe->bos_id);
+    for (int32_t id : bpe_encode(*bpe, prompt)) ids.push_back(id);
+    return ids;
+}
+
+std::string CheckpointTokenizer::piece(int32_t id) const {
+    if (!bpe) return token_text(id);
+    // A model's vocab_size can exceed its tokenizer's ids (V3: 129,280 rows, the last ones padding
+    // no text maps to); the model may still rank such an id among its next tokens.
+    if (!bpe->token_bytes.count(id)) return "<id " + std::to_string(id) + ": no token in tokenizer.json>";
+    return printable_bytes(bpe_decode(*bpe, {id}));
+}
+
+CheckpointTokenizer checkpoint_tokenizer(const std::string& directory) {
+    namespace fs = std::filesystem;
+    CheckpointTokenizer tokenizer;
+    const fs::path folder(directory);
+    if (fs::exists(folder / "tokenizer.json")) {
+        const fs::path config = folder / "tokenizer_config.json";
+        tokenizer.bpe = std::make_shared<const BpeTokenizer>(
+            load_bpe_tokenizer((folder / "tokenizer.json").string(), fs::exists(config) ? config.string() : ""));
+    }
+    return tokenizer;
 }
 
 }  // namespace seek
