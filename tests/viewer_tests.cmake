@@ -146,3 +146,26 @@ set_tests_properties(viewer.model_forward viewer.model_mla viewer.corrupt_model 
 # fourth tensor, layers.0.attn.q_norm.
 seek_viewer_test(forward_keys "--tensor embed --keys down,down,j,right,k --frames 14" "--not-blank" ""
                  "seekscope: showing layers.0.attn.q_norm")
+
+# A checkpoint read in place (viewer/app.cpp's streamed path, what a full-scale V3 takes): the
+# tiny V3-layout fixture of the CLI tests (FP8, three shards and an index, so it is never loaded
+# whole), its prompt traced as each MoE layer's topk_idx/topk_weight only, and the MoE panel's
+# token path drawn from that trace, every chart inside its view. --memory forces the unsharded
+# V2-Lite fixture with its own tokenizer.json the same way: the path names the token by its BPE
+# piece. A budget too small for one layer is reported, and the viewer draws on.
+seek_viewer_test(stream_path
+                 "--model ${SEEK_CLI_WORKDIR}/tiny_v3 --memory 2M --panel moe --view path --token 3 --size 1600x1000 --layout ${SEEK_VIEWER_WORKDIR}/layout.stream_path.txt"
+                 "--size 1600,1000 --not-blank --layout ${SEEK_VIEWER_WORKDIR}/layout.stream_path.txt" ""
+                 "seekscope: moe path: token 3 '[+]': 1 MoE layers x 8 experts; in layer 1 experts [0-7] [0-7]")
+seek_viewer_test(stream_forward
+                 "--model ${SEEK_CLI_WORKDIR}/tiny_v3 --memory 2M --size 1600x1000 --layout ${SEEK_VIEWER_WORKDIR}/layout.stream_forward.txt"
+                 "--size 1600,1000 --not-blank --layout ${SEEK_VIEWER_WORKDIR}/layout.stream_forward.txt" ""
+                 "seekscope: showing layers.1.moe.topk_idx")
+seek_viewer_test(stream_memory_too_small "--model ${SEEK_CLI_WORKDIR}/tiny_v3 --memory 1K" "--not-blank --count 140,30,30,5000"
+                 "could not load the model from .*tiny_v3: --memory 1.00 KiB is too small")
+set_tests_properties(viewer.stream_path viewer.stream_forward viewer.stream_memory_too_small
+                     PROPERTIES FIXTURES_REQUIRED stream_inputs)
+seek_viewer_test(stream_bpe_path
+                 "--model ${SEEK_CLI_WORKDIR}/tiny_v2_lite_bpe --memory 2M --prompt abcd,hello --panel moe --view path --token 1"
+                 "--not-blank" "" "seekscope: moe path: token 1 'abc': [0-9]+ MoE layers x [0-9]+ experts")
+set_tests_properties(viewer.stream_bpe_path PROPERTIES FIXTURES_REQUIRED stream_bpe_inputs)

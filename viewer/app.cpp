@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/analytics.h"
+#include "core/embedding.h"
 #include "core/forward.h"
 #include "core/generate.h"
 #include "core/sample.h"
@@ -54,21 +55,39 @@ static void set_trace(App& app, Trace trace, const ModelConfig& config, std::vec
     ++app.trace_version;
 }
 
-bool load_checkpoint(App& app, const std::string& directory) {
+const std::vector<std::string>& full_scale_filter() {
+    static const std::vector<std::string> filter = {"layers.*.moe.topk_idx", "layers.*.moe.topk_weight"};
+    return filter;
+}
+
+bool load_checkpoint(App& app, const std::string& directory, bool streamed) {
     try {
         namespace fs = std::filesystem;
         if (!fs::exists(directory)) throw std::runtime_error(directory + ": no such directory");
         if (!fs::is_directory(directory))
             throw std::runtime_error(directory + ": not a directory (expected one with config.json and model.safetensors)");
         ModelConfig config = load_config(directory + "/config.json");
-        // The weights are held in FP32 in memory: a full-size checkpoint is not for the live pass.
+        CheckpointTokenizer tokenizer = checkpoint_tokenizer(directory);
+        // Held in FP32 in memory up to kMaxLoadedParameters; beyond, or sharded as DeepSeek ships
+        // its checkpoints, read in place layer by layer like `seek step --model`.
         const int64_t parameters = count_parameters(config).total;
-        if (parameters > 2'000'000'000)
-            throw std::runtime_error(directory + ": " + human_count(static_cast<double>(parameters)) +
-                                     " parameters is too large for the viewer's live forward pass (at most 2 B)");
-        auto weights = std::make_shared<const ModelWeights>(load_model(directory, config));
+        streamed = streamed || parameters > kMaxLoadedParameters ||
+                   fs::exists(fs::path(directory) / "model.safetensors.index.json");
+        std::shared_ptr<const ModelWeights> weights;
+        std::shared_ptr<const StreamedModel> source;
+        if (streamed) {
+            StreamOptions options = app.stream_options;
+            options.memory_bytes = app.memory_bytes;
+            options.head = false;  // the trace wants no logits: V3's lm_head alone is 3.7 GB in FP32
+            source = std::make_shared<const StreamedModel>(open_streamed(directory, options));
+        } else {
+            weights = std::make_shared<const ModelWeights>(load_model(directory, config));
+        }
         app.model = config;
         app.weights = std::move(weights);
+        app.streamed = std::move(source);
+        app.tokenizer = std::move(tokenizer);
+        set_token_pieces(app.tokenizer);
         app.model_dir = directory;
         app.model_label = directory;
         return true;
@@ -98,6 +117,12 @@ Trace run_model(const App& app, const std::vector<int32_t>& tokens, AttnImpl att
     TraceOptions options;
     options.attn = attn;
     options.filters = filters;
+    if (app.streamed) {
+        if (filters.empty()) options.filters = full_scale_filter();
+        Trace trace = trace_source(app.model, app.streamed->source, tokens, options);
+        trace.metadata["model"] = app.model_dir;
+        return trace;
+    }
     if (!app.weights) return trace_generated(app.model, app.seed, kGeneratedLayers, tokens, options);
     Trace trace = trace_model(app.model, *app.weights, tokens, options);
     trace.metadata["model"] = app.model_dir;
@@ -122,9 +147,21 @@ static std::vector<NextToken> likeliest_next_tokens(const Trace& trace) {
 
 void run_prompt(App& app, const std::string& prompt) {
     try {
-        const std::string text = app.weights && prompt.rfind("<bos>", 0) != 0 ? "<bos>" + prompt : prompt;
-        std::vector<int32_t> tokens = encode_text(text);
-        Trace trace = run_model(app, tokens, app.attn);
+        const bool checkpoint = app.weights || app.streamed;
+        // A checkpoint's prompt starts with BOS: tokenizer_config.json's, or the toy's <bos>.
+        std::vector<int32_t> tokens = checkpoint ? app.tokenizer.encode_prompt(prompt, "") : encode_text(prompt);
+        const std::string text = checkpoint && !app.tokenizer.bpe && prompt.rfind("<bos>", 0) != 0 ? "<bos>" + prompt : prompt;
+        check_tokens(app.model, tokens);
+        Trace trace;
+        try {
+            trace = run_model(app, tokens, app.attn);
+        } catch (const std::exception& error) {
+            if (!app.streamed) throw;
+            // Read in place, a shard or tensor can still fail mid-run (truncated, unreadable):
+            // the checkpoint's fault, not the prompt's.
+            report_error(app, "could not run the checkpoint in " + app.model_dir + ": " + error.what());
+            return;
+        }
         trace.metadata["prompt"] = text;
         std::vector<NextToken> next;
         std::string completion;
@@ -146,13 +183,22 @@ void run_prompt(App& app, const std::string& prompt) {
         app.prompt = text;
         app.prompt_error.clear();
         const std::string attention = app.attn == AttnImpl::Absorb ? "absorbed" : "naive";
-        const std::string source =
-            app.weights ? "live run of the checkpoint in " + app.model_label + " (all " +
-                              std::to_string(app.model.num_hidden_layers) + " layers, " + attention +
-                              " attention)"
-                        : "live run of the " + app.model.name + " model (generated weights, seed " +
-                              std::to_string(app.seed) + ", first " +
-                              std::to_string(kGeneratedLayers) + " layers, " + attention + " attention)";
+        const std::string layers = "all " + std::to_string(app.model.num_hidden_layers) + " layers";
+        std::string source;
+        if (app.streamed)
+            source = "live run of the checkpoint in " + app.model_label + ", read in place under " +
+                     human_bytes(static_cast<double>(app.memory_bytes)) + " (" + layers + ", " + attention +
+                     " attention; traced: each MoE layer's topk_idx and topk_weight" +
+                     (app.stream_options.generate_missing_experts
+                          ? "; routed experts it lacks generated from seed " +
+                                std::to_string(app.stream_options.expert_seed)
+                          : std::string()) +
+                     ")";
+        else if (app.weights)
+            source = "live run of the checkpoint in " + app.model_label + " (" + layers + ", " + attention + " attention)";
+        else
+            source = "live run of the " + app.model.name + " model (generated weights, seed " + std::to_string(app.seed) +
+                     ", first " + std::to_string(kGeneratedLayers) + " layers, " + attention + " attention)";
         set_trace(app, std::move(trace), app.model, std::move(tokens), source);
         app.next_tokens = std::move(next);
         app.greedy_completion = std::move(completion);

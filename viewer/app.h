@@ -18,6 +18,8 @@
 #include "core/config.h"
 #include "core/mla.h"
 #include "core/model.h"
+#include "core/stream.h"
+#include "core/tokenizer.h"
 #include "core/trace.h"
 #include "run_log.h"
 
@@ -36,6 +38,12 @@ struct App {
     std::shared_ptr<const ModelWeights> weights;
     std::string model_dir;    // where `weights` came from
     std::string model_label;  // how the window names it: the path as the user gave it, or data/toy/grpo
+    // A checkpoint too large to hold (full scale): read in place, layer by layer, under
+    // memory_bytes (core/stream.h), as `seek step --model` does; `weights` is then null.
+    std::shared_ptr<const StreamedModel> streamed;
+    int64_t memory_bytes = int64_t{16} << 30;  // --memory
+    StreamOptions stream_options;              // --expert-seed: routed experts the checkpoint lacks are generated
+    CheckpointTokenizer tokenizer;             // the checkpoint's tokenizer.json, else the toy's characters
     uint64_t seed = 0;
     AttnImpl attn = AttnImpl::Absorb;
     std::string analytics_preset;  // the model shape the MLA and MoE panels start on (--preset)
@@ -70,6 +78,7 @@ struct App {
     std::vector<std::string> errors;  // problems with files, shown at the top of the window until dismissed
     std::string panel;                // the panel on screen (--panel NAME)
     std::string view;                 // --view NAME: the sub-view the panel opens on ("" = its first)
+    int path_token = -1;              // --token N: the token whose path the MoE panel shows first (-1: the last)
     bool headless = false;            // --screenshot: work a panel would run on a button press runs at once
     float ui_scale = 1;               // the size of everything: fonts and spacing (--scale, Ctrl +/-)
     // What the panels want printed with a screenshot ("mla decode" -> "9 of 51 tokens"), for tests;
@@ -82,7 +91,14 @@ void report_error(App& app, const std::string& message);
 
 // Loads a checkpoint directory (config.json + model.safetensors) as the model the live forward
 // pass runs; an unreadable one is reported, leaves the model as it was and returns false.
-bool load_checkpoint(App& app, const std::string& directory);
+// A sharded checkpoint (model.safetensors.index.json), one over kMaxLoadedParameters, or any
+// checkpoint when `streamed` is asked for is not loaded but opened to be read in place under
+// app.memory_bytes: the live pass then traces only each MoE layer's choices (full_scale_filter()).
+bool load_checkpoint(App& app, const std::string& directory, bool streamed = false);
+constexpr int64_t kMaxLoadedParameters = 2'000'000'000;
+// What a streamed checkpoint's live pass traces: each MoE layer's choices, what `seek step`
+// traces at full scale and the MoE panel's token path reads.
+const std::vector<std::string>& full_scale_filter();
 // The checkpoint to use when --model is not given: the bundled GRPO-trained toy model,
 // data/toy/grpo (config.json + model.safetensors), in the working directory or in the source
 // tree, if it is there; else "".

@@ -999,8 +999,14 @@ void line_plot(const char* id, const std::vector<double>& x, const std::vector<S
 
 // ---- tokens --------------------------------------------------------------------------------
 
+static CheckpointTokenizer token_pieces;
+
+void set_token_pieces(const CheckpointTokenizer& tokenizer) { token_pieces = tokenizer; }
+
+std::string token_string(int32_t token) { return token_pieces.piece(token); }
+
 std::string token_label(int32_t token) {
-    const std::string text = token_text(token);
+    const std::string text = token_string(token);
     return text == " " ? "' '" : text;
 }
 
@@ -1009,7 +1015,7 @@ int token_chips(const std::vector<int32_t>& tokens, const TokenChipOptions& opti
     const float gap = style.ItemSpacing.x / 2;
     const bool two_lines = !options.labels.empty();
     auto chip_size = [&](size_t i) {
-        float width = std::max(text_width(token_text(tokens[i])), text_width("M"));
+        float width = std::max(text_width(token_string(tokens[i])), text_width("M"));
         if (i < options.labels.size()) width = std::max(width, text_width(options.labels[i]));
         return ImVec2(width + 2 * style.FramePadding.x,
                       (two_lines ? 2 : 1) * ImGui::GetTextLineHeight() + 2 * style.FramePadding.y);
@@ -1034,7 +1040,7 @@ int token_chips(const std::vector<int32_t>& tokens, const TokenChipOptions& opti
     int hovered = -1;
     const float right_edge = ImGui::GetCursorScreenPos().x + ImGui::GetContentRegionAvail().x;
     for (size_t i = 0; i < tokens.size(); ++i) {
-        const std::string text = token_text(tokens[i]);
+        const std::string text = token_string(tokens[i]);
         const ImVec2 chip = chip_size(i);
         if (i > 0 && ImGui::GetItemRectMax().x + gap + chip.x <= right_edge) ImGui::SameLine(0, gap);
         ImGui::PushID(static_cast<int>(i));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "core/tokenizer.h"
 
 namespace seek::viewer {
 
@@ -207,6 +208,10 @@ void line_plot(const char* id, const std::vector<double>& x, const std::vector<S
 // values within window/2 on either side.
 std::vector<double> moving_average(const std::vector<double>& values, int window);
 
+// A token as text: the toy's character (core/tokenizer.h's token_text), or its piece in the loaded
+// checkpoint's tokenizer.json once set_token_pieces has been given that tokenizer.
+std::string token_string(int32_t token);
+void set_token_pieces(const CheckpointTokenizer& tokenizer);
 // A token as an axis tick label: its text, a space as ' ' (a blank label reads as a missing one).
 std::string token_label(int32_t token);
 

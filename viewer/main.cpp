@@ -50,6 +50,13 @@ CommandSpec command_spec() {
         "the bundled data/toy/grpo checkpoint (the toy model after GRPO; the GRPO panel then shows its\n"
         "run's log unless --log is given), else the toy shape with generated weights (the first two\n"
         "layers). The Forward panel says which it shows.\n\n"
+        "Full scale: a checkpoint that is sharded (model.safetensors.index.json, as DeepSeek ships V3), has\n"
+        "over 2 B parameters, or comes with --memory is not loaded but read in place layer by layer under\n"
+        "--memory (default 16G), as `seek step --model` reads it: the prompt is tokenized with the folder's\n"
+        "tokenizer.json (BOS from tokenizer_config.json) when it has one, the live pass traces each MoE\n"
+        "layer's choices (layers.*.moe.topk_idx, topk_weight), and there is no next-token prediction or\n"
+        "greedy completion (the head is not read). The MoE panel's token path shows them:\n"
+        "  seekscope --model DIR --memory 16G --prompt 'The capital of France is' --panel moe --view path --token 3\n\n"
         "Presentation: --scale 1.5 (or Ctrl + / Ctrl - / Ctrl 0 in the window) draws everything, fonts\n"
         "included, 1.5 times larger; by default the scale follows the monitor's content scale.\n\n"
         "With --screenshot the window draws --frames frames, saves the last as a PNG, prints the time per\n"
@@ -65,7 +72,17 @@ CommandSpec command_spec() {
             {"panel", "NAME", "the panel to open: " + panel_names, "forward"},
             {"prompt", "TEXT", "the model's prompt (printable ASCII; a checkpoint's starts with <bos>, added if missing)",
              "12+34="},
-            {"model", "DIR", "run this checkpoint (config.json + model.safetensors) in the live forward pass", ""},
+            {"model", "DIR",
+             "run this checkpoint in the live forward pass: loaded into memory, or read in place when it is "
+             "sharded (model.safetensors.index.json), over 2 B parameters or --memory is given",
+             ""},
+            {"memory", "SIZE", "--model: read it in place with this budget for weights held at once (default 16G)", ""},
+            {"expert-seed", "N",
+             "--model read in place: generate the routed experts the checkpoint lacks from seed N (shape tests, "
+             "e.g. the V3-shaped checkpoint of scripts/v3-shaped.sh)",
+             ""},
+            {"token", "N", "the token (position in the prompt) whose path the MoE panel shows first (default: the last)",
+             ""},
             {"log", "FILE",
              "the GRPO panel's log: a grpo.jsonl (seek grpo) or a train.jsonl (seek train); give it again to "
              "overlay another run's curves (--log A --log B)",
@@ -186,8 +203,17 @@ Options parse_command_line(const ParsedArgs& args, const std::vector<std::string
                                                    : "trace files A and B are read with --compare A B");
 
     app.model = preset_config("toy");
+    if (args.flag("memory")) {
+        if (!args.flag("model")) throw UsageError("--memory is for --model (a checkpoint read in place)");
+        app.memory_bytes = parse_bytes(args.str("memory"), "--memory");
+    }
+    if (args.flag("expert-seed")) {
+        if (!args.flag("model")) throw UsageError("--expert-seed is for --model (a checkpoint read in place)");
+        app.stream_options.generate_missing_experts = true;
+        app.stream_options.expert_seed = static_cast<uint64_t>(args.integer("expert-seed"));
+    }
     const std::string checkpoint = args.flag("model") ? args.str("model") : bundled_checkpoint();
-    if (!checkpoint.empty() && load_checkpoint(app, checkpoint)) {  // a failure is reported: generated weights
+    if (!checkpoint.empty() && load_checkpoint(app, checkpoint, args.flag("memory") || args.flag("expert-seed"))) {  // a failure is reported: generated weights
         // The bundled model is named as a reader's checkout has it, wherever the viewer was started.
         if (!args.flag("model")) app.model_label = "data/toy/grpo";
         std::printf("seekscope: model %s (%lld layers, %s parameters)\n", checkpoint.c_str(),
@@ -196,6 +222,13 @@ Options parse_command_line(const ParsedArgs& args, const std::vector<std::string
     }
     run_prompt(app, args.str("prompt"));
     if (!app.prompt_error.empty()) throw UsageError("--prompt: " + app.prompt_error);
+    if (args.flag("token")) {
+        const int64_t token = args.integer("token");
+        if (token < 0 || token >= static_cast<int64_t>(app.tokens.size()))
+            throw UsageError("--token must be a position in the prompt, 0.." + std::to_string(app.tokens.size() - 1) +
+                             ", got " + args.str("token"));
+        app.path_token = static_cast<int>(token);
+    }
     if (args.flag("trace")) open_trace(app, args.str("trace"));
     if (args.flag("compare")) open_comparison(app, args.positional[0], args.positional[1]);
     if (args.flag("log"))

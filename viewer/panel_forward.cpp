@@ -153,7 +153,10 @@ void draw_prompt(App& app) {
     if (ui.prompt != app.prompt) {
         std::string error;
         try {
-            encode_text(ui.prompt);
+            if (app.weights || app.streamed)
+                app.tokenizer.encode_prompt(ui.prompt, "");
+            else
+                encode_text(ui.prompt);
         } catch (const std::exception& e) {
             error = e.what();
         }
@@ -171,6 +174,10 @@ void draw_prompt(App& app) {
     ImGui::SameLine();
     token_chips(app.tokens);
     wrapped_note("Showing: " + app.trace_source);
+    if (app.streamed)
+        wrapped_note("Read in place (the full-scale path): no next tokens and no greedy completion here. The head (model.norm, lm_head) "
+                     "is not read, and each generated token would read every layer again; the MoE panel's "
+                     "token path shows where each token went.");
     draw_prediction(app);
 }
 

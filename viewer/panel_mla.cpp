@@ -74,6 +74,9 @@ std::vector<int64_t> divisors(int64_t n) {
 // ---- the decoder -----------------------------------------------------------------------------
 
 LayerDecoder make_layer_decoder(const App& app, size_t capacity) {
+    if (app.streamed)
+        throw std::runtime_error("the decode stepper holds layer 0 in memory; not for a checkpoint read in place "
+                                 "(full scale)");
     LayerDecoder d;
     d.config = app.model;
     d.weights = app.weights;
@@ -348,6 +351,11 @@ void refresh(const App& app) {
     ui.runs_version = app.trace_version;
     ui.runs_error.clear();
     ui.out_difference.clear();
+    if (app.streamed) {  // two more passes over every layer of a checkpoint read in place: not on a redraw
+        ui.runs_error = "not run for a checkpoint read in place (full scale): seek step --model DIR --attn naive "
+                        "and --attn absorb, each with --filter layers.0.attn.out --trace FILE, then Compare";
+        return;
+    }
     try {
         const Trace naive = run_model(app, app.tokens, AttnImpl::Naive, {kOut});
         const Trace absorbed = run_model(app, app.tokens, AttnImpl::Absorb, {kOut});

@@ -244,7 +244,7 @@ std::string cell_note(const GateView& v, const std::vector<int32_t>& tokens, int
     const Routing& r = v.routing;
     const int64_t t = flat / r.scores.cols(), e = flat % r.scores.cols(), g = group_of(v.config, e);
     std::string text = "token " + std::to_string(t);
-    if (static_cast<int64_t>(tokens.size()) == r.scores.rows()) text += " '" + token_text(tokens[t]) + "'";
+    if (static_cast<int64_t>(tokens.size()) == r.scores.rows()) text += " '" + token_string(tokens[t]) + "'";
     text += ", expert " + std::to_string(e) + " (group " + std::to_string(g) +
             ")\ns = " + format_value(r.scores(t, e)) + ", s + b = " + format_value(r.biased_scores(t, e)) + "\n";
     for (int64_t k = 0; k < r.topk_idx.cols(); ++k)
@@ -630,7 +630,9 @@ void draw_path_view(App& app) {
     const ModelConfig& c = app.trace_config;
     std::string first_layer;
     for (int64_t k = 0; k < p.k; ++k) first_layer += (k ? " " : "") + std::to_string(p.idx.front()(token, k));
-    app.report["moe path"] = "token " + std::to_string(token) + ": " + std::to_string(p.layers.size()) + " MoE layers x " +
+    const std::string piece =
+        token < static_cast<int64_t>(app.tokens.size()) ? " '" + token_string(app.tokens[static_cast<size_t>(token)]) + "'" : "";
+    app.report["moe path"] = "token " + std::to_string(token) + piece + ": " + std::to_string(p.layers.size()) + " MoE layers x " +
                              std::to_string(p.experts) + " experts; in layer " + std::to_string(p.layers.front()) +
                              " experts " + first_layer;
 
@@ -741,7 +743,10 @@ void draw_routing_views(App& app) {
 
 void draw_moe_panel(App& app) {
     if (ui.scale.empty()) ui.scale = app.analytics_preset;
-    if (ui.view.empty()) ui.view = app.view == "path" || app.view == "balancing" ? app.view : "routing";
+    if (ui.view.empty()) {
+        ui.view = app.view == "path" || app.view == "balancing" ? app.view : "routing";
+        ui.path_token = app.path_token;  // --token: first frame only, then clicks decide
+    }
     if (ui.prompt_version != app.trace_version) {
         ui.prompt_version = app.trace_version;
         ui.prompt.clear();

@@ -132,7 +132,7 @@ int64_t tensor_heatmap(const char* id, const std::string& name, const Shape& sha
         first = std::clamp<int64_t>(first, 0, shape[0] - 1);
         std::string format = axis + " %d of 0.." + std::to_string(shape[0] - 1);
         if (axis == "token" && static_cast<int64_t>(tokens.size()) == shape[0]) {
-            std::string text = token_text(tokens[first]);
+            std::string text = token_string(tokens[first]);
             if (text == "%") text = "%%";  // the slider's label is a printf format
             format += "  ('" + text + "')";
         }
