@@ -137,7 +137,7 @@ bool is_mtp_copy(const ModelConfig& config, const std::string& name) {
 }
 
 void check_checkpoint_matches_config(const Checkpoint& checkpoint, const ModelConfig& config,
-                                     const std::string& config_path) {
+                                     const std::string& config_path, bool routed_experts_generated) {
     // A tied head would read the embedding as lm_head; the forward keeps lm_head as its own tensor, as
     // DeepSeek V2 and V3 do.
     if (config.tie_word_embeddings)
@@ -175,7 +175,7 @@ void check_checkpoint_matches_config(const Checkpoint& checkpoint, const ModelCo
     // the checkpoint holds cannot match it, and the allocation stays within a small multiple of the
     // file. Half is the line: a few missing tensors pass here, to be named one by one when read.
     const ParameterCounts counts = count_parameters(config);
-    const int64_t at_least = counts.total - counts.lm_head;
+    const int64_t at_least = counts.total - counts.lm_head - (routed_experts_generated ? counts.routed_experts : 0);
     if (2 * elements < static_cast<unsigned __int128>(at_least)) {
         throw std::runtime_error(checkpoint.directory + ": the checkpoint holds " +
                                  std::to_string(static_cast<uint64_t>(elements)) + " parameters but " + config_path +

@@ -56,9 +56,10 @@ Mat load_weight(const Checkpoint& checkpoint, const std::string& name);
 // read from its header alone. embed_tokens and lm_head must be [vocab_size, hidden_size], the layers
 // must be numbered 0 .. num_hidden_layers - 1 (+ the MTP layer), and its tensors (FP8 scales and the
 // MTP layer's copies of embed_tokens and the head left out) must hold at least the parameters the
-// config implies. Throws naming config.json, the checkpoint and the tensor or field.
+// config implies (less the routed experts when `routed_experts_generated`: a source that generates
+// those the checkpoint lacks). Throws naming config.json, the checkpoint and the tensor or field.
 void check_checkpoint_matches_config(const Checkpoint& checkpoint, const ModelConfig& config,
-                                     const std::string& config_path);
+                                     const std::string& config_path, bool routed_experts_generated = false);
 // The MTP layer's copies of the embedding and the head (reference 1.9): stored, never loaded.
 bool is_mtp_copy(const ModelConfig& config, const std::string& name);
 

@@ -132,7 +132,8 @@ StreamedModel open_streamed(const std::string& directory, const StreamOptions& o
     validate_config(model.config, directory + "/config.json");
     model.checkpoint = std::make_shared<const Checkpoint>(open_checkpoint(directory));
     // Layers, parameter count and head shape against the config, from the headers alone (as load_model).
-    check_checkpoint_matches_config(*model.checkpoint, model.config, directory + "/config.json");
+    check_checkpoint_matches_config(*model.checkpoint, model.config, directory + "/config.json",
+                                    options.generate_missing_experts);
     model.plan = plan_memory(model.config, options);
     model.stats = std::make_shared<StreamStats>();
 
