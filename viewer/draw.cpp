@@ -1003,7 +1003,15 @@ static CheckpointTokenizer token_pieces;
 
 void set_token_pieces(const CheckpointTokenizer& tokenizer) { token_pieces = tokenizer; }
 
-std::string token_string(int32_t token) { return token_pieces.piece(token); }
+std::string token_string(int32_t token) {
+    std::string text = token_pieces.piece(token);
+    // DeepSeek's special tokens are written with U+FF5C and U+2581 ("<｜begin▁of▁sentence｜>"),
+    // which the viewer's font lacks: drawn as | and _ they stay readable.
+    for (const auto& [wide, narrow] : {std::pair<std::string, std::string>{"\xEF\xBD\x9C", "|"}, {"\xE2\x96\x81", "_"}})
+        for (size_t at = text.find(wide); at != std::string::npos; at = text.find(wide, at + narrow.size()))
+            text.replace(at, wide.size(), narrow);
+    return text;
+}
 
 std::string token_label(int32_t token) {
     const std::string text = token_string(token);

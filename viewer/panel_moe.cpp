@@ -607,6 +607,35 @@ void draw_layer_load(const App& app, const TracePaths& p, ImVec2 size) {
     heatmap("load per layer", grid, {ColorMap::Magnitude, 0, std::max(most, 1.0f)}, size);
 }
 
+// At full scale a chosen cell is a few pixels wide (256 experts): the experts as numbers too,
+// one paragraph per layer, best first (weights in brackets), scrolling beyond four lines.
+void draw_path_list(const TracePaths& p, int64_t token) {
+    const ImGuiStyle& style = ImGui::GetStyle();
+    const float width = ImGui::GetContentRegionAvail().x - style.ScrollbarSize;
+    std::vector<std::string> lines;  // broken between experts, never inside "72 (0.33)"
+    for (size_t l = 0; l < p.layers.size(); ++l) {
+        std::string line = "layer " + std::to_string(p.layers[l]) + ":";
+        for (int64_t k = 0; k < p.k; ++k) {
+            std::string item = std::to_string(p.idx[l](token, k));
+            if (p.weights[l].size() > 0) {
+                char weight[16];
+                std::snprintf(weight, sizeof weight, " (%.2f)", p.weights[l](token, k));
+                item += weight;
+            }
+            if (text_width(line + " " + item) > width) {
+                lines.push_back(line);
+                line = "   ";
+            }
+            line += " " + item;
+        }
+        lines.push_back(line);
+    }
+    const float line_height = ImGui::GetTextLineHeightWithSpacing();
+    ImGui::BeginChild("expert list", ImVec2(0, std::min<size_t>(lines.size(), 4) * line_height));
+    for (const std::string& line : lines) ImGui::TextUnformatted(line.c_str());
+    ImGui::EndChild();
+}
+
 void draw_path_view(App& app) {
     TracePaths& p = ui.paths;
     if (!p.error.empty()) {
@@ -645,6 +674,7 @@ void draw_path_view(App& app) {
     begin_view("path", "The path of " + who + " (position " + std::to_string(token) + ")", ImVec2(left, avail.y));
     wrapped_note("Its " + std::to_string(p.k) + " experts in each MoE layer, coloured by their weight in the "
                  "layer's output. Each layer's gate decides on its own, so the experts change from layer to layer.");
+    if (p.experts > 64) draw_path_list(p, token);
     draw_path_grid(app, p, token, ImGui::GetContentRegionAvail());
     end_view();
     ImGui::SameLine();
