@@ -163,6 +163,18 @@ seek_viewer_test(stream_forward
                  "seekscope: showing layers.1.moe.topk_idx")
 seek_viewer_test(stream_memory_too_small "--model ${SEEK_CLI_WORKDIR}/tiny_v3 --memory 1K" "--not-blank --count 140,30,30,5000"
                  "could not load the model from .*tiny_v3: --memory 1.00 KiB is too small")
+# Broken copies of that fixture: a shard gone, a tokenizer.json that is no BPE tokenizer. Each is
+# reported naming the file, and the viewer draws on.
+add_test(NAME viewer.make_broken_checkpoints
+         COMMAND sh -c "rm -rf tiny_v3_missing_shard tiny_v3_bad_tokenizer && cp -r ${SEEK_CLI_WORKDIR}/tiny_v3 tiny_v3_missing_shard && rm tiny_v3_missing_shard/model-00002-of-00003.safetensors && cp -r ${SEEK_CLI_WORKDIR}/tiny_v3 tiny_v3_bad_tokenizer && echo '{\"model\": {\"type\": \"BPE\"}}' > tiny_v3_bad_tokenizer/tokenizer.json"
+         WORKING_DIRECTORY ${SEEK_VIEWER_WORKDIR})
+set_tests_properties(viewer.make_broken_checkpoints PROPERTIES LABELS viewer FIXTURES_REQUIRED stream_inputs
+                     FIXTURES_SETUP viewer_broken_checkpoints)
+seek_viewer_test(stream_missing_shard "--model tiny_v3_missing_shard" "--not-blank --count 140,30,30,5000"
+                 "could not load the model from tiny_v3_missing_shard: tiny_v3_missing_shard/model-00002-of-00003.safetensors: cannot open")
+seek_viewer_test(stream_bad_tokenizer "--model tiny_v3_bad_tokenizer" "--not-blank --count 140,30,30,5000"
+                 "could not load the model from tiny_v3_bad_tokenizer: tiny_v3_bad_tokenizer/tokenizer.json: ")
+set_tests_properties(viewer.stream_missing_shard viewer.stream_bad_tokenizer PROPERTIES FIXTURES_REQUIRED viewer_broken_checkpoints)
 set_tests_properties(viewer.stream_path viewer.stream_forward viewer.stream_memory_too_small
                      PROPERTIES FIXTURES_REQUIRED stream_inputs)
 seek_viewer_test(stream_bpe_path
