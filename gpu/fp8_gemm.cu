@@ -35,6 +35,9 @@
 //      (4 wgmma.m64n128k32 e4m3 per K block, then a wait), and the promotion is the same. Loads
 //      are cp.async, not TMA. DeepGEMM's kernel is this plus TMA loads, more pipeline stages,
 //      producer/consumer warpgroups and a persistent schedule: what a GPU must be here to tune.
+//      The swizzled offsets, the descriptors and which thread holds which sum are
+//      gpu/fp8_wgmma_layout.h, checked on the CPU against a host model of the PTX ISA's wgmma
+//      addressing and fragment layout (tests/gpu/test_fp8_wgmma_layout.cpp).
 //   Variants 3 and 4 are compiled only (nvcc for sm_89 / sm_90a; a trap on the other
 //   architectures, refused by the host code there and in the emulator): no GPU has run them.
 //   The tensor core sums each 32-product step in its own order and precision, so they are not
@@ -57,6 +60,7 @@
 // W in 128x128 blocks (quantize.cu), then this GEMM, all in device memory.
 #include "gpu/seek_cuda.h"
 #include "gpu/fp8_mma_layout.h"
+#include "gpu/fp8_wgmma_layout.h"
 
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
@@ -437,23 +441,22 @@ fp8_gemm_kernel3(float* __restrict__ c, const uint8_t* __restrict__ a, const flo
 // 128-byte line, and 16-byte chunk j of row r is stored at chunk j ^ (r % 8), so that the tensor
 // core's reads of 8 rows at the same K spread over all banks. The swizzle repeats every 8 rows
 // (1,024 bytes, the descriptor's stride) and needs 1,024-byte aligned tiles.
+// The swizzled offsets, the descriptors and the accumulator ownership are gpu/fp8_wgmma_layout.h,
+// checked on the CPU against a host model of the PTX ISA's addressing and fragment layout
+// (tests/gpu/test_fp8_wgmma_layout.cpp).
 // Loads use cp.async (each thread computing swizzled addresses), not the Tensor Memory Accelerator
 // that DeepGEMM uses (one thread issues a bulk tensor copy that swizzles in hardware, with an
 // mbarrier to wait on): TMA needs a tensor map built on the host (cuTensorMapEncodeTiled, a driver
 // API call) and is left for when a GPU can check it.
-constexpr int tile4_m = 64, tile4_n = 128, threads4 = 128;
+namespace layout4 = ::seek::wgmma_layout;
+constexpr int tile4_m = layout4::tile_m, tile4_n = layout4::tile_n, threads4 = layout4::threads;
 constexpr int stages4 = 2;
-constexpr int swizzle_bytes = 128;                                 // one row of a K block: 128 codes
-constexpr int a4_bytes = tile4_m * swizzle_bytes;                  // 8,192
-constexpr int b4_bytes = tile4_n * swizzle_bytes;                  // 16,384
 constexpr int stage4_bytes = 25 * 1024;                            // A, B, 64 a scales, b's: 24,848 -> 25K
-constexpr int shared4_bytes = stages4 * stage4_bytes + 1024;       // + slack to align to 1,024: dynamic
-static_assert(a4_bytes + b4_bytes + tile4_m * 4 + 16 <= stage4_bytes, "a stage holds its codes and scales");
-
-// Where chunk `chunk` (16 bytes: columns 16 chunk ..) of row `row` lies in a 128B-swizzled tile.
-static __device__ __forceinline__ int swizzled_offset(int row, int chunk) {
-    return row * swizzle_bytes + ((chunk ^ (row % 8)) * 16);
-}
+constexpr int shared4_bytes = stages4 * stage4_bytes + layout4::swizzle_repeat_bytes;  // + alignment slack
+static_assert(layout4::a_tile_bytes + layout4::b_tile_bytes + tile4_m * 4 + 16 <= stage4_bytes,
+              "a stage holds its codes and scales");
+static_assert(stage4_bytes % layout4::swizzle_repeat_bytes == 0 && layout4::a_tile_bytes % layout4::swizzle_repeat_bytes == 0,
+              "every stage's A and B tiles start on a 1,024-byte boundary: the descriptors' base offset is 0");
 
 struct Stage4 {
     uint8_t* a;       // [64 rows][128 codes], swizzled
@@ -463,23 +466,24 @@ struct Stage4 {
 };
 static __device__ __forceinline__ Stage4 stage4(uint8_t* aligned_shared, int stage) {
     uint8_t* base = aligned_shared + stage * stage4_bytes;
-    return {base, base + a4_bytes, reinterpret_cast<float*>(base + a4_bytes + b4_bytes),
-            reinterpret_cast<float*>(base + a4_bytes + b4_bytes + tile4_m * 4)};
+    uint8_t* scales = base + layout4::a_tile_bytes + layout4::b_tile_bytes;
+    return {base, base + layout4::a_tile_bytes, reinterpret_cast<float*>(scales),
+            reinterpret_cast<float*>(scales + tile4_m * 4)};
 }
 
 // Load: K block kb's codes (4 chunks of A and 8 of B per thread, swizzled) and scales, as cp.async.
 static __device__ __forceinline__ void load_stage4(const Stage4& stage, const TileSource& source, int m0, int n0,
                                                    int kb) {
-    const int k0 = kb * scale_block, chunks_per_row = swizzle_bytes / 16;
-    for (int chunk = threadIdx.x; chunk < tile4_m * chunks_per_row; chunk += threads4) {
-        const int row = chunk / chunks_per_row, column_chunk = chunk % chunks_per_row;
-        copy_code_chunk(stage.a + swizzled_offset(row, column_chunk), source.a, m0 + row, source.M,
-                        k0 + 16 * column_chunk, source.K);
+    const int k0 = kb * scale_block;
+    for (int index = threadIdx.x; index < tile4_m * layout4::chunks_per_row; index += threads4) {
+        const layout4::CopyChunk chunk = layout4::copy_chunk(index);
+        copy_code_chunk(stage.a + layout4::swizzled_offset(chunk.row, chunk.chunk), source.a, m0 + chunk.row, source.M,
+                        k0 + layout4::chunk_bytes * chunk.chunk, source.K);
     }
-    for (int chunk = threadIdx.x; chunk < tile4_n * chunks_per_row; chunk += threads4) {
-        const int row = chunk / chunks_per_row, column_chunk = chunk % chunks_per_row;
-        copy_code_chunk(stage.b + swizzled_offset(row, column_chunk), source.b, n0 + row, source.N,
-                        k0 + 16 * column_chunk, source.K);
+    for (int index = threadIdx.x; index < tile4_n * layout4::chunks_per_row; index += threads4) {
+        const layout4::CopyChunk chunk = layout4::copy_chunk(index);
+        copy_code_chunk(stage.b + layout4::swizzled_offset(chunk.row, chunk.chunk), source.b, n0 + chunk.row, source.N,
+                        k0 + layout4::chunk_bytes * chunk.chunk, source.K);
     }
     const int tid = threadIdx.x;
     if (tid < tile4_m) {
@@ -492,13 +496,11 @@ static __device__ __forceinline__ void load_stage4(const Stage4& stage, const Ti
     }
 }
 
-// A wgmma matrix descriptor (PTX ISA, "Matrix Descriptor Format"): bits 0-13 the start address in
-// shared memory / 16; 16-29 the leading-dimension byte offset / 16 (unused for K-major swizzled
-// operands whose K step fits in the swizzle width; 1 by convention); 32-45 the stride byte offset
-// / 16: 1,024 bytes from one group of 8 rows to the next; bits 62-63 the layout: 1 = 128B swizzle.
-static __device__ __forceinline__ uint64_t swizzled_descriptor(const uint8_t* shared) {
-    const uint64_t address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
-    return ((address & 0x3FFFF) >> 4) | (uint64_t{1} << 16) | (uint64_t{1024 >> 4} << 32) | (uint64_t{1} << 62);
+// The descriptor of wgmma number ks's slice of a swizzled tile (layout4::swizzled_descriptor: start
+// address, leading byte offset 1 (unused), stride byte offset 1,024, 128B swizzle).
+static __device__ __forceinline__ uint64_t swizzled_descriptor(const uint8_t* tile, int ks) {
+    const uint32_t address = static_cast<uint32_t>(__cvta_generic_to_shared(tile));
+    return layout4::swizzled_descriptor(layout4::k_step_address(address, ks));
 }
 
 // Generic-proxy writes to shared memory (cp.async's, here) made visible to the async proxy
@@ -547,8 +549,8 @@ static __device__ __forceinline__ void mma_k_block4(float (&partial)[64], const 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     fence_accumulators(partial);
     asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");  // earlier register writes before the MMAs
-    for (int ks = 0; ks < scale_block / 32; ++ks) {
-        wgmma_m64n128k32_e4m3(partial, swizzled_descriptor(stage.a + 32 * ks), swizzled_descriptor(stage.b + 32 * ks),
+    for (int ks = 0; ks < layout4::k_steps; ++ks) {
+        wgmma_m64n128k32_e4m3(partial, swizzled_descriptor(stage.a, ks), swizzled_descriptor(stage.b, ks),
                               ks > 0);  // the first starts the partial sums from zero: a fresh K block
     }
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
@@ -557,24 +559,12 @@ static __device__ __forceinline__ void mma_k_block4(float (&partial)[64], const 
 #endif
 }
 
-// The accumulator register `i` (0-63) of thread `thread` of the warpgroup: its row and column in
-// the 64 x 128 tile. Warp w holds rows 16w .. 16w + 15 in the m16n8 pattern of mma.sync, repeated
-// across N: register 4j + r is row 16w + g + 8 (r / 2), column 8j + 2t + r % 2 (g = lane / 4,
-// t = lane % 4).
-struct TileElement {
-    int row, column;
-};
-static __device__ __forceinline__ TileElement wgmma_accumulator_element(int thread, int i) {
-    const int warp = thread / 32, lane = thread % 32, j = i / 4, r = i % 4;
-    return {16 * warp + lane / 4 + 8 * (r / 2), 8 * j + 2 * (lane % 4) + r % 2};
-}
-
 // Promote: this K block's partial sums, times a_scale[row] b_scale, into the FP32 accumulators.
 static __device__ __forceinline__ void promote_k_block4(float (&accumulator)[64], const float (&partial)[64],
                                                         const Stage4& stage) {
     const float b_scale = *stage.b_scale;
     for (int i = 0; i < 64; ++i) {
-        const TileElement element = wgmma_accumulator_element(threadIdx.x, i);
+        const layout4::Element element = layout4::accumulator_element(threadIdx.x, i);
         accumulator[i] = promote(accumulator[i], partial[i], stage.a_scales[element.row], b_scale);
     }
 }
@@ -583,7 +573,7 @@ static __device__ __forceinline__ void promote_k_block4(float (&accumulator)[64]
 static __device__ __forceinline__ void store_tile4(float* c, const float (&accumulator)[64], int m0, int n0, int M,
                                                    int N) {
     for (int i = 0; i < 64; ++i) {
-        const TileElement element = wgmma_accumulator_element(threadIdx.x, i);
+        const layout4::Element element = layout4::accumulator_element(threadIdx.x, i);
         const int m = m0 + element.row, n = n0 + element.column;
         if (m < M && n < N) c[static_cast<size_t>(m) * N + n] = accumulator[i];
     }
@@ -600,8 +590,8 @@ fp8_gemm_kernel4(float* __restrict__ c, const uint8_t* __restrict__ a, const flo
     SEEK_ENTER_GROUP(tile4_m);
     SEEK_DYNAMIC_SHARED(uint8_t, shared);
     // The swizzle's 1,024-byte alignment (the launch asks for 1,024 bytes more than the stages use).
-    const unsigned misalignment = static_cast<unsigned>(__cvta_generic_to_shared(shared)) % 1024;
-    uint8_t* aligned_shared = shared + (misalignment == 0 ? 0 : 1024 - misalignment);
+    const unsigned misalignment = static_cast<unsigned>(__cvta_generic_to_shared(shared)) % layout4::swizzle_repeat_bytes;
+    uint8_t* aligned_shared = shared + (misalignment == 0 ? 0 : layout4::swizzle_repeat_bytes - misalignment);
     const int m0 = blockIdx.y * tile4_m, n0 = blockIdx.x * tile4_n;
     const int k_blocks = (K + scale_block - 1) / scale_block;
     const TileSource source{a, a_scales, b, b_scales, M, N, K, k_blocks};

@@ -18,11 +18,7 @@
 // the host by any C++ compiler.
 #pragma once
 
-#if defined(__CUDACC__)
-#define SEEK_HOST_DEVICE __host__ __device__
-#else
-#define SEEK_HOST_DEVICE
-#endif
+#include "gpu/host_device.h"
 
 namespace seek {
 namespace mma_layout {

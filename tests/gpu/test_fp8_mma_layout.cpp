@@ -6,12 +6,10 @@
 // 128 x 128 tile of C over two 128-wide K blocks with promotion, and compares with a plain
 // block-scaled matmul.
 //
-// Exactness: an E4M3 value is a multiple of 2^-9 below 2^9 in magnitude, so a product is a
-// multiple of 2^-18 below 2^18, and a sum of 128 of them needs at most 18 + 18 + 7 = 43 bits: in
-// double every such sum is exact in any order. Both sides sum a K block in double and round it to
-// float once, then promote with the same float operations, so any difference in which codes meet
-// which is a difference in bits (the test asks for none). The tensor core's own rounding of its
-// partial sums is not modelled (it is the hardware's, ~14 bits kept on H800): this checks where
+// Exactness (tests/gpu/fp8_block_problem.h): both sides sum a K block exactly in double and round
+// it to float once, then promote with the same float operations, so any difference in which codes
+// meet which is a difference in bits (the test asks for none). The tensor core's own rounding of
+// its partial sums is not modelled (it is the hardware's, ~14 bits kept on H800): this checks where
 // the bytes and sums go, not the hardware's arithmetic.
 //
 // A planted wrong index in each of the three index functions shows the check catches it.
@@ -22,10 +20,12 @@
 #include <set>
 #include <vector>
 
-#include "core/fp8.h"
 #include "gpu/fp8_mma_layout.h"
+#include "tests/gpu/fp8_block_problem.h"
 
 namespace layout = seek::mma_layout;
+using seek::test::e4m3;
+using seek::test::promote;
 
 namespace {
 
@@ -57,8 +57,6 @@ Position ptx_c_element(int lane, int i) {
     const int group = lane >> 2, thread_in_group = lane % 4;
     return {i < 2 ? group : group + 8, thread_in_group * 2 + (i & 1)};
 }
-
-double e4m3(uint8_t code) { return seek::fp8_decode(code, seek::Fp8Format::E4M3); }
 
 // One warp's registers for one instruction.
 struct WarpFragments {
@@ -125,53 +123,10 @@ layout::Element c_element_transposed_pair(int warp, int mi, int ni, int lane, in
 }
 
 // ---- one block of the kernel, simulated ----------------------------------------------------------
-struct Problem {
-    int K;                          // a multiple of 128 here: whole K blocks
-    std::vector<uint8_t> a, b;      // [128, K] codes each (the block's rows of A and of B)
-    std::vector<float> a_scales;    // [128, K / 128]
-    std::vector<float> b_scales;    // [K / 128]: the block's 128 rows of B share one row of scales
-};
-
+// The block's rows: 128 of A and 128 of B, K a multiple of 128.
+using Problem = seek::test::Fp8BlockProblem;
 Problem random_problem(int K, uint32_t seed) {
-    Problem problem{K, {}, {}, {}, {}};
-    uint32_t state = seed;
-    auto next = [&state] {
-        state = state * 1664525u + 1013904223u;
-        return state >> 8;
-    };
-    auto code = [&] {
-        uint8_t c;
-        do c = static_cast<uint8_t>(next()); while ((c & 0x7F) == 0x7F);  // no NaN codes
-        return c;
-    };
-    const int blocks = K / layout::tile_k;
-    for (int i = 0; i < layout::tile_m * K; ++i) problem.a.push_back(code());
-    for (int i = 0; i < layout::tile_n * K; ++i) problem.b.push_back(code());
-    for (int i = 0; i < layout::tile_m * blocks; ++i) problem.a_scales.push_back(std::ldexp(1.0f + (next() % 1000) / 1000.0f, -int(next() % 12)));
-    for (int i = 0; i < blocks; ++i) problem.b_scales.push_back(std::ldexp(1.0f + (next() % 1000) / 1000.0f, -int(next() % 12)));
-    return problem;
-}
-
-// core's promotion: accumulator + partial * a_scale * b_scale, rounded in that order.
-float promote(float accumulator, float partial, float a_scale, float b_scale) {
-    const float scaled = (partial * a_scale) * b_scale;
-    return accumulator + scaled;
-}
-
-// The plain block-scaled matmul: per K block, the exact sum rounded to float once, then promoted.
-std::vector<float> plain_matmul(const Problem& problem) {
-    const int blocks = problem.K / layout::tile_k;
-    std::vector<float> c(layout::tile_m * layout::tile_n, 0.0f);
-    for (int m = 0; m < layout::tile_m; ++m)
-        for (int n = 0; n < layout::tile_n; ++n)
-            for (int kb = 0; kb < blocks; ++kb) {
-                double sum = 0.0;
-                for (int k = kb * layout::tile_k; k < (kb + 1) * layout::tile_k; ++k)
-                    sum += e4m3(problem.a[m * problem.K + k]) * e4m3(problem.b[n * problem.K + k]);
-                c[m * layout::tile_n + n] = promote(c[m * layout::tile_n + n], static_cast<float>(sum),
-                                                    problem.a_scales[m * blocks + kb], problem.b_scales[kb]);
-            }
-    return c;
+    return seek::test::random_fp8_block_problem(layout::tile_m, layout::tile_n, K, seed);
 }
 
 // The copy of K block kb into a stage's tile as the kernel's threads do it (copy_chunk: 256 threads,
@@ -263,13 +218,6 @@ std::vector<float> simulated_block(const Problem& problem, const Indexing& index
     return c;
 }
 
-// Outputs whose bits differ from the reference (NaN counts as different).
-int differing_outputs(const std::vector<float>& got, const std::vector<float>& expected) {
-    int differing = 0;
-    for (size_t i = 0; i < expected.size(); ++i) differing += std::memcmp(&got[i], &expected[i], 4) != 0;
-    return differing;
-}
-
 }  // namespace
 
 TEST_CASE("fp8 mma layout: variant 3's fragment indexing through the PTX ISA's m16n8k32 layout is a plain "
@@ -277,24 +225,24 @@ TEST_CASE("fp8 mma layout: variant 3's fragment indexing through the PTX ISA's m
           "[gpu][fp8_gemm][mma_layout]") {
     for (uint32_t seed : {1u, 2u}) {
         const Problem problem = random_problem(2 * layout::tile_k, seed);  // two K blocks: promotion twice
-        const std::vector<float> expected = plain_matmul(problem);
+        const std::vector<float> expected = seek::test::plain_block_matmul(problem);
         INFO("seed " << seed);
-        CHECK(differing_outputs(simulated_block(problem, kernel_indexing), expected) == 0);
+        CHECK(seek::test::differing_outputs(simulated_block(problem, kernel_indexing), expected) == 0);
     }
 }
 
 TEST_CASE("fp8 mma layout: a planted wrong index in A, B or C is caught", "[gpu][fp8_gemm][mma_layout]") {
     const Problem problem = random_problem(layout::tile_k, 3);
-    const std::vector<float> expected = plain_matmul(problem);
+    const std::vector<float> expected = seek::test::plain_block_matmul(problem);
     Indexing planted = kernel_indexing;
     planted.a_offset = a_offset_registers_swapped;
-    CHECK(differing_outputs(simulated_block(problem, planted), expected) > 1000);
+    CHECK(seek::test::differing_outputs(simulated_block(problem, planted), expected) > 1000);
     planted = kernel_indexing;
     planted.b_offset = b_offset_short_step;
-    CHECK(differing_outputs(simulated_block(problem, planted), expected) > 1000);
+    CHECK(seek::test::differing_outputs(simulated_block(problem, planted), expected) > 1000);
     planted = kernel_indexing;
     planted.c_element = c_element_transposed_pair;
-    CHECK(differing_outputs(simulated_block(problem, planted), expected) > 1000);
+    CHECK(seek::test::differing_outputs(simulated_block(problem, planted), expected) > 1000);
 }
 
 TEST_CASE("fp8 mma layout: a warp's fragment loads hit 32 different shared-memory banks (the 144-byte rows)",
