@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the viewer screenshots in docs/ by running a built seekscope headless under Xvfb, the way
-# tests/viewer_tests.cmake does: one per panel (forward.png, mla.png, moe.png, fp8.png, compare.png, grpo.png), and
+# tests/viewer_tests.cmake does: one per panel (forward.png, mla.png, moe.png, fp8.png, compare.png, grpo.png), the
+# MoE panel's token path (token-path-toy.png; docs/token-path-v3.png is made as README's "Real checkpoints" says), and
 # two short sequences, the MLA panel's decode stepper (mla-decode-1..4.png: one more token per frame) and the GRPO
 # panel's play-through of the sampled steps (grpo-play-1..4.png). The live panels run the bundled toy model
 # (data/toy/grpo), and the GRPO pictures show the log of the GRPO run that made it.
@@ -38,6 +39,7 @@ grpo_log() { (cd "$root" && shot "$@" --log data/toy/grpo/grpo.jsonl); }
 shot forward --panel forward --tensor layers.0.attn.probs --mouse 760,640
 shot mla --panel mla --preset v3 --keys right,right,right,right --frames 12
 shot moe --panel moe --prompt '12+34=46, 7*8=56' --mouse 215,672
+shot token-path-toy --panel moe --view path --token 4
 shot fp8 --panel fp8 --mouse 400,345
 shot compare --panel compare --compare naive.safetensors absorb.safetensors --mouse 1396,507
 grpo_log grpo --panel grpo
@@ -55,7 +57,7 @@ for i in 1 2 3 4; do
   grpo_log "grpo-play-$i" --panel grpo --view samples --keys space --frames ${frames[$((i - 1))]}
 done
 
-for name in forward mla moe fp8 compare grpo mla-decode-{1..4} grpo-play-{1..4}; do
+for name in forward mla moe token-path-toy fp8 compare grpo mla-decode-{1..4} grpo-play-{1..4}; do
   size=$(stat -c %s "$root/docs/$name.png")
   echo "docs/$name.png: $((size / 1024)) KiB"
   if [ "$size" -gt 409600 ]; then echo "screenshots: docs/$name.png is over 400 KiB" >&2; fi
