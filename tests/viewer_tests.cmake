@@ -149,7 +149,7 @@ seek_viewer_test(forward_keys "--tensor embed --keys down,down,j,right,k --frame
 
 # A checkpoint read in place (viewer/app.cpp's streamed path, what a full-scale V3 takes): the
 # tiny V3-layout fixture of the CLI tests (FP8, three shards and an index, so it is never loaded
-# whole), its prompt traced as each MoE layer's topk_idx/topk_weight only, and the MoE panel's
+# whole), its prompt traced as each MoE layer's topk_idx/topk_weight and layer 0's c_kv/k_pe only, and the MoE panel's
 # token path drawn from that trace, every chart inside its view. --memory forces the unsharded
 # V2-Lite fixture with its own tokenizer.json the same way: the path names the token by its BPE
 # piece. A budget too small for one layer is reported, and the viewer draws on.
@@ -160,7 +160,13 @@ seek_viewer_test(stream_path
 seek_viewer_test(stream_forward
                  "--model ${SEEK_CLI_WORKDIR}/tiny_v3 --memory 2M --size 1600x1000 --layout ${SEEK_VIEWER_WORKDIR}/layout.stream_forward.txt"
                  "--size 1600,1000 --not-blank --layout ${SEEK_VIEWER_WORKDIR}/layout.stream_forward.txt" ""
-                 "seekscope: showing layers.1.moe.topk_idx")
+                 "seekscope: showing layers.0.attn.c_kv")
+# The MLA panel of a checkpoint read in place: no stepping, the prompt's latent cache of layer 0 from
+# the live trace (layers.0.attn.c_kv and k_pe), the byte bars at the prompt's length.
+seek_viewer_test(stream_mla
+                 "--model ${SEEK_CLI_WORKDIR}/tiny_v3 --memory 2M --prompt 12+34= --panel mla --size 1600x1000 --layout ${SEEK_VIEWER_WORKDIR}/layout.stream_mla.txt"
+                 "--size 1600,1000 --not-blank --layout ${SEEK_VIEWER_WORKDIR}/layout.stream_mla.txt" ""
+                 "seekscope: mla decode: read in place, the prompt's latent cache: 7 tokens x c_kv 144")
 seek_viewer_test(stream_memory_too_small "--model ${SEEK_CLI_WORKDIR}/tiny_v3 --memory 1K" "--not-blank --count 140,30,30,5000"
                  "could not load the model from .*tiny_v3: --memory 1.00 KiB is too small")
 # Broken copies of that fixture: a shard gone, a tokenizer.json that is no BPE tokenizer. Each is
@@ -175,7 +181,7 @@ seek_viewer_test(stream_missing_shard "--model tiny_v3_missing_shard" "--not-bla
 seek_viewer_test(stream_bad_tokenizer "--model tiny_v3_bad_tokenizer" "--not-blank --count 140,30,30,5000"
                  "could not load the model from tiny_v3_bad_tokenizer: tiny_v3_bad_tokenizer/tokenizer.json: ")
 set_tests_properties(viewer.stream_missing_shard viewer.stream_bad_tokenizer PROPERTIES FIXTURES_REQUIRED viewer_broken_checkpoints)
-set_tests_properties(viewer.stream_path viewer.stream_forward viewer.stream_memory_too_small
+set_tests_properties(viewer.stream_path viewer.stream_forward viewer.stream_mla viewer.stream_memory_too_small
                      PROPERTIES FIXTURES_REQUIRED stream_inputs)
 seek_viewer_test(stream_bpe_path
                  "--model ${SEEK_CLI_WORKDIR}/tiny_v2_lite_bpe --memory 2M --prompt abcd,hello --panel moe --view path --token 1"

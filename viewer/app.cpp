@@ -56,7 +56,10 @@ static void set_trace(App& app, Trace trace, const ModelConfig& config, std::vec
 }
 
 const std::vector<std::string>& full_scale_filter() {
-    static const std::vector<std::string> filter = {"layers.*.moe.topk_idx", "layers.*.moe.topk_weight"};
+    // The token paths (every MoE layer's choices) and layer 0's latent cache for the MLA panel: a few
+    // KB per token, where the whole trace would be hundreds of GB.
+    static const std::vector<std::string> filter = {"layers.*.moe.topk_idx", "layers.*.moe.topk_weight",
+                                                    "layers.0.attn.c_kv", "layers.0.attn.k_pe"};
     return filter;
 }
 

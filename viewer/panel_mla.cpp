@@ -140,6 +140,10 @@ void refresh_stepper(const App& app) {
 
 // ---- views -----------------------------------------------------------------------------------
 
+void draw_latent_cache(const std::vector<float>& cache, int64_t t, int64_t r, int64_t dr,
+                       const std::vector<std::string>& labels, const std::vector<float>* attention, int64_t heads);
+void draw_streamed_cache_view(const App& app);
+
 // Right arrow or space: one more token; left: one fewer; unless a text box has the keys.
 int key_step() {
     if (ImGui::GetIO().WantTextInput) return 0;
@@ -151,6 +155,7 @@ int key_step() {
 }
 
 void draw_decode_view(const App& app) {
+    if (app.streamed) return draw_streamed_cache_view(app);
     Stepper& s = ui.stepper;
     if (s.sequence.empty()) {
         wrapped_note("No tokens to decode.");
@@ -217,9 +222,15 @@ void draw_decode_view(const App& app) {
         for (int64_t j = 0; j < t; ++j) attention[j * heads + h] = s.attention.back()[h * t + j];
     std::vector<std::string> labels;
     for (int64_t i = 0; i < t; ++i) labels.push_back(token_label(s.sequence[i]));
+    draw_latent_cache(cache, t, r, dr, labels, &attention, heads);
+}
 
+// The latent cache [t, c_kv | k_pe] of layer 0 as a heatmap, the newest row marked; beside it, row for
+// row, the newest query's attention [t, heads] when given.
+void draw_latent_cache(const std::vector<float>& cache, int64_t t, int64_t r, int64_t dr,
+                       const std::vector<std::string>& labels, const std::vector<float>* attention, int64_t heads) {
     const ImVec2 avail = ImGui::GetContentRegionAvail();
-    const float attention_width = std::max(avail.x * 0.28f, ImGui::GetFontSize() * 8);
+    const float attention_width = attention ? std::max(avail.x * 0.28f, ImGui::GetFontSize() * 8) : 0.0f;
     Grid cache_grid;
     cache_grid.values = cache.data();
     cache_grid.rows = t;
@@ -232,10 +243,11 @@ void draw_decode_view(const App& app) {
     cache_grid.col_separator_every = r;
     cache_grid.highlighted_row = t - 1;
     heatmap("cache", cache_grid, color_scale_for(cache),
-            ImVec2(avail.x - attention_width - ImGui::GetStyle().ItemSpacing.x, avail.y));
+            ImVec2(attention ? avail.x - attention_width - ImGui::GetStyle().ItemSpacing.x : avail.x, avail.y));
+    if (!attention) return;
     ImGui::SameLine();
     Grid attention_grid;
-    attention_grid.values = attention.data();
+    attention_grid.values = attention->data();
     attention_grid.rows = t;
     attention_grid.cols = heads;
     attention_grid.name = "the new query's attention";
@@ -244,6 +256,27 @@ void draw_decode_view(const App& app) {
     attention_grid.row_ticks = false;  // the cache's rows, beside it
     attention_grid.highlighted_row = t - 1;
     heatmap("attention", attention_grid, {ColorMap::Magnitude, 0, 1}, ImVec2(attention_width, avail.y));
+}
+
+// A checkpoint read in place: no stepping (layer 0 is not held), but the prompt's latent cache as the
+// prefill left it, from the live trace (layers.0.attn.c_kv and k_pe).
+void draw_streamed_cache_view(const App& app) {
+    const TraceEntry* c_kv = trace_find(app.trace, "layers.0.attn.c_kv");
+    const TraceEntry* k_pe = trace_find(app.trace, "layers.0.attn.k_pe");
+    if (!c_kv || !k_pe || c_kv->shape.size() != 2 || k_pe->shape.size() != 2 || c_kv->shape[0] != k_pe->shape[0]) {
+        wrapped_note("The live trace holds no layers.0.attn.c_kv and k_pe to show.");
+        return;
+    }
+    const int64_t t = c_kv->shape[0], r = c_kv->shape[1], dr = k_pe->shape[1];
+    wrapped_note("Read in place (full scale): layer 0 is not held, so there is no stepping; this is the latent cache "
+                 "the prompt's prefill left in layer 0, " + std::to_string(r) + " + " + std::to_string(dr) +
+                 " numbers per token for all " + std::to_string(app.model.num_attention_heads) + " heads.");
+    std::vector<float> cache(static_cast<size_t>(t * (r + dr)));
+    for (int64_t i = 0; i < t; ++i)
+        for (int64_t j = 0; j < r + dr; ++j) cache[i * (r + dr) + j] = j < r ? c_kv->values[i * r + j] : k_pe->values[i * dr + j - r];
+    std::vector<std::string> labels;
+    for (int64_t i = 0; i < t && i < static_cast<int64_t>(app.tokens.size()); ++i) labels.push_back(token_label(app.tokens[i]));
+    draw_latent_cache(cache, t, r, dr, labels, nullptr, 0);
 }
 
 // The model shape the byte counts are for, and GQA's number of key-value groups.
@@ -326,7 +359,9 @@ void draw_bytes_view(const App& app) {
     std::vector<KvCacheMethod> methods = kv_cache_methods(config, ui.groups);
     std::stable_partition(methods.begin(), methods.end(), [](const KvCacheMethod& m) { return m.name != "MLA"; });
     const KvCacheMethod& mla = methods.back();
-    const int64_t context = std::max<int64_t>(1, static_cast<int64_t>(ui.stepper.decoded));
+    // Read in place, the prompt is the cache (no stepping); otherwise what the stepper has decoded.
+    const int64_t context =
+        std::max<int64_t>(1, static_cast<int64_t>(app.streamed ? app.tokens.size() : ui.stepper.decoded));
     const bool own_model = ui.preset == app.model.name;
     char text[512];
     std::snprintf(text, sizeof text,
@@ -340,7 +375,7 @@ void draw_bytes_view(const App& app) {
                   bytes_text(static_cast<double>(methods[0].bytes_for_context(config.max_position_embeddings, kBf16Bytes))).c_str(),
                   bytes_text(static_cast<double>(mla.bytes_for_context(config.max_position_embeddings, kBf16Bytes))).c_str());
     wrapped_note(text);
-    ImGui::Text("At the %lld tokens decoded so far:", static_cast<long long>(context));
+    ImGui::Text(app.streamed ? "At the prompt's %lld tokens:" : "At the %lld tokens decoded so far:", static_cast<long long>(context));
     draw_kv_bars(methods, context, config.num_hidden_layers, ImGui::GetContentRegionAvail());
 }
 
@@ -369,7 +404,9 @@ void refresh(const App& app) {
 
 void draw_absorb_view(const App& app) {
     if (!ui.runs_error.empty()) {
+        ImGui::PushTextWrapPos(0);
         ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1), "%s", ui.runs_error.c_str());
+        ImGui::PopTextWrapPos();
         return;
     }
     const TensorDiff& d = ui.out_diff;
@@ -397,7 +434,8 @@ void draw_mla_panel(App& app) {
     const ImGuiStyle& style = ImGui::GetStyle();
     const ImVec2 avail = ImGui::GetContentRegionAvail();
     const float left = std::floor(avail.x * 0.56f), right = avail.x - left - style.ItemSpacing.x;
-    begin_view("decode", "Decoding, one token per press (layer 0)", ImVec2(left, avail.y));
+    begin_view("decode", app.streamed ? "The prompt's latent cache (layer 0)" : "Decoding, one token per press (layer 0)",
+               ImVec2(left, avail.y));
     draw_decode_view(app);
     end_view();
     ImGui::SameLine();
@@ -410,8 +448,14 @@ void draw_mla_panel(App& app) {
     draw_absorb_view(app);
     end_view();
     ImGui::EndGroup();
-    app.report["mla decode"] = std::to_string(ui.stepper.decoded) + " of " + std::to_string(ui.stepper.sequence.size()) +
-                               " tokens in the cache";
+    const TraceEntry* c_kv = trace_find(app.trace, "layers.0.attn.c_kv");
+    app.report["mla decode"] =
+        app.streamed ? "read in place, the prompt's latent cache: " +
+                           (c_kv && c_kv->shape.size() == 2 ? std::to_string(c_kv->shape[0]) + " tokens x c_kv " +
+                                                                  std::to_string(c_kv->shape[1])
+                                                            : std::string("not in the trace"))
+                     : std::to_string(ui.stepper.decoded) + " of " + std::to_string(ui.stepper.sequence.size()) +
+                           " tokens in the cache";
 }
 
 }  // namespace seek::viewer
