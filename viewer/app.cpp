@@ -191,7 +191,7 @@ void run_prompt(App& app, const std::string& prompt) {
         if (app.streamed)
             source = "live run of the checkpoint in " + app.model_label + ", read in place under " +
                      human_bytes(static_cast<double>(app.memory_bytes)) + " (" + layers + ", " + attention +
-                     " attention; traced: each MoE layer's topk_idx and topk_weight" +
+                     " attention; traced: each MoE layer's topk_idx and topk_weight, layer 0's c_kv and k_pe" +
                      (app.stream_options.generate_missing_experts
                           ? "; routed experts it lacks generated from seed " +
                                 std::to_string(app.stream_options.expert_seed)
