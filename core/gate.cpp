@@ -124,7 +124,7 @@ Routing route_tokens(const ModelConfig& config, const Mat& logits, const Vec& bi
 Routing gate_forward(const ModelConfig& config, const GateWeights& gate, const Mat& x, const ForwardContext& context,
                      const std::string& prefix, Mat* logits_out) {
     Trace* trace = context.trace;
-    Mat logits = context.kernels->linear(x, gate.weight, LinearPrecision{});  // the gate stays FP32
+    Mat logits = context.kernels->linear(x, gate.weight, fp32_like(context.precision));  // the gate stays FP32
     Routing r = context.kernels->route(config, logits, gate.bias);
     auto name = [&](const char* leaf) { return prefix + "." + leaf; };
     trace_record(trace, name("scores"), r.scores);

@@ -85,14 +85,12 @@ std::vector<Generation> generate_batch(const ModelConfig& config, const ModelWei
             next[slot] = token;
             ++slot;
         }
-        // Then their next logits, kFewRows sequences per forward pass.
-        for (int64_t first = 0; first < active; first += kFewRows) {
-            const int64_t count = std::min(kFewRows, active - first);
-            std::vector<int64_t> offsets(count + 1);
-            for (int64_t s = 0; s <= count; ++s) offsets[s] = s;
-            const std::vector<int32_t> tokens(next.begin() + first, next.begin() + first + count);
-            logits.middleRows(first, count) = model_decode_batch(config, weights, state, first, tokens, offsets);
-        }
+        // Then their next logits, all in one forward pass (one token each: row by row, model.h).
+        if (active == 0) break;
+        std::vector<int64_t> offsets(active + 1);
+        for (int64_t s = 0; s <= active; ++s) offsets[s] = s;
+        const std::vector<int32_t> tokens(next.begin(), next.begin() + active);
+        logits.topRows(active) = model_decode_batch(config, weights, state, 0, tokens, offsets);
     }
     return generations;
 }

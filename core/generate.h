@@ -29,8 +29,8 @@ Generation generate(const ModelConfig& config, const ModelWeights& weights, cons
 
 // Several completions decoded side by side: completion i continues prompts[i], drawing from
 // rngs[i], and comes out exactly as generate(prompts[i], rngs[i]) would make it alone. Each step
-// decodes one token of every unfinished completion, kFewRows at a time (linear.h), in one forward
-// pass whose ops compute each sequence's row from that row alone; a prompt that appears more than
+// decodes one token of every unfinished completion in one forward pass whose ops compute each
+// sequence's row from that row alone (LinearPrecision::row_by_row, linear.h); a prompt that appears more than
 // once (a GRPO group) is prefilled once and its cache copied. on_done(done) is called as each
 // completion ends (done: how many have).
 std::vector<Generation> generate_batch(const ModelConfig& config, const ModelWeights& weights,

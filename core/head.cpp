@@ -11,7 +11,7 @@ Mat head_forward(const Mat& hidden, const Vec& norm_weight, const Mat& lm_head, 
     const std::string dot = prefix.empty() ? "" : prefix + ".";
     Mat norm = context.kernels->rms_norm(hidden, norm_weight, eps);
     trace_record(context.trace, dot + "final_norm", norm);
-    Mat logits = context.kernels->linear(norm, lm_head, LinearPrecision{});
+    Mat logits = context.kernels->linear(norm, lm_head, fp32_like(context.precision));  // the head stays FP32
     trace_record(context.trace, dot + "logits", logits);
     if (act) {
         act->hidden = hidden;

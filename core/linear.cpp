@@ -187,7 +187,7 @@ MatOf<S> linear_forward(const MatOf<S>& x, const MatOf<S>& weight, const LinearP
         if (x.cols() != weight.cols())
             throw std::invalid_argument("linear: x has " + std::to_string(x.cols()) + " columns, the weight " +
                                         std::to_string(weight.cols()));
-        if (x.rows() > kFewRows) return gemm_nt(x, weight);
+        if (x.rows() > kFewRows && !precision.row_by_row) return gemm_nt(x, weight);
         Mat y(x.rows(), weight.rows());
         matrix_vector_product(x.data(), x.rows(), x.cols(), weight.data(), weight.rows(), weight.cols(), x.cols(),
                               y.data(), y.cols());

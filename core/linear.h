@@ -37,10 +37,22 @@ GemmPrecision gemm_precision_from_name(const std::string& name);
 struct LinearPrecision {
     GemmPrecision gemm = GemmPrecision::FP32;
     AccumulationModel accumulation;  // fp8 only: Exact (default) or TensorCore
+    // FP32: the matrix-vector path at any number of rows (below), so that every row's output is a
+    // pure function of that row. Decoding sets it: a batch of sequences, one token each, then gives
+    // each sequence the bytes it gets alone, however many decode together.
+    bool row_by_row = false;
 };
 
+// FP32 GEMMs with `precision`'s row_by_row: the layers that stay FP32 in low-precision training
+// (the gate, the head) decode row by row like the others.
+inline LinearPrecision fp32_like(const LinearPrecision& precision) {
+    LinearPrecision fp32;
+    fp32.row_by_row = precision.row_by_row;
+    return fp32;
+}
+
 // FP32 runs two ways, by the number of rows of x:
-//   at most kFewRows (decoding: one token per sequence, an expert that sees a few tokens): the
+//   at most kFewRows, or row_by_row (decoding: one token per sequence, an expert that sees a few tokens): the
 //     matrix-vector path, matrix_vector_product below. W is read once for all rows, and each row's
 //     output is a pure function of that row, so a sequence decodes to the same bytes alone or
 //     batched with others.

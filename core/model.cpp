@@ -303,21 +303,24 @@ Mat model_decode_batch(const ModelConfig& config, const WeightSource& source, De
                                         " tokens, more than max_position_embeddings (" +
                                         std::to_string(config.max_position_embeddings) + ")");
     }
+    // One token per sequence: every product row by row, so each sequence gets the bytes it gets alone.
+    ForwardContext decoding = context;
+    if (static_cast<int64_t>(tokens.size()) == count) decoding.precision.row_by_row = true;
     Mat h;
     {
         const EmbeddingRows rows = source.embedding(tokens);
-        h = context.kernels->embedding(*rows.table, rows.ids);
+        h = decoding.kernels->embedding(*rows.table, rows.ids);
     }
-    trace_record(context.trace, "embed", h);
+    trace_record(decoding.trace, "embed", h);
     for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
         const std::shared_ptr<const BlockWeights> block = source.layer(layer);  // released after the block
-        h = block_forward(config, layer, *block, state.rope, h, offsets, state.layer_caches(layer, first), context,
+        h = block_forward(config, layer, *block, state.rope, h, offsets, state.layer_caches(layer, first), decoding,
                           block_prefix(layer));
     }
     Mat logits;
     if (source.head) {
         const HeadWeights head = source.head();
-        logits = head_forward(h, *head.norm, *head.lm_head, static_cast<float>(config.rms_norm_eps), context);
+        logits = head_forward(h, *head.norm, *head.lm_head, static_cast<float>(config.rms_norm_eps), decoding);
     }
     if (hidden) *hidden = std::move(h);
     return logits;

@@ -171,8 +171,9 @@ Mat model_decode(const ModelConfig& config, const WeightSource& source, DecodeSt
                  const std::vector<int32_t>& tokens, const ForwardContext& context = {}, Mat* hidden = nullptr);
 // The same for `count` sequences of the state at once, first_sequence onwards: sequence
 // first_sequence + s runs tokens[offsets[s] .. offsets[s+1] - 1] after its own cache. Returns the
-// logits of all the tokens, in order. With one token per sequence and at most kFewRows sequences
-// (linear.h) each sequence's logits are the bytes model_decode gives it alone.
+// logits of all the tokens, in order. With one token per sequence the products run row by row
+// (LinearPrecision::row_by_row, linear.h): each sequence's logits are the bytes model_decode gives
+// it alone, however many sequences decode together.
 Mat model_decode_batch(const ModelConfig& config, const ModelWeights& weights, DecodeState& state,
                        int64_t first_sequence, const std::vector<int32_t>& tokens, const std::vector<int64_t>& offsets,
                        const ForwardContext& context = {}, Mat* hidden = nullptr);

@@ -34,7 +34,7 @@ static auto on_one_and_two_threads(Work work) {
 TEST_CASE("threads: completions decoded side by side are the ones decoded alone", "[generate]") {
     ModelConfig config;
     const ModelWeights weights = load_model(SEEK_TOY_DIR "/grpo", config);
-    // Eleven completions (more than kFewRows decode per pass), some sharing a prompt as a GRPO group
+    // Eleven completions (more than kFewRows: the row-by-row products at 11 rows), some sharing a prompt as a GRPO group
     // does, at temperature 1 so that they differ in length and finish at different steps.
     const std::vector<std::string> texts = {"<bos>31415+92653=", "<bos>12+34=", "<bos>31415+92653=", "<bos>9999+1=",
                                             "<bos>12+34=",       "<bos>5+5=",   "<bos>31415+92653=", "<bos>77+777=",
