@@ -6,6 +6,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "exp.h"
 #include "random.h"
 #include "softmax.h"
 
@@ -42,9 +43,10 @@ template <typename S>
 MatOf<S> gate_scores(const ModelConfig& config, const MatOf<S>& logits) {
     MatOf<S> scores(logits.rows(), logits.cols());
     for (Eigen::Index t = 0; t < logits.rows(); ++t) {
-        if (config.scoring_func == "sigmoid")
-            for (Eigen::Index e = 0; e < logits.cols(); ++e) scores(t, e) = sigmoid(logits(t, e));
-        else
+        if (config.scoring_func == "sigmoid") {
+            scores.row(t) = logits.row(t);
+            sigmoid_in_place(&scores(t, 0), scores.cols());
+        } else
             softmax_row(&logits(t, 0), &scores(t, 0), logits.cols());
     }
     return scores;

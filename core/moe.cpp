@@ -5,19 +5,19 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "exp.h"
 #include "parallel.h"
 #include "random.h"
 
 namespace seek {
 
-// silu(gate) * up, elementwise.
+// silu(gate) * up, elementwise: gate / (1 + e^-gate) * up, the exps a whole array at once (exp.h).
 template <typename S>
 static MatOf<S> swiglu_hidden(const MatOf<S>& gate, const MatOf<S>& up) {
-    MatOf<S> hidden(gate.rows(), gate.cols());
-    for (Eigen::Index i = 0; i < gate.size(); ++i) {
-        const S a = gate.data()[i];
-        hidden.data()[i] = a / (S(1) + std::exp(-a)) * up.data()[i];
-    }
+    MatOf<S> hidden = -gate;
+    exp_in_place(hidden.data(), hidden.size());
+    for (Eigen::Index i = 0; i < gate.size(); ++i)
+        hidden.data()[i] = gate.data()[i] / (S(1) + hidden.data()[i]) * up.data()[i];
     return hidden;
 }
 
@@ -40,8 +40,10 @@ void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, Mat
     linear_backward(dhidden, ddown_proj, dy, hidden, down_proj, precision);
 
     MatOf<S> dgate(gate.rows(), gate.cols()), dup(up.rows(), up.cols());
+    MatOf<S> sigmoids = gate;
+    sigmoid_in_place(sigmoids.data(), sigmoids.size());
     for (Eigen::Index i = 0; i < gate.size(); ++i) {
-        const S a = gate.data()[i], sig = sigmoid(a);
+        const S a = gate.data()[i], sig = sigmoids.data()[i];
         dup.data()[i] = dhidden.data()[i] * a * sig;                                     // d/dup = silu(gate)
         dgate.data()[i] = dhidden.data()[i] * up.data()[i] * sig * (S(1) + a * (S(1) - sig));  // silu'(gate) up
     }

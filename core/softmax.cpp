@@ -5,13 +5,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "exp.h"
+
 namespace seek {
 
 template <typename S>
 void softmax_row(const S* x, S* probs, int64_t n) {
     const S max = *std::max_element(x, x + n);
+    for (int64_t i = 0; i < n; ++i) probs[i] = x[i] - max;
+    exp_in_place(probs, n);
     double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += probs[i] = std::exp(x[i] - max);
+    for (int64_t i = 0; i < n; ++i) sum += probs[i];
     for (int64_t i = 0; i < n; ++i) probs[i] = static_cast<S>(probs[i] / sum);
 }
 
