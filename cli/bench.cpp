@@ -1,4 +1,5 @@
 // seek bench: measurements on this machine, printed as tables (never asserted in unit tests).
+#include <dlfcn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,8 +12,12 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #include "../core/analytics.h"
+#include "../core/linear.h"
 #include "../core/mla.h"
 #include "../core/model.h"
 #include "../core/moe.h"
@@ -41,6 +46,14 @@ static const CommandSpec bench_spec = {
     "when first used and kept in a cache of --cache experts: memory stays at gate + shared expert +\n"
     "cache (V3, --cache 8: about 1.6 GB). Reports tokens per second with the weight generation and\n"
     "without it (what resident weights would give), GFLOP/s, and the peak resident memory.\n\n"
+    "bench gemm: the FP32 GEMMs of linear.h against this machine's own limit, on one thread. The bench\n"
+    "first measures the peak: twelve independent chains of 8-lane fused multiply-adds (the widest the\n"
+    "build's -march allows), the most FLOP/s one thread can issue. Then linear_forward (y = x W^T) and\n"
+    "linear_backward (dx = dy W, dW = dy^T x) at every shape of a training step of the model (default\n"
+    "the toy preset; --batch x --seq tokens, the routed experts at their average share of them) and at\n"
+    "large square shapes (--large), each timed as the best of three runs of at least --time s. Reports\n"
+    "GFLOP/s and the share of the peak; when Debian's OpenBLAS is installed (libopenblas.so.0,\n"
+    "scripts/setup.sh --peer), its cblas_sgemm at the same shapes, on one thread, beside it.\n\n"
     "bench train: training throughput of the whole model (default the toy preset; --preset or --config\n"
     "for another shape small enough to train on the CPU) on one fixed batch of --batch sequences of --seq\n"
     "random token ids 7..127 (from --seed): full steps of forward + backward + AdamW (lr 1e-3, clip 1.0),\n"
@@ -63,16 +76,18 @@ static const CommandSpec bench_spec = {
         {"tokens", "N", "moe: tokens in the batch", "64"},
         {"cache", "N", "moe: routed experts kept in memory", "8"},
         {"seed", "N", "seed of the generated weights and inputs", "0"},
-        {"batch", "B", "train: sequences per step", "16"},
-        {"seq", "T", "train: tokens per sequence", "64"},
+        {"batch", "B", "train, gemm: sequences per step", "16"},
+        {"seq", "T", "train, gemm: tokens per sequence", "64"},
         {"steps", "N", "train: timed steps per precision", "20"},
         {"warmup", "N", "train: untimed steps first", "3"},
         {"precision", "LIST", "train: comma-separated GEMM precisions (fp32, bf16, fp8)", "fp32,bf16,fp8"},
+        {"large", "LIST", "gemm: the large square shapes (m = n = k), comma-separated", "512,1024,2048"},
+        {"time", "S", "gemm: seconds each shape runs for, three times (the best counts)", "0.1"},
         {"peer", "", "train: also run the PyTorch peer and compare", ""},
         {"peer-script", "PATH", "train: the PyTorch peer", "scripts/bench_torch_train.py"},
         {"json", "", "print the results as JSON", ""},
     },
-    "mla|moe|train",
+    "gemm|mla|moe|train",
     1,
     1,
 };
@@ -547,13 +562,276 @@ static int bench_train(const ParsedArgs& args) {
     return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// bench gemm
+
+// The most FP32 FLOP/s one thread can issue here: twelve independent chains of fused multiply-adds
+// (two FMA ports x a latency of four cycles need eight in flight; twelve leave room), each over
+// the build's widest register. The best of three passes of about 0.4 GFLOP.
+static double measured_fma_peak() {
+    constexpr int kChains = 12;
+    constexpr int64_t kIterations = 2'000'000;
+    double best = 0;
+    for (int pass = 0; pass < 3; ++pass) {
+        float sink = 0;
+        const auto start = Clock::now();
+#if defined(__AVX2__) && defined(__FMA__)
+        constexpr int kLanes = 8;
+        __m256 chain[kChains];
+        for (int c = 0; c < kChains; ++c) chain[c] = _mm256_set1_ps(1.0f + 0.01f * c);
+        const __m256 scale = _mm256_set1_ps(0.999999f), offset = _mm256_set1_ps(1e-6f);  // stays near 1
+        for (int64_t i = 0; i < kIterations; ++i)
+            for (int c = 0; c < kChains; ++c) chain[c] = _mm256_fmadd_ps(chain[c], scale, offset);
+        alignas(32) float lanes[kLanes];
+        for (int c = 0; c < kChains; ++c) {
+            _mm256_store_ps(lanes, chain[c]);
+            for (float lane : lanes) sink += lane;
+        }
+#else
+        constexpr int kLanes = 1;  // a build without 256-bit FMA: scalar multiply-adds are its peak
+        float chain[kChains];
+        for (int c = 0; c < kChains; ++c) chain[c] = 1.0f + 0.01f * c;
+        for (int64_t i = 0; i < kIterations; ++i)
+            for (int c = 0; c < kChains; ++c) chain[c] = chain[c] * 0.999999f + 1e-6f;
+        for (float value : chain) sink += value;
+#endif
+        const double seconds = seconds_since(start);
+        volatile float keep = sink;  // the chains' results are used: the loop cannot be removed
+        (void)keep;
+        best = std::max(best, 2.0 * kLanes * kChains * kIterations / std::max(seconds, 1e-9));
+    }
+    return best;
+}
+
+// Seconds per call of `run`: calls repeated for at least `at_least` seconds, the best of three such runs.
+template <typename Run>
+static double seconds_per_call(double at_least, Run run) {
+    run();  // warm: first-touch pages, caches
+    double best = 1e30;
+    for (int pass = 0; pass < 3; ++pass) {
+        int64_t calls = 0;
+        const auto start = Clock::now();
+        double seconds = 0;
+        do {
+            run();
+            ++calls;
+            seconds = seconds_since(start);
+        } while (seconds < at_least);
+        best = std::min(best, seconds / double(calls));
+    }
+    return best;
+}
+
+// Debian's OpenBLAS, when installed, opened at run time: seek does not link it, the bench only
+// measures it beside Eigen at the same shapes (cblas.h's enums and LP64 int indices).
+struct OpenBlas {
+    using Sgemm = void (*)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float* a,
+                           int lda, const float* b, int ldb, float beta, float* c, int ldc);
+    Sgemm sgemm = nullptr;
+    std::string version;
+    static constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
+};
+
+static OpenBlas open_openblas() {
+    OpenBlas blas;
+    void* library = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (!library) return blas;
+    blas.sgemm = reinterpret_cast<OpenBlas::Sgemm>(dlsym(library, "cblas_sgemm"));
+    using SetThreads = void (*)(int);
+    using Config = const char* (*)();
+    if (auto set_threads = reinterpret_cast<SetThreads>(dlsym(library, "openblas_set_num_threads"))) set_threads(1);
+    if (auto config = reinterpret_cast<Config>(dlsym(library, "openblas_get_config"))) blas.version = config();
+    return blas;
+}
+
+struct GemmShape {
+    std::string layer;  // HF name of the weight, or "square"
+    int64_t m = 0, n = 0, k = 0;  // x [m, k], W [n, k]
+};
+
+// The linear layers of a training step on `tokens` tokens, each (layer, m, n, k) once.
+static std::vector<GemmShape> training_shapes(const ModelConfig& c, int64_t tokens) {
+    const int64_t H = c.num_attention_heads, d = c.hidden_size;
+    std::vector<GemmShape> shapes;
+    if (c.q_lora_rank > 0) {
+        shapes.push_back({"q_a_proj", tokens, c.q_lora_rank, d});
+        shapes.push_back({"q_b_proj", tokens, H * c.qk_head_dim(), c.q_lora_rank});
+    } else {
+        shapes.push_back({"q_proj", tokens, H * c.qk_head_dim(), d});
+    }
+    shapes.push_back({"kv_a_proj_with_mqa", tokens, c.kv_lora_rank + c.qk_rope_head_dim, d});
+    shapes.push_back({"kv_b_proj", tokens, H * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank});
+    shapes.push_back({"o_proj", tokens, d, H * c.v_head_dim});
+    if (c.first_k_dense_replace > 0) {
+        shapes.push_back({"mlp.gate_proj, up_proj", tokens, c.intermediate_size, d});
+        shapes.push_back({"mlp.down_proj", tokens, d, c.intermediate_size});
+    }
+    if (c.n_routed_experts > 0) {
+        shapes.push_back({"mlp.gate", tokens, c.n_routed_experts, d});
+        const int64_t shared = c.moe_intermediate_size * c.n_shared_experts;
+        if (shared > 0) {
+            shapes.push_back({"shared_experts.gate_proj, up_proj", tokens, shared, d});
+            shapes.push_back({"shared_experts.down_proj", tokens, d, shared});
+        }
+        const int64_t share = std::max<int64_t>(1, tokens * c.num_experts_per_tok / c.n_routed_experts);
+        shapes.push_back({"experts.N.gate_proj, up_proj", share, c.moe_intermediate_size, d});
+        shapes.push_back({"experts.N.down_proj", share, d, c.moe_intermediate_size});
+    }
+    shapes.push_back({"lm_head", tokens, c.vocab_size, d});
+    return shapes;
+}
+
+static std::vector<int64_t> sizes_from_text(const std::string& text) {
+    std::vector<int64_t> sizes;
+    size_t start = 0;
+    while (start <= text.size()) {
+        const size_t comma = std::min(text.find(',', start), text.size());
+        const std::string item = text.substr(start, comma - start);
+        char* end = nullptr;
+        const long long size = std::strtoll(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || size < 1 || size > 8192)
+            throw UsageError("--large: '" + item + "' is not a size between 1 and 8192");
+        sizes.push_back(size);
+        start = comma + 1;
+    }
+    return sizes;
+}
+
+static int bench_gemm(const ParsedArgs& args) {
+    const ModelConfig config = args.flag("preset") || args.flag("config") ? config_from_args(args) : preset_config("toy");
+    const int64_t batch_size = args.integer("batch"), seq = args.integer("seq");
+    if (batch_size < 1 || seq < 1 || batch_size * seq > (int64_t{1} << 16))
+        throw UsageError("--batch x --seq must be between 1 and 65536 tokens");
+    const std::vector<int64_t> large = sizes_from_text(args.str("large"));
+    const double at_least = args.number("time");
+    if (!(at_least > 0 && at_least <= 60)) throw UsageError("--time must be between 0 and 60 seconds");
+    std::vector<GemmShape> shapes = training_shapes(config, batch_size * seq);
+    const size_t toy_count = shapes.size();
+    for (int64_t size : large) shapes.push_back({"square", size, size, size});
+    // The largest operand: one of these must not become a giant allocation (--config of a big model).
+    for (const GemmShape& s : shapes)
+        if (std::max({s.m * s.k, s.n * s.k, s.m * s.n}) > (int64_t{1} << 26))
+            throw UsageError(config.name + ": " + s.layer + " has an operand over 64M values; bench gemm is for " +
+                             "toy-like shapes (try --preset toy, --batch or --seq)");
+
+#ifdef _OPENMP
+    omp_set_num_threads(1);  // one thread: the peak below is one thread's
+#endif
+    const double peak = measured_fma_peak();
+    const OpenBlas blas = open_openblas();
+
+    struct Row {
+        GemmShape shape;
+        double forward = 0, backward = 0, blas_forward = 0, blas_backward = 0;  // FLOP/s
+    };
+    std::vector<Row> rows;
+    const uint64_t seed = static_cast<uint64_t>(args.integer("seed"));
+    Progress progress = start_progress("timing", "shapes", static_cast<int64_t>(shapes.size()));
+    for (const GemmShape& s : shapes) {
+        const Mat x = generated_matrix(seed, "x", s.m, s.k, 1.0f), weight = generated_matrix(seed, "weight", s.n, s.k, 0.1f);
+        const Mat dy = generated_matrix(seed, "dy", s.m, s.n, 1.0f);
+        Mat y, dx = Mat::Zero(s.m, s.k), dweight = Mat::Zero(s.n, s.k);
+        const double flops = 2.0 * s.m * s.n * s.k;
+        Row row{s};
+        row.forward = flops / seconds_per_call(at_least, [&] { y = linear_forward(x, weight); });
+        row.backward = 2 * flops / seconds_per_call(at_least, [&] { linear_backward(dx, dweight, dy, x, weight); });
+        if (blas.sgemm) {
+            const int m = int(s.m), n = int(s.n), k = int(s.k);
+            Mat blas_y(s.m, s.n);
+            row.blas_forward = flops / seconds_per_call(at_least, [&] {
+                blas.sgemm(OpenBlas::kRowMajor, OpenBlas::kNoTrans, OpenBlas::kTrans, m, n, k, 1.0f, x.data(), k,
+                           weight.data(), k, 0.0f, blas_y.data(), n);
+            });
+            row.blas_backward = 2 * flops / seconds_per_call(at_least, [&] {
+                blas.sgemm(OpenBlas::kRowMajor, OpenBlas::kNoTrans, OpenBlas::kNoTrans, m, k, n, 1.0f, dy.data(), n,
+                           weight.data(), k, 1.0f, dx.data(), k);
+                blas.sgemm(OpenBlas::kRowMajor, OpenBlas::kTrans, OpenBlas::kNoTrans, n, k, m, 1.0f, dy.data(), n,
+                           x.data(), k, 1.0f, dweight.data(), k);
+            });
+        }
+        rows.push_back(row);
+        show_progress(progress, static_cast<int64_t>(rows.size()));
+    }
+
+    // The toy shapes together: each shape's flops over its time, summed as one step would run them once.
+    auto together = [&](size_t first, size_t last, double Row::*rate) {
+        double flops = 0, seconds = 0;
+        for (size_t i = first; i < last; ++i) {
+            const double f = 2.0 * rows[i].shape.m * rows[i].shape.n * rows[i].shape.k * (rate == &Row::forward || rate == &Row::blas_forward ? 1 : 2);
+            flops += f;
+            seconds += f / (rows[i].*rate);
+        }
+        return flops / seconds;
+    };
+
+    if (args.flag("json")) {
+        nlohmann::json out = {{"bench", "gemm"}, {"model", config.name}, {"tokens", batch_size * seq},
+                              {"peak_gflops", peak / 1e9}, {"openblas", blas.sgemm ? blas.version : ""}};
+        for (const Row& r : rows) {
+            nlohmann::json item = {{"layer", r.shape.layer}, {"m", r.shape.m}, {"n", r.shape.n}, {"k", r.shape.k},
+                                   {"forward_gflops", r.forward / 1e9}, {"backward_gflops", r.backward / 1e9}};
+            if (blas.sgemm) {
+                item["openblas_forward_gflops"] = r.blas_forward / 1e9;
+                item["openblas_backward_gflops"] = r.blas_backward / 1e9;
+            }
+            out["shapes"].push_back(item);
+        }
+        out["toy_forward_gflops"] = together(0, toy_count, &Row::forward) / 1e9;
+        out["toy_backward_gflops"] = together(0, toy_count, &Row::backward) / 1e9;
+        std::printf("%s\n", out.dump(2).c_str());
+        return 0;
+    }
+
+    std::printf("FP32 GEMMs of linear.h on one thread (Eigen %d.%d.%d), %s: %lld tokens per step\n", EIGEN_WORLD_VERSION,
+                EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION, config.name.c_str(), static_cast<long long>(batch_size * seq));
+    std::printf("peak, measured: %.1f GFLOP/s (12 chains of %s fused multiply-adds)\n", peak / 1e9,
+#if defined(__AVX2__) && defined(__FMA__)
+                "8-lane"
+#else
+                "scalar"
+#endif
+    );
+    if (blas.sgemm)
+        std::printf("OpenBLAS: %s, one thread\n", blas.version.c_str());
+    else
+        std::printf("OpenBLAS: not installed (scripts/setup.sh --peer installs it), its columns left out\n");
+    std::printf("\n%-34s %6s %6s %6s   %9s %6s   %9s %6s", "layer", "m", "n", "k", "forward", "peak", "backward", "peak");
+    if (blas.sgemm) std::printf("   %9s %9s", "BLAS fwd", "BLAS bwd");
+    std::printf("\n");
+    auto print_row = [&](const std::string& name, const GemmShape* s, double forward, double backward, double blas_forward,
+                         double blas_backward) {
+        if (s)
+            std::printf("%-34s %6lld %6lld %6lld", name.c_str(), static_cast<long long>(s->m), static_cast<long long>(s->n),
+                        static_cast<long long>(s->k));
+        else
+            std::printf("%-55s", name.c_str());
+        std::printf("   %9.1f %5.0f%%   %9.1f %5.0f%%", forward / 1e9, 100 * forward / peak, backward / 1e9,
+                    100 * backward / peak);
+        if (blas.sgemm) std::printf("   %9.1f %9.1f", blas_forward / 1e9, blas_backward / 1e9);
+        std::printf("\n");
+    };
+    for (size_t i = 0; i < rows.size(); ++i) {
+        if (i == toy_count) {
+            print_row("the shapes above together", nullptr, together(0, toy_count, &Row::forward),
+                      together(0, toy_count, &Row::backward), blas.sgemm ? together(0, toy_count, &Row::blas_forward) : 0,
+                      blas.sgemm ? together(0, toy_count, &Row::blas_backward) : 0);
+            std::printf("\n");
+        }
+        const Row& r = rows[i];
+        print_row(r.shape.layer, &r.shape, r.forward, r.backward, r.blas_forward, r.blas_backward);
+    }
+    std::printf("\nGFLOP/s; peak: the share of the measured peak. Backward is dx and dW together (twice the flops).\n");
+    return 0;
+}
+
 int run_bench(int argc, char** argv) {
     if (wants_help(bench_spec, argc, argv)) return 0;
     const ParsedArgs args = parse_args(bench_spec, argc, argv);
+    if (args.positional[0] == "gemm") return bench_gemm(args);
     if (args.positional[0] == "mla") return bench_mla(args);
     if (args.positional[0] == "moe") return bench_moe(args);
     if (args.positional[0] == "train") return bench_train(args);
-    throw UsageError("unknown benchmark '" + args.positional[0] + "' (available: mla, moe, train)");
+    throw UsageError("unknown benchmark '" + args.positional[0] + "' (available: gemm, mla, moe, train)");
 }
 
 }  // namespace seek::cli
