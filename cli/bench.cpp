@@ -45,7 +45,8 @@ static const CommandSpec bench_spec = {
     "layer's experts are 44 GB in FP32, so each routed expert is generated from --seed and its HF name\n"
     "when first used and kept in a cache of --cache experts: memory stays at gate + shared expert +\n"
     "cache (V3, --cache 8: about 1.6 GB). Reports tokens per second with the weight generation and\n"
-    "without it (what resident weights would give), GFLOP/s, and the peak resident memory.\n\n"
+    "without it (what resident weights would give), GFLOP/s, the peak resident memory, and the compute\n"
+    "time against its byte bound: the weights the batch needs read once at the bandwidth the bench measures.\n\n"
     "bench gemm: the FP32 GEMMs of linear.h against this machine's own limit, on one thread. The bench\n"
     "first measures the peak: twelve independent chains of 8-lane fused multiply-adds (the widest the\n"
     "build's -march allows), the most FLOP/s one thread can issue. Then linear_forward (y = x W^T) and\n"
@@ -295,6 +296,15 @@ static int bench_moe(const ParsedArgs& args) {
                                              moe.shared_experts.up_proj.size() + moe.shared_experts.down_proj.size()) +
                                       cache * expert_bytes(config);
     const double max_abs_out = (shared + routed).cwiseAbs().maxCoeff();
+    // The byte bound: each weight the batch needs (gate, shared expert, every expert used) read once
+    // from memory at the bandwidth measured here; compute can be no faster.
+    const double bytes_needed = 4.0 * (moe.gate.weight.size() + moe.shared_experts.gate_proj.size() +
+                                       moe.shared_experts.up_proj.size() + moe.shared_experts.down_proj.size()) +
+                                experts_used * expert_bytes(config);
+    const double peak_bytes = peak_resident_bytes();  // before the bandwidth's 512 MB buffer
+    std::fprintf(stderr, "measuring the read bandwidth ...\n");
+    const double bandwidth = measured_read_bandwidth();
+    const double bound_seconds = bytes_needed / bandwidth;
 
     if (args.flag("json")) {
         nlohmann::json out = {
@@ -305,7 +315,9 @@ static int bench_moe(const ParsedArgs& args) {
                          {"generating_experts", generate_seconds}, {"total", total_seconds}}},
             {"tokens_per_second", T / total_seconds}, {"tokens_per_second_resident_weights", T / compute_seconds},
             {"gflops_per_second", flops / compute_seconds / 1e9}, {"weight_bytes_bound", weight_bytes_bound},
-            {"peak_resident_bytes", peak_resident_bytes()}, {"max_abs_output", max_abs_out},
+            {"peak_resident_bytes", peak_bytes}, {"max_abs_output", max_abs_out},
+            {"bytes_needed", bytes_needed}, {"read_bandwidth", bandwidth}, {"bound_seconds", bound_seconds},
+            {"compute_of_bound", bound_seconds / compute_seconds},
         };
         std::printf("%s\n", out.dump(2).c_str());
         return 0;
@@ -326,11 +338,14 @@ static int bench_moe(const ParsedArgs& args) {
                 T / total_seconds, T / compute_seconds);
     std::printf("compute: %.1f GFLOP in %.2f s = %.1f GFLOP/s\n", flops / 1e9, compute_seconds,
                 flops / compute_seconds / 1e9);
+    std::printf("bound: the %.1f MB of weights this batch needs, read once at the measured %.1f GB/s: %.3f s;\n"
+                "compute (without generation) runs at %.2f of the bound\n",
+                bytes_needed / 1e6, bandwidth / 1e9, bound_seconds, bound_seconds / compute_seconds);
     std::printf("memory: weights held at most %.1f MB (gate + shared expert + %lld cached experts; all %lld\n"
                 "experts would be %.1f MB); peak resident %.1f MB\n",
                 weight_bytes_bound / 1e6, static_cast<long long>(cache),
                 static_cast<long long>(config.n_routed_experts), config.n_routed_experts * expert_mb,
-                peak_resident_bytes() / 1e6);
+                peak_bytes / 1e6);
     return 0;
 }
 

@@ -46,7 +46,7 @@ seek_cli_test(compare_naive_absorb_routing 0 "layers[.]1[.]moe[.]topk_idx +[[]6,
 set_tests_properties(cli.compare_decode_prefill_moe cli.compare_naive_absorb_routing PROPERTIES FIXTURES_REQUIRED step_traces)
 
 # One MoE layer on this CPU.
-seek_cli_test(bench_moe_toy 0 "tokens/s: .*memory: weights held at most" bench moe --preset toy --tokens 16)
-seek_cli_test(bench_moe_json 0 "\"tokens_per_second\"" bench moe --preset toy --tokens 8 --json)
+seek_cli_test(bench_moe_toy 0 "tokens/s: .*bound: the [0-9.]+ MB of weights this batch needs.*of the bound.*memory: weights held at most" bench moe --preset toy --tokens 16)
+seek_cli_test(bench_moe_json 0 "\"compute_of_bound\".*\"tokens_per_second\"" bench moe --preset toy --tokens 8 --json)
 seek_cli_test(bench_moe_bad_cache 2 "--cache must be >= 1 expert" bench moe --preset toy --cache 0)
 seek_cli_test(bench_moe_bad_tokens 2 "--tokens must be >= 1" bench moe --preset toy --tokens 0)
