@@ -1,6 +1,10 @@
 #include "random.h"
 
+#include <algorithm>
 #include <cmath>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #include "parallel.h"
 
@@ -30,18 +34,149 @@ static float box_muller(uint64_t a, uint64_t b) {
     return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
 }
 
+// The counter that normal_at's index is added to (twice the index: two draws per value).
+static uint64_t tensor_key(uint64_t seed, uint64_t name_hash) { return splitmix64(seed ^ splitmix64(name_hash)); }
+
 float normal_at(uint64_t seed, uint64_t name_hash, uint64_t index) {
-    const uint64_t key = splitmix64(seed ^ splitmix64(name_hash)) + 2 * index;
+    const uint64_t key = tensor_key(seed, name_hash) + 2 * index;
     return box_muller(splitmix64(key), splitmix64(key + 1));
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+// normal_at four indices at a time, to the same floats. splitmix64 runs on 64-bit lanes; Box-Muller's
+// log and cos, which would be four libm calls, run as polynomials in double (below). They are
+// accurate to a few units in the last place of a double, and libm's to about one, so the two
+// doubles differ by far less than 2^-40 of the value: both round to the same float unless the value
+// lies within 2^-40 of halfway between two floats (one in 65,000). Those lanes, and u1 = 1 (a signed
+// zero), are recomputed with libm by normal_at itself: every float is normal_at's.
+namespace avx2 {
+
+static __m256i splitmix64(__m256i x) {
+    // x * m for 64-bit lanes from 32-bit products: lo*lo + ((hi*lo + lo*hi) << 32)
+    auto times = [](__m256i v, uint64_t m) {
+        const __m256i m_lo = _mm256_set1_epi64x(static_cast<int64_t>(m & 0xffffffffu));
+        const __m256i m_hi = _mm256_set1_epi64x(static_cast<int64_t>(m >> 32));
+        const __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(v, 32), m_lo), _mm256_mul_epu32(v, m_hi));
+        return _mm256_add_epi64(_mm256_mul_epu32(v, m_lo), _mm256_slli_epi64(cross, 32));
+    };
+    x = _mm256_add_epi64(x, _mm256_set1_epi64x(static_cast<int64_t>(0x9E3779B97F4A7C15ull)));
+    x = times(_mm256_xor_si256(x, _mm256_srli_epi64(x, 30)), 0xBF58476D1CE4E5B9ull);
+    x = times(_mm256_xor_si256(x, _mm256_srli_epi64(x, 27)), 0x94D049BB133111EBull);
+    return _mm256_xor_si256(x, _mm256_srli_epi64(x, 31));
+}
+
+// Integers below 2^54 as doubles, exactly: each 32-bit half through the 2^52 bit trick.
+static __m256d to_double(__m256i x) {
+    const __m256i magic = _mm256_set1_epi64x(0x4330000000000000);  // 2^52
+    const __m256d two52 = _mm256_set1_pd(0x1p52);
+    const __m256d low = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(x, _mm256_set1_epi64x(0xffffffff)), magic)), two52);
+    const __m256d high = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(x, 32), magic)), two52);
+    return _mm256_fmadd_pd(high, _mm256_set1_pd(0x1p32), low);  // exact: the sum is an integer below 2^54
+}
+
+// ln u for u in (0, 1]: u = m 2^e with m in [sqrt(2)/2, sqrt(2)), ln m = 2 atanh(s), s = (m-1)/(m+1),
+// |s| < 0.172, the odd series to s^17 (its remainder below 2^-50 of the value).
+static __m256d log_unit(__m256d u) {
+    const __m256i bits = _mm256_castpd_si256(u);
+    __m256i exponent = _mm256_sub_epi64(_mm256_srli_epi64(bits, 52), _mm256_set1_epi64x(1023));
+    __m256d m = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffff)),
+                                                    _mm256_set1_epi64x(0x3ff0000000000000)));  // [1, 2)
+    const __m256d big = _mm256_cmp_pd(m, _mm256_set1_pd(1.4142135623730951), _CMP_GT_OQ);
+    m = _mm256_blendv_pd(m, _mm256_mul_pd(m, _mm256_set1_pd(0.5)), big);
+    exponent = _mm256_sub_epi64(exponent, _mm256_castpd_si256(big));  // big is all ones: -(-1)
+    const __m256d f = _mm256_sub_pd(m, _mm256_set1_pd(1.0));
+    const __m256d s = _mm256_div_pd(f, _mm256_add_pd(f, _mm256_set1_pd(2.0)));
+    const __m256d z = _mm256_mul_pd(s, s);
+    __m256d series = _mm256_set1_pd(1.0 / 17);
+    for (double odd : {15.0, 13.0, 11.0, 9.0, 7.0, 5.0, 3.0})
+        series = _mm256_fmadd_pd(series, z, _mm256_set1_pd(1.0 / odd));
+    const __m256d two_s = _mm256_add_pd(s, s);
+    const __m256d ln_m = _mm256_fmadd_pd(_mm256_mul_pd(two_s, z), series, two_s);
+    // e ln2 in two parts (fdlibm's): e * ln2_hi is exact for |e| < 2^20
+    const __m256d e = to_double(_mm256_add_epi64(exponent, _mm256_set1_epi64x(1 << 20)));
+    const __m256d e_signed = _mm256_sub_pd(e, _mm256_set1_pd(double(1 << 20)));
+    const __m256d ln2_hi = _mm256_set1_pd(6.93147180369123816490e-01), ln2_lo = _mm256_set1_pd(1.90821492927058770002e-10);
+    return _mm256_fmadd_pd(e_signed, ln2_hi, _mm256_fmadd_pd(e_signed, ln2_lo, ln_m));
+}
+
+// cos t for t in [0, 2 pi + 1): t = n pi/2 + r, |r| <= pi/4, pi/2 in three parts (fdlibm's), then
+// cos r or sin r by the quadrant n mod 4.
+static __m256d cos_small(__m256d t) {
+    const __m256d n = _mm256_round_pd(_mm256_mul_pd(t, _mm256_set1_pd(6.36619772367581382433e-01)),
+                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.57079632673412561417e+00), t);  // exact
+    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.07710050630396597660e-11), r);
+    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(2.02226624871116645580e-21), r);
+    const __m256d z = _mm256_mul_pd(r, r);
+    // sin r = r + r z (s[0] + z (s[1] + ...)) to r^15, cos r = 1 + z (c[0] + ...) to r^16: Taylor's
+    // +-1/k!, whose remainders (r^17/17!, r^18/18!) are below 2^-50 of the value for |r| <= pi/4.
+    constexpr double s[7] = {-1.0 / 6, 1.0 / 120, -1.0 / 5040, 1.0 / 362880, -1.0 / 39916800, 1.0 / 6227020800.0,
+                             -1.0 / 1307674368000.0};
+    constexpr double c[8] = {-1.0 / 2, 1.0 / 24, -1.0 / 720, 1.0 / 40320, -1.0 / 3628800, 1.0 / 479001600,
+                             -1.0 / 87178291200.0, 1.0 / 20922789888000.0};
+    __m256d sin_series = _mm256_set1_pd(s[6]), cos_series = _mm256_set1_pd(c[7]);
+    for (int k = 5; k >= 0; --k) sin_series = _mm256_fmadd_pd(sin_series, z, _mm256_set1_pd(s[k]));
+    for (int k = 6; k >= 0; --k) cos_series = _mm256_fmadd_pd(cos_series, z, _mm256_set1_pd(c[k]));
+    const __m256d sin_r = _mm256_fmadd_pd(_mm256_mul_pd(r, z), sin_series, r);
+    const __m256d cos_r = _mm256_fmadd_pd(z, cos_series, _mm256_set1_pd(1.0));
+    // quadrant 0: cos r, 1: -sin r, 2: -cos r, 3: sin r
+    const __m256i quadrant = _mm256_and_si256(_mm256_castpd_si256(_mm256_add_pd(n, _mm256_set1_pd(0x1p52))),
+                                              _mm256_set1_epi64x(3));
+    const __m256d odd = _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_and_si256(quadrant, _mm256_set1_epi64x(1)),
+                                                               _mm256_set1_epi64x(1)));
+    const __m256i flip = _mm256_slli_epi64(_mm256_srli_epi64(_mm256_add_epi64(quadrant, _mm256_set1_epi64x(1)), 1), 63);
+    return _mm256_xor_pd(_mm256_blendv_pd(cos_r, sin_r, odd), _mm256_castsi256_pd(flip));
+}
+
+// Four values of normal_at(index = first .. first + 3); returns a mask of the lanes to redo with libm.
+static int box_muller4(uint64_t key, uint64_t first, float* out) {
+    const __m256i index = _mm256_add_epi64(_mm256_set1_epi64x(static_cast<int64_t>(first)), _mm256_setr_epi64x(0, 1, 2, 3));
+    const __m256i counter = _mm256_add_epi64(_mm256_set1_epi64x(static_cast<int64_t>(key)), _mm256_add_epi64(index, index));
+    const __m256i a = splitmix64(counter), b = splitmix64(_mm256_add_epi64(counter, _mm256_set1_epi64x(1)));
+    const __m256d u1 = _mm256_mul_pd(to_double(_mm256_add_epi64(_mm256_srli_epi64(a, 11), _mm256_set1_epi64x(1))),
+                                     _mm256_set1_pd(0x1.0p-53));
+    const __m256d u2 = _mm256_mul_pd(to_double(_mm256_srli_epi64(b, 11)), _mm256_set1_pd(0x1.0p-53));
+    const __m256d radius = _mm256_sqrt_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), log_unit(u1)));
+    const __m256d value = _mm256_mul_pd(radius, cos_small(_mm256_mul_pd(_mm256_set1_pd(6.283185307179586), u2)));
+    _mm_storeu_ps(out, _mm256_cvtpd_ps(value));
+    // Within 2^12 of the 2^29 units a float drops from a double's mantissa of halfway, or u1 = 1.
+    const __m256i dropped = _mm256_and_si256(_mm256_castpd_si256(value), _mm256_set1_epi64x((1 << 29) - 1));
+    const __m256i from_half = _mm256_sub_epi64(dropped, _mm256_set1_epi64x(1 << 28));
+    const __m256i near_half = _mm256_and_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(1 << 12), from_half),
+                                               _mm256_cmpgt_epi64(from_half, _mm256_set1_epi64x(-(1 << 12))));
+    const __m256i one = _mm256_castpd_si256(_mm256_cmp_pd(u1, _mm256_set1_pd(1.0), _CMP_EQ_OQ));
+    return _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_or_si256(near_half, one)));
+}
+
+}  // namespace avx2
+#endif
+
+void normals_at(uint64_t seed, uint64_t name_hash, uint64_t first, int64_t count, float* out) {
+    int64_t i = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    const uint64_t key = tensor_key(seed, name_hash);
+    for (; i + 8 <= count; i += 8) {  // two independent groups of four: their polynomials overlap
+        const int redo = avx2::box_muller4(key, first + i, out + i) | avx2::box_muller4(key, first + i + 4, out + i + 4) << 4;
+        if (redo == 0) continue;
+        for (int lane = 0; lane < 8; ++lane)
+            if (redo & (1 << lane)) out[i + lane] = normal_at(seed, name_hash, first + i + lane);
+    }
+#endif
+    for (; i < count; ++i) out[i] = normal_at(seed, name_hash, first + i);
 }
 
 Mat generated_matrix(uint64_t seed, const std::string& name, int64_t rows, int64_t cols, float std) {
     Mat m(rows, cols);
     const uint64_t name_hash = hash_name(name);
     float* values = m.data();
-    // A value costs about as much as a thousand flops of a product (two hashes, a log and a cosine).
-#pragma omp parallel for schedule(static) if (worth_threads(1e3 * rows * cols))
-    for (int64_t i = 0; i < rows * cols; ++i) values[i] = std * normal_at(seed, name_hash, i);
+    const int64_t count = rows * cols, chunk = 4096;
+    // A value costs about as much as a hundred flops of a product (two hashes, a log and a cosine).
+#pragma omp parallel for schedule(static) if (worth_threads(1e2 * count))
+    for (int64_t first = 0; first < count; first += chunk) {
+        const int64_t n = std::min(chunk, count - first);
+        normals_at(seed, name_hash, static_cast<uint64_t>(first), n, values + first);
+        for (int64_t i = first; i < first + n; ++i) values[i] *= std;
+    }
     return m;
 }
 

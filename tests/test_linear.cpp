@@ -93,10 +93,14 @@ static float dot_in_lanes(const float* x, const float* w, int64_t k) {
 
 TEST_CASE("linear: the matrix-vector path sums every output in one fixed order, whatever rows come with it", "[linear]") {
     for (const auto& [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
-             {1, 8, 64}, {1, 13, 5}, {2, 7, 16}, {3, 16, 24}, {5, 9, 130}, {8, 67, 203}, {kFewRows, 4, 8}}) {
+             {1, 8, 64}, {1, 13, 5}, {2, 7, 16}, {3, 16, 24}, {5, 9, 130}, {8, 67, 203}, {kFewRows, 4, 8},
+             {20, 48, 64}, {64, 24, 48}}) {
         INFO("m " << m << ", n " << n << ", k " << k);
         const Mat x = generated_matrix(3, "x", m, k, 1.0f), w = generated_matrix(3, "w", n, k, 0.3f);
-        const Mat y = linear_forward(x, w);
+        // Beyond kFewRows rows only row_by_row keeps the path (decoding a batch of sequences).
+        LinearPrecision precision;
+        precision.row_by_row = m > kFewRows;
+        const Mat y = linear_forward(x, w, precision);
         bool same = true;
         for (int64_t i = 0; i < m; ++i)
             for (int64_t j = 0; j < n; ++j) same &= y(i, j) == dot_in_lanes(&x(i, 0), &w(j, 0), k);
