@@ -209,8 +209,8 @@ void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const 
             return;
         }
     }
-    dx += dy * weight;
-    dweight += dy.transpose() * x;
+    add_product(dx, dy, weight);                // dx += dy W
+    add_product(dweight, dy.transpose(), x);    // dW += dy^T x
 }
 
 template MatOf<float> linear_forward(const MatOf<float>&, const MatOf<float>&, const LinearPrecision&);
