@@ -102,11 +102,11 @@ GrpoLossReport grpo_loss(MatOf<S>& dlogits, const MatOf<S>& logits, const Batch&
             // dlogp/dlogits = onehot(target) - softmax; the loss carries -weight · dJ/dlogp
             const double scale = -weight * token.dlogp;
             double entropy = 0;
-            for (Eigen::Index v = 0; v < logits.cols(); ++v) {
-                const double logq = logits(t, v) - lse, q = std::exp(logq);
+            for_each_exp(&logits(t, 0), logits.cols(), lse, [&](int64_t v, double q) {
+                const double logq = logits(t, v) - lse;
                 entropy -= q * logq;
                 dlogits(t, v) += static_cast<S>(scale * ((v == target ? 1.0 : 0.0) - q));
-            }
+            });
             report.entropy += entropy;
         }
     }

@@ -23,7 +23,7 @@ template <typename S>
 double log_sum_exp(const S* x, int64_t n) {
     const double max = *std::max_element(x, x + n);
     double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += std::exp(double(x[i]) - max);
+    for_each_exp(x, n, max, [&](int64_t, double e) { sum += e; });
     return max + std::log(sum);
 }
 
@@ -58,8 +58,8 @@ void cross_entropy_backward(MatOf<S>& dlogits, S dloss, const MatOf<S>& logits, 
         if (targets[t] == kIgnoreTarget) continue;
         check_target(targets[t], logits.cols());
         const double lse = log_sum_exp(&logits(t, 0), logits.cols());
-        for (Eigen::Index v = 0; v < logits.cols(); ++v)
-            dlogits(t, v) += static_cast<S>(per_token * std::exp(double(logits(t, v)) - lse));  // softmax
+        for_each_exp(&logits(t, 0), logits.cols(), lse,  // softmax
+                     [&](int64_t v, double p) { dlogits(t, v) += static_cast<S>(per_token * p); });
         dlogits(t, targets[t]) -= static_cast<S>(per_token);
     }
 }

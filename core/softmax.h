@@ -11,9 +11,11 @@
 // as noise when comparing backends.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "exp.h"
 #include "tensor.h"
 
 namespace seek {
@@ -25,6 +27,20 @@ void softmax_row(const S* x, S* probs, int64_t n);
 // log sum_i e^(x_i), in double.
 template <typename S>
 double log_sum_exp(const S* x, int64_t n);
+
+// use(i, e^(double(x[i]) - shift)) for i < n in order, the exps a block at a time (exp.h): the
+// softmax of a row of logits, in double, as the losses need it.
+template <typename S, typename Use>
+void for_each_exp(const S* x, int64_t n, double shift, Use use) {
+    constexpr int64_t kBlock = 64;
+    double block[kBlock];
+    for (int64_t first = 0; first < n; first += kBlock) {
+        const int64_t count = std::min(kBlock, n - first);
+        for (int64_t i = 0; i < count; ++i) block[i] = double(x[first + i]) - shift;
+        exp_in_place(block, count);
+        for (int64_t i = 0; i < count; ++i) use(first + i, block[i]);
+    }
+}
 
 // Softmax cross-entropy, the mean over the counted tokens of -log softmax(logits[t])[targets[t]]:
 //   loss = 1/C sum_t (log_sum_exp(logits[t]) - logits[t, targets[t]])

@@ -104,9 +104,61 @@ TEST_CASE("exp_floats: in place, any length, and the lanes off the fast path", "
     for (size_t i = 0; i < sigmoids.size(); ++i) CHECK(same_result(sigmoids[i], expected[i]));
 }
 
-// Every one of the 2^32 floats (about a minute): run by hand, `./build/seek_tests "[.exhaustive]"`.
+// Every one of the 2^32 floats (about a minute): run by hand, `./build/tests/seek_tests "[.exhaustive]"`.
 TEST_CASE("exp_floats: glibc's expf bit for bit on every float", "[.exhaustive]") {
     int64_t checked = 0;
     CHECK(count_differences(1, &checked) == 0);
     CHECK(checked == (int64_t{1} << 32) + 21);
+}
+
+// exp_doubles against glibc's exp: every double whose bits are a multiple of `stride` (2^64 / stride
+// of them, over every exponent) plus `dense` values in the range softmax feeds it, [-50, 0].
+static int64_t double_differences(uint64_t stride, int64_t dense, int64_t* checked) {
+    std::vector<double> inputs = {0.0, -0.0, 1.0, -1.0, 0x1p-54, -0x1p-54, 0x1p-55, 511.9, 512.0, -512.0, 709.7,
+                                  709.8, -745.1, -746.0, std::numeric_limits<double>::infinity(),
+                                  -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN(),
+                                  std::numeric_limits<double>::denorm_min()};
+    int64_t differences = 0;
+    *checked = 0;
+    auto flush = [&] {
+        std::vector<double> outputs(inputs.size());
+        exp_doubles(inputs.data(), outputs.data(), static_cast<int64_t>(inputs.size()));
+        for (size_t i = 0; i < inputs.size(); ++i) {
+            const double expected = std::exp(inputs[i]);
+            const bool same = (std::isnan(expected) && std::isnan(outputs[i])) ||
+                              std::memcmp(&expected, &outputs[i], sizeof expected) == 0;
+            const double scalar = exp_double(inputs[i]);
+            const bool same_scalar = (std::isnan(expected) && std::isnan(scalar)) ||
+                                     std::memcmp(&expected, &scalar, sizeof expected) == 0;
+            differences += !same + !same_scalar;
+        }
+        *checked += static_cast<int64_t>(inputs.size());
+        inputs.clear();
+    };
+    for (uint64_t bits = 0;; bits += stride) {
+        double x;
+        std::memcpy(&x, &bits, sizeof x);
+        inputs.push_back(x);
+        if (inputs.size() == (1u << 20) + 1) flush();  // + 1: a ragged tail
+        if (bits > ~uint64_t{0} - stride) break;
+    }
+    for (int64_t i = 0; i < dense; ++i) {
+        inputs.push_back(-50.0 * double(i) / double(dense));
+        if (inputs.size() == (1u << 20) + 1) flush();
+    }
+    flush();
+    return differences;
+}
+
+TEST_CASE("exp_doubles: glibc's exp bit for bit over every exponent and softmax's range", "[exp]") {
+    int64_t checked = 0;
+    CHECK(double_differences(uint64_t{1} << 42, 2'000'003, &checked) == 0);  // 4 million + 2 million
+    CHECK(checked > 6'000'000);
+}
+
+// A billion doubles (about a minute): run by hand, `./build/tests/seek_tests "[.exhaustive]"`.
+TEST_CASE("exp_doubles: glibc's exp bit for bit on a billion doubles", "[.exhaustive]") {
+    int64_t checked = 0;
+    CHECK(double_differences(uint64_t{1} << 34, 100'000'000, &checked) == 0);
+    CHECK(checked > 1'000'000'000);
 }
