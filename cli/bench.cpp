@@ -292,15 +292,14 @@ static int bench_moe(const ParsedArgs& args) {
     // Multiply-adds: the gate, and three d x width projections per expert a token passes through.
     const double flops = 2.0 * T * d * config.n_routed_experts +
                          2.0 * 3 * T * d * config.moe_intermediate_size * (K + config.n_shared_experts);
-    const double weight_bytes_bound = 4.0 * (moe.gate.weight.size() + moe.shared_experts.gate_proj.size() +
-                                             moe.shared_experts.up_proj.size() + moe.shared_experts.down_proj.size()) +
-                                      cache * expert_bytes(config);
+    // Gate and shared expert, held throughout; the routed experts come on top.
+    const double resident_bytes = 4.0 * (moe.gate.weight.size() + moe.shared_experts.gate_proj.size() +
+                                         moe.shared_experts.up_proj.size() + moe.shared_experts.down_proj.size());
+    const double weight_bytes_bound = resident_bytes + cache * expert_bytes(config);
     const double max_abs_out = (shared + routed).cwiseAbs().maxCoeff();
     // The byte bound: each weight the batch needs (gate, shared expert, every expert used) read once
     // from memory at the bandwidth measured here; compute can be no faster.
-    const double bytes_needed = 4.0 * (moe.gate.weight.size() + moe.shared_experts.gate_proj.size() +
-                                       moe.shared_experts.up_proj.size() + moe.shared_experts.down_proj.size()) +
-                                experts_used * expert_bytes(config);
+    const double bytes_needed = resident_bytes + experts_used * expert_bytes(config);
     const double peak_bytes = peak_resident_bytes();  // before the bandwidth's 512 MB buffer
     std::fprintf(stderr, "measuring the read bandwidth ...\n");
     const double bandwidth = measured_read_bandwidth();
@@ -409,15 +408,12 @@ static TrainTiming time_training(const ModelConfig& config, const ModelWeights& 
 
 static std::vector<GemmPrecision> precisions_from_text(const std::string& text) {
     std::vector<GemmPrecision> list;
-    size_t start = 0;
-    while (start <= text.size()) {
-        const size_t comma = std::min(text.find(',', start), text.size());
+    for (const std::string& item : comma_items(text)) {
         try {
-            list.push_back(gemm_precision_from_name(text.substr(start, comma - start)));
+            list.push_back(gemm_precision_from_name(item));
         } catch (const std::invalid_argument& error) {
             throw UsageError(std::string("--precision: ") + error.what());
         }
-        start = comma + 1;
     }
     return list;
 }
@@ -698,16 +694,12 @@ static std::vector<GemmShape> training_shapes(const ModelConfig& c, int64_t toke
 
 static std::vector<int64_t> sizes_from_text(const std::string& text) {
     std::vector<int64_t> sizes;
-    size_t start = 0;
-    while (start <= text.size()) {
-        const size_t comma = std::min(text.find(',', start), text.size());
-        const std::string item = text.substr(start, comma - start);
+    for (const std::string& item : comma_items(text)) {
         char* end = nullptr;
         const long long size = std::strtoll(item.c_str(), &end, 10);
         if (item.empty() || *end != '\0' || size < 1 || size > 8192)
             throw UsageError("--large: '" + item + "' is not a size between 1 and 8192");
         sizes.push_back(size);
-        start = comma + 1;
     }
     return sizes;
 }
@@ -721,7 +713,7 @@ static int bench_gemm(const ParsedArgs& args) {
     const double at_least = args.number("time");
     if (!(at_least > 0 && at_least <= 60)) throw UsageError("--time must be between 0 and 60 seconds");
     std::vector<GemmShape> shapes = training_shapes(config, batch_size * seq);
-    const size_t toy_count = shapes.size();
+    const size_t step_count = shapes.size();  // the training step's shapes come first, then the squares
     for (int64_t size : large) shapes.push_back({"square", size, size, size});
     // The largest operand: one of these must not become a giant allocation (--config of a big model).
     for (const GemmShape& s : shapes)
@@ -768,11 +760,12 @@ static int bench_gemm(const ParsedArgs& args) {
         show_progress(progress, static_cast<int64_t>(rows.size()));
     }
 
-    // The toy shapes together: each shape's flops over its time, summed as one step would run them once.
-    auto together = [&](size_t first, size_t last, double Row::*rate) {
+    // The training step's shapes together, each run once: their flops over the sum of their times.
+    // `passes`: 1 forward, 2 backward (dx and dW).
+    auto together = [&](double Row::*rate, double passes) {
         double flops = 0, seconds = 0;
-        for (size_t i = first; i < last; ++i) {
-            const double f = 2.0 * rows[i].shape.m * rows[i].shape.n * rows[i].shape.k * (rate == &Row::forward || rate == &Row::blas_forward ? 1 : 2);
+        for (size_t i = 0; i < step_count; ++i) {
+            const double f = passes * 2.0 * rows[i].shape.m * rows[i].shape.n * rows[i].shape.k;
             flops += f;
             seconds += f / (rows[i].*rate);
         }
@@ -791,8 +784,8 @@ static int bench_gemm(const ParsedArgs& args) {
             }
             out["shapes"].push_back(item);
         }
-        out["toy_forward_gflops"] = together(0, toy_count, &Row::forward) / 1e9;
-        out["toy_backward_gflops"] = together(0, toy_count, &Row::backward) / 1e9;
+        out["toy_forward_gflops"] = together(&Row::forward, 1) / 1e9;
+        out["toy_backward_gflops"] = together(&Row::backward, 2) / 1e9;
         std::printf("%s\n", out.dump(2).c_str());
         return 0;
     }
@@ -826,10 +819,9 @@ static int bench_gemm(const ParsedArgs& args) {
         std::printf("\n");
     };
     for (size_t i = 0; i < rows.size(); ++i) {
-        if (i == toy_count) {
-            print_row("the shapes above together", nullptr, together(0, toy_count, &Row::forward),
-                      together(0, toy_count, &Row::backward), blas.sgemm ? together(0, toy_count, &Row::blas_forward) : 0,
-                      blas.sgemm ? together(0, toy_count, &Row::blas_backward) : 0);
+        if (i == step_count) {
+            print_row("the shapes above together", nullptr, together(&Row::forward, 1), together(&Row::backward, 2),
+                      blas.sgemm ? together(&Row::blas_forward, 1) : 0, blas.sgemm ? together(&Row::blas_backward, 2) : 0);
             std::printf("\n");
         }
         const Row& r = rows[i];

@@ -35,16 +35,11 @@ const CommandSpec spec = {
 
 std::vector<float> temperatures_from_text(const std::string& text) {
     std::vector<float> values;
-    size_t start = 0;
-    while (start <= text.size()) {
-        const size_t comma = text.find(',', start);
-        const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    for (const std::string& item : comma_items(text)) {
         char* end = nullptr;
         const float value = std::strtof(item.c_str(), &end);
         if (item.empty() || *end != '\0' || !(value >= 0)) throw UsageError("--temperatures: '" + item + "' is not a temperature >= 0");
         values.push_back(value);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
     }
     return values;
 }

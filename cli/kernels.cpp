@@ -39,14 +39,11 @@ static const CommandSpec kernels_spec = {
     0,
 };
 
+// The op names of --op, empty items skipped ("rope,,mla," is rope and mla).
 static std::vector<std::string> split_commas(const std::string& text) {
     std::vector<std::string> items;
-    size_t start = 0;
-    while (start <= text.size()) {
-        const size_t comma = std::min(text.find(',', start), text.size());
-        if (comma > start) items.push_back(text.substr(start, comma - start));
-        start = comma + 1;
-    }
+    for (const std::string& item : comma_items(text))
+        if (!item.empty()) items.push_back(item);
     return items;
 }
 

@@ -133,14 +133,10 @@ static void print_entry(const TraceEntry& entry, size_t position, size_t count, 
 // --tokens 1,49,50: ids as given (no <bos> added).
 static std::vector<int32_t> tokens_from_list(const std::string& list) {
     std::vector<int32_t> tokens;
-    size_t start = 0;
-    while (start <= list.size()) {
-        const size_t comma = std::min(list.find(',', start), list.size());
-        const std::string item = list.substr(start, comma - start);
+    for (const std::string& item : comma_items(list)) {
         const int64_t id = parse_count(item, "--tokens");
         if (id < 0 || id > INT32_MAX) throw UsageError("--tokens: '" + item + "' is not a token id");
         tokens.push_back(static_cast<int32_t>(id));
-        start = comma + 1;
     }
     return tokens;
 }

@@ -33,6 +33,17 @@ int64_t parse_bytes(const std::string& text, const std::string& what) {
     return static_cast<int64_t>(value * scale);
 }
 
+std::vector<std::string> comma_items(const std::string& text) {
+    std::vector<std::string> items;
+    size_t start = 0;
+    while (true) {
+        const size_t comma = text.find(',', start);
+        items.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos) return items;
+        start = comma + 1;
+    }
+}
+
 int64_t parse_count(const std::string& text, const std::string& what) {
     if (text.empty()) throw UsageError(what + ": expected a number, got nothing");
     int64_t multiplier = 1;

@@ -76,6 +76,10 @@ void require_option(const CommandSpec& spec, const ParsedArgs& args, const std::
 // length for long names, or a candidate it is a prefix of); empty when none is close.
 std::string closest_name(const std::string& name, const std::vector<std::string>& candidates);
 
+// "a,b,,c" -> {"a", "b", "", "c"}: every item of a comma-separated list, empty ones included so
+// that the caller can refuse them; "" -> {""}.
+std::vector<std::string> comma_items(const std::string& text);
+
 // "128k" -> 131072, "4096" -> 4096, "1m" -> 1048576; throws UsageError naming `what`.
 int64_t parse_count(const std::string& text, const std::string& what);
 // "16G" -> 17179869184, "512M", "4096": bytes with an optional K, M, G or T suffix (powers of

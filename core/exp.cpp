@@ -172,9 +172,9 @@ void exp_doubles(const double* x, double* y, int64_t n) {
         const __m256d xv = _mm256_loadu_pd(x + i);
         // the lanes off the fast path: top - 0x3c9 > 0x3e as unsigned, i.e. outside [0x3c9, 0x407]
         const __m256i top = _mm256_and_si256(_mm256_srli_epi64(_mm256_castpd_si256(xv), 52), _mm256_set1_epi64x(0x7ff));
-        const __m256i above = _mm256_cmpgt_epi64(top, _mm256_set1_epi64x(0x407));
-        const __m256i below = _mm256_cmpgt_epi64(_mm256_set1_epi64x(0x3c9), top);
-        if (!_mm256_testz_si256(_mm256_or_si256(above, below), _mm256_or_si256(above, below))) {
+        const __m256i off_path = _mm256_or_si256(_mm256_cmpgt_epi64(top, _mm256_set1_epi64x(0x407)),
+                                                 _mm256_cmpgt_epi64(_mm256_set1_epi64x(0x3c9), top));
+        if (!_mm256_testz_si256(off_path, off_path)) {
             for (int64_t j = i; j < i + 4; ++j) y[j] = exp_double(x[j]);
             continue;
         }
@@ -220,7 +220,8 @@ void exp_floats(const float* x, float* y, int64_t n) {
     for (; i + 8 <= n; i += 8) {
         const __m256 x8 = _mm256_loadu_ps(x + i);
         const __m256i top = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(x8), 20), top_mask);
-        if (!_mm256_testz_si256(_mm256_cmpgt_epi32(top, limit), _mm256_cmpgt_epi32(top, limit))) {
+        const __m256i off_path = _mm256_cmpgt_epi32(top, limit);
+        if (!_mm256_testz_si256(off_path, off_path)) {
             for (int64_t j = i; j < i + 8; ++j) y[j] = exp_float(x[j]);  // a lane off the fast path
             continue;
         }

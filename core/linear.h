@@ -22,8 +22,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <memory>
+#include <string>
 #include <type_traits>
 
 #include "fp8_gemm.h"

@@ -170,8 +170,9 @@ Mat generated_matrix(uint64_t seed, const std::string& name, int64_t rows, int64
     const uint64_t name_hash = hash_name(name);
     float* values = m.data();
     const int64_t count = rows * cols, chunk = 4096;
-    // A value costs about as much as a hundred flops of a product (two hashes, a log and a cosine).
-#pragma omp parallel for schedule(static) if (worth_threads(1e2 * count))
+    // A value costs about 9 ns here (two hashes, a log and a cosine, four at a time): several hundred
+    // flops of a product.
+#pragma omp parallel for schedule(static) if (worth_threads(5e2 * count))
     for (int64_t first = 0; first < count; first += chunk) {
         const int64_t n = std::min(chunk, count - first);
         normals_at(seed, name_hash, static_cast<uint64_t>(first), n, values + first);

@@ -29,11 +29,6 @@ using MatRefOf = Eigen::Ref<const MatOf<S>>;
 // Expert ids and other small integer matrices (the gate's topk_idx).
 using IndexMat = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-template <typename S>
-S sigmoid(S a) {
-    return S(1) / (S(1) + std::exp(-a));
-}
-
 // A linear layer y = x W^T (x: [T, in], W: [out, in]), its backward and its BF16 / FP8 forms: linear.h.
 
 // "[2, 17]"
