@@ -47,7 +47,11 @@ void fix_machine_dependent_settings() {
 #endif
 }
 
-static Mat rounded_to_bf16(const Mat& x) {
+// An operand as a low-precision GEMM multiplies it: BF16-rounded, or FP8 fake-quantized in
+// `tile`s (quantize.h). Both round element by element, so rounding x in 128x1 tiles is rounding
+// x^T in 1x128 tiles, transposed: Wgrad's operands need no transposed copies.
+static Mat rounded_operand(const Mat& x, GemmPrecision precision, const Tile& tile) {
+    if (precision == GemmPrecision::FP8) return quantize_dequantize(x, tile);
     Mat rounded(x.rows(), x.cols());
     for (Eigen::Index i = 0; i < x.size(); ++i) rounded.data()[i] = bf16_decode(bf16_encode(x.data()[i]));
     return rounded;
@@ -55,17 +59,11 @@ static Mat rounded_to_bf16(const Mat& x) {
 
 Mat low_precision_gemm(const Mat& a, const Mat& b, const LinearPrecision& precision, const Tile& a_tile,
                        const Tile& b_tile) {
-    switch (precision.gemm) {
-        case GemmPrecision::FP32: return a * b.transpose();
-        case GemmPrecision::BF16: return rounded_to_bf16(a) * rounded_to_bf16(b).transpose();
-        case GemmPrecision::FP8: {
-            if (precision.accumulation.mode == AccumulationMode::TensorCore)
-                return fp8_gemm(quantize(a, a_tile), quantize(b, b_tile), precision.accumulation);
-            // Exact: the E4M3 values times their scales, as dequantize(quantize()) gives them.
-            return quantize_dequantize(a, a_tile) * quantize_dequantize(b, b_tile).transpose();
-        }
-    }
-    return {};
+    if (precision.gemm == GemmPrecision::FP32) return a * b.transpose();
+    if (precision.gemm == GemmPrecision::FP8 && precision.accumulation.mode == AccumulationMode::TensorCore)
+        return fp8_gemm(quantize(a, a_tile), quantize(b, b_tile), precision.accumulation);
+    // Exact: the E4M3 values times their scales, as dequantize(quantize()) gives them.
+    return rounded_operand(a, precision.gemm, a_tile) * rounded_operand(b, precision.gemm, b_tile).transpose();
 }
 
 // Double runs the gradient checks, in fp32 only.
@@ -147,20 +145,61 @@ void matrix_vector_product(const float* x, int64_t m, int64_t x_stride, const fl
     // Blocks of 8 rows of W: one row of x keeps eight registers busy, more rows four at a time.
     constexpr int64_t kBlock = 8;
     const int64_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (worth_threads(2.0 * m * n * k))
-    for (int64_t b = 0; b < blocks; ++b) {
+    parallel_for(blocks, worth_threads(2.0 * m * n * k), [&](int64_t b) {
         const int64_t j0 = b * kBlock, rows = std::min(kBlock, n - j0);
         if (rows == kBlock && m == 1) {
             dot_tile<8, 1>(x, x_stride, w + j0 * w_stride, w_stride, k, y + j0, y_stride);
-            continue;
+            return;
         }
         int64_t j = j0;
         for (; j + 4 <= j0 + rows; j += 4) dot_rows<4>(x, m, x_stride, w + j * w_stride, w_stride, k, y + j, y_stride);
         for (; j < j0 + rows; ++j) dot_rows<1>(x, m, x_stride, w + j * w_stride, w_stride, k, y + j, y_stride);
-    }
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
+
+template <typename S>
+static void add_column_major_block(S* dst, const S* columns, int64_t row_begin, int64_t row_end, int64_t col_begin,
+                                   int64_t col_end, int64_t cols, int64_t column_stride) {
+    for (int64_t i = row_begin; i < row_end; ++i)
+        for (int64_t j = col_begin; j < col_end; ++j) dst[i * cols + j] += columns[j * column_stride + i];
+}
+
+void add_column_major(double* dst, const double* columns, int64_t rows, int64_t cols, int64_t column_stride) {
+    add_column_major_block(dst, columns, 0, rows, 0, cols, cols, column_stride);
+}
+
+void add_column_major(float* dst, const float* columns, int64_t rows, int64_t cols, int64_t column_stride) {
+    int64_t full_rows = 0, full_cols = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    full_rows = rows / 8 * 8;
+    full_cols = cols / 8 * 8;
+    for (int64_t i = 0; i < full_rows; i += 8)
+        for (int64_t j = 0; j < full_cols; j += 8) {
+            __m256 c[8], t[8], u[8];  // c[k]: rows i .. i + 7 of column j + k
+            for (int k = 0; k < 8; ++k) c[k] = _mm256_loadu_ps(columns + (j + k) * column_stride + i);
+            for (int k = 0; k < 8; k += 2) {
+                t[k] = _mm256_unpacklo_ps(c[k], c[k + 1]);
+                t[k + 1] = _mm256_unpackhi_ps(c[k], c[k + 1]);
+            }
+            for (int k = 0; k < 8; k += 4) {
+                u[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);
+                u[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xEE);
+                u[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
+                u[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
+            }
+            for (int k = 0; k < 4; ++k) {  // row i + k from the low halves, row i + k + 4 from the high
+                float* low = dst + (i + k) * cols + j;
+                float* high = dst + (i + k + 4) * cols + j;
+                _mm256_storeu_ps(low, _mm256_add_ps(_mm256_loadu_ps(low), _mm256_permute2f128_ps(u[k], u[k + 4], 0x20)));
+                _mm256_storeu_ps(high, _mm256_add_ps(_mm256_loadu_ps(high), _mm256_permute2f128_ps(u[k], u[k + 4], 0x31)));
+            }
+        }
+#endif
+    add_column_major_block(dst, columns, 0, full_rows, full_cols, cols, cols, column_stride);  // the right edge
+    add_column_major_block(dst, columns, full_rows, rows, 0, cols, cols, column_stride);       // the bottom
+}
 
 // x W^T through Eigen's GEMM; above kParallelWork flops in fixed slices of W's rows (y's columns),
 // so that the slices, and so the sums, are the same for any thread count.
@@ -170,11 +209,10 @@ static Mat gemm_nt(const Mat& x, const Mat& weight) {
     constexpr int64_t kSlice = 256;
     Mat y(m, n);
     const int64_t slices = (n + kSlice - 1) / kSlice;
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t s = 0; s < slices; ++s) {
+    parallel_for(slices, true, [&](int64_t s) {
         const int64_t first = s * kSlice, count = std::min(kSlice, n - first);
         y.middleCols(first, count).noalias() = x * weight.middleRows(first, count).transpose();
-    }
+    });
     return y;
 }
 
@@ -203,9 +241,21 @@ void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const 
                      const MatOf<S>& weight, const LinearPrecision& precision) {
     check_scalar<S>(precision);
     if constexpr (std::is_same_v<S, float>) {
-        if (precision.gemm != GemmPrecision::FP32) {
+        if (precision.gemm == GemmPrecision::FP8 && precision.accumulation.mode == AccumulationMode::TensorCore) {
             dx += low_precision_gemm(dy, weight.transpose(), precision, kActivationTile, kWeightTile);
             dweight += low_precision_gemm(dy.transpose(), x.transpose(), precision, kActivationTile, kActivationTile);
+            return;
+        }
+        if (precision.gemm != GemmPrecision::FP32) {
+            // As low_precision_gemm on the transposes above, without copying them: W's 128x128
+            // blocks are W^T's, transposed, and 128x1 tiles of dy and x are 1x128 tiles of dy^T, x^T.
+            const Tile token_tile = {kActivationTile.cols, kActivationTile.rows};
+            const Mat dy_rounded = rounded_operand(dy, precision.gemm, kActivationTile);
+            const Mat dx_product = dy_rounded * rounded_operand(weight, precision.gemm, kWeightTile);
+            dx += dx_product;
+            const Mat dweight_product = rounded_operand(dy, precision.gemm, token_tile).transpose() *
+                                        rounded_operand(x, precision.gemm, token_tile);
+            dweight += dweight_product;
             return;
         }
     }

@@ -68,22 +68,25 @@ void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const 
 
 constexpr int64_t kFewRows = 8;
 
+// dst[i, j] += columns[j * column_stride + i]: a column-major matrix added to a row-major one
+// ([rows, cols], rows contiguous), 8 x 8 blocks transposed in registers.
+void add_column_major(float* dst, const float* columns, int64_t rows, int64_t cols, int64_t column_stride);
+void add_column_major(double* dst, const double* columns, int64_t rows, int64_t cols, int64_t column_stride);
+
 // dst += lhs * rhs, to the bits of Eigen's own `dst += lhs * rhs` and faster. Eigen cannot rule out
 // that dst aliases an operand, so it multiplies into a column-major temporary and adds that. With
 // 1024 rows (a toy batch) every column of that temporary starts at the same address modulo 4 KB,
 // all in one set of the L1 cache, and adding it to a row-major dst missed on every element (at
 // 1024 x 32 x 64: 257 us for the add, 69 us for the product). Here the same product goes into a
 // column-major temporary too (the same sums), its columns 16 floats apart from a multiple of 4 KB.
-template <typename Dst, typename Lhs, typename Rhs>
-void add_product(Dst&& dst, const Lhs& lhs, const Rhs& rhs) {
-    using Scalar = typename std::decay_t<Dst>::Scalar;
-    using ColumnMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+template <typename S, typename Lhs, typename Rhs>
+void add_product(MatOf<S>& dst, const Lhs& lhs, const Rhs& rhs) {
+    using ColumnMajor = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
     const Eigen::Index rows = dst.rows(), cols = dst.cols(), stride = rows + 16;
-    const std::unique_ptr<Scalar[]> storage(new Scalar[static_cast<size_t>(stride * cols)]);  // the product fills it
+    const std::unique_ptr<S[]> storage(new S[static_cast<size_t>(stride * cols)]);  // the product fills it
     Eigen::Map<ColumnMajor, 0, Eigen::OuterStride<>> product(storage.get(), rows, cols, Eigen::OuterStride<>(stride));
     product.noalias() = lhs * rhs;
-    for (Eigen::Index i = 0; i < rows; ++i)
-        for (Eigen::Index j = 0; j < cols; ++j) dst(i, j) += storage[static_cast<size_t>(j * stride + i)];
+    add_column_major(dst.data(), storage.get(), rows, cols, stride);
 }
 
 // y = x W^T (x [m, k], W [n, k], y [m, n]; row strides given, rows contiguous), each element

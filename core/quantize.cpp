@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "random.h"
 
@@ -90,43 +91,118 @@ float round_to_e4m3(float v) {
     return round_finite_to_e4m3(v);  // an infinity saturates to +-448 like any large value
 }
 
+// x / s to the bits of the division, from 1/s: the quotient by the reciprocal is within two units
+// in the last place, and each fused multiply-add step q += (x - q s) / s, with x - q s exact,
+// brings it to the correctly rounded one (Markstein: one step suffices from within one unit). A
+// division issues every five cycles or so per eight lanes; these four steps every two. Finite x
+// and a normal s only (here |x / s| <= 448 and s >= 1e-4 / 448): a quotient so small that x - q s
+// underflows rounds to a zero of x's sign at the E4M3 step after it, whichever float it was. The
+// sign is copied from x because -0 + 0 is +0: x = -0 would come out as +0.
+static inline float divide_by_scale(float x, float scale, float reciprocal) {
+    float quotient = x * reciprocal;
+    quotient = std::fma(std::fma(-quotient, scale, x), reciprocal, quotient);
+    return std::copysign(std::fma(std::fma(-quotient, scale, x), reciprocal, quotient), x);
+}
+
+// |v| as its bit pattern: non-negative floats order like their bits, so the largest |x| of a tile
+// is an integer max, which vectorizes (a float one does not without -ffast-math). NaNs have the
+// largest patterns of all.
+static inline uint32_t magnitude_bits(float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    return bits & 0x7FFFFFFFu;
+}
+
+static constexpr uint32_t kInfinityBits = 0x7F800000u;
+
+// Tiles one column wide (Wgrad's 128x1 along the tokens): a band of tile_rows rows holds one tile
+// per column, so the amax and the rounding run along the rows' contiguous floats, every column at once.
+static void quantize_dequantize_columns(const Mat& x, int64_t tile_rows, ScaleFormat format, Mat& out) {
+    const int64_t rows = x.rows(), cols = x.cols();
+    std::vector<uint32_t> amax_bits(static_cast<size_t>(cols));
+    std::vector<float> scale(static_cast<size_t>(cols)), reciprocal(static_cast<size_t>(cols));
+    for (int64_t row_begin = 0; row_begin < rows; row_begin += tile_rows) {
+        const int64_t row_end = std::min(rows, row_begin + tile_rows);
+        std::fill(amax_bits.begin(), amax_bits.end(), 0u);
+        for (int64_t r = row_begin; r < row_end; ++r) {
+            const float* in = &x(r, 0);
+            for (int64_t c = 0; c < cols; ++c) amax_bits[c] = std::max(amax_bits[c], magnitude_bits(in[c]));
+        }
+        bool finite = true;
+        for (int64_t c = 0; c < cols; ++c) {
+            float amax;
+            std::memcpy(&amax, &amax_bits[c], 4);
+            if (amax_bits[c] >= kInfinityBits) {  // quantize's amax: std::max skips NaNs
+                finite = false;
+                amax = 0;
+                for (int64_t r = row_begin; r < row_end; ++r) amax = std::max(amax, std::fabs(x(r, c)));
+            }
+            scale[c] = scale_for_amax(amax, format);
+            reciprocal[c] = 1.0f / scale[c];
+        }
+        for (int64_t r = row_begin; r < row_end; ++r) {
+            const float* in = &x(r, 0);
+            float* o = &out(r, 0);
+            if (finite) {
+                for (int64_t c = 0; c < cols; ++c)
+                    o[c] = round_finite_to_e4m3(divide_by_scale(in[c], scale[c], reciprocal[c])) * scale[c];
+            } else {  // x / s may be NaN here (a NaN element, or infinity / infinity)
+                for (int64_t c = 0; c < cols; ++c) o[c] = round_to_e4m3(in[c] / scale[c]) * scale[c];
+            }
+        }
+    }
+}
+
 Mat quantize_dequantize(const Mat& x, const Tile& tile, ScaleFormat format) {
     const int64_t rows = x.rows(), cols = x.cols();
-    const uint32_t infinity_bits = 0x7F800000u;
     Mat out(rows, cols);
-    for (int64_t row_begin = 0; row_begin < rows; row_begin += tile.rows) {
-        const int64_t row_end = std::min(rows, row_begin + tile.rows);
-        for (int64_t col_begin = 0; col_begin < cols; col_begin += tile.cols) {
-            const int64_t width = std::min(cols, col_begin + tile.cols) - col_begin;
-            // The largest |x| as the largest magnitude bit pattern (an integer max vectorizes;
-            // a float one does not without -ffast-math). NaNs have the largest patterns of all.
-            uint32_t amax_bits = 0;
-            for (int64_t r = row_begin; r < row_end; ++r) {
-                const float* in = &x(r, col_begin);
-                for (int64_t c = 0; c < width; ++c) {
-                    uint32_t bits;
-                    std::memcpy(&bits, &in[c], 4);
-                    bits &= 0x7FFFFFFFu;
-                    amax_bits = amax_bits < bits ? bits : amax_bits;
-                }
-            }
-            const bool finite = amax_bits < infinity_bits;
-            float amax;
-            std::memcpy(&amax, &amax_bits, 4);
-            if (!finite) {  // quantize's amax: std::max skips NaNs, so it may be an infinity or finite
-                amax = 0;
-                for (int64_t r = row_begin; r < row_end; ++r)
-                    for (int64_t c = col_begin; c < col_begin + width; ++c) amax = std::max(amax, std::fabs(x(r, c)));
-            }
-            const float scale = scale_for_amax(amax, format);
-            for (int64_t r = row_begin; r < row_end; ++r) {
-                const float* in = &x(r, col_begin);
-                float* o = &out(r, col_begin);
-                if (finite) {
-                    for (int64_t c = 0; c < width; ++c) o[c] = round_finite_to_e4m3(in[c] / scale) * scale;
-                } else {  // x / s may be NaN here (a NaN element, or infinity / infinity)
-                    for (int64_t c = 0; c < width; ++c) o[c] = round_to_e4m3(in[c] / scale) * scale;
-                }
+    if (tile.cols == 1 && tile.rows > 1) {
+        quantize_dequantize_columns(x, tile.rows, format, out);
+        return out;
+    }
+    // Three passes, so that no tile waits on the divisions of the one before (a toy's rows are
+    // 1x128 tiles of 48 or 64 floats: per-tile latency, not the rounding, would set the pace).
+    const int64_t tile_rows = tile_count(rows, tile.rows), tile_cols = tile_count(cols, tile.cols);
+    auto width_of = [&](int64_t tile_col) { return std::min(cols, (tile_col + 1) * tile.cols) - tile_col * tile.cols; };
+    // 1. Each tile's largest |x|.
+    std::vector<uint32_t> amax_bits(static_cast<size_t>(tile_rows * tile_cols), 0u);
+    for (int64_t r = 0; r < rows; ++r) {
+        uint32_t* tile_amax = &amax_bits[static_cast<size_t>((r / tile.rows) * tile_cols)];
+        for (int64_t tile_col = 0; tile_col < tile_cols; ++tile_col) {
+            const float* in = &x(r, tile_col * tile.cols);
+            uint32_t amax = tile_amax[tile_col];
+            for (int64_t c = 0, width = width_of(tile_col); c < width; ++c) amax = std::max(amax, magnitude_bits(in[c]));
+            tile_amax[tile_col] = amax;
+        }
+    }
+    // 2. Its scale.
+    std::vector<float> scale(amax_bits.size()), reciprocal(amax_bits.size());
+    for (size_t t = 0; t < amax_bits.size(); ++t) {
+        float amax;
+        std::memcpy(&amax, &amax_bits[t], 4);
+        if (amax_bits[t] >= kInfinityBits) {  // quantize's amax: std::max skips NaNs, so it may be an infinity or finite
+            const int64_t tile_row = static_cast<int64_t>(t) / tile_cols, tile_col = static_cast<int64_t>(t) % tile_cols;
+            amax = 0;
+            for (int64_t r = tile_row * tile.rows; r < std::min(rows, (tile_row + 1) * tile.rows); ++r)
+                for (int64_t c = tile_col * tile.cols; c < tile_col * tile.cols + width_of(tile_col); ++c)
+                    amax = std::max(amax, std::fabs(x(r, c)));
+        }
+        scale[t] = scale_for_amax(amax, format);
+        reciprocal[t] = 1.0f / scale[t];
+    }
+    // 3. x / s rounded to E4M3, times s.
+    for (int64_t r = 0; r < rows; ++r) {
+        const size_t first_tile = static_cast<size_t>((r / tile.rows) * tile_cols);
+        for (int64_t tile_col = 0; tile_col < tile_cols; ++tile_col) {
+            const size_t t = first_tile + static_cast<size_t>(tile_col);
+            const float* in = &x(r, tile_col * tile.cols);
+            float* o = &out(r, tile_col * tile.cols);
+            const float s = scale[t], inverse = reciprocal[t];
+            const int64_t width = width_of(tile_col);
+            if (amax_bits[t] < kInfinityBits) {
+                for (int64_t c = 0; c < width; ++c) o[c] = round_finite_to_e4m3(divide_by_scale(in[c], s, inverse)) * s;
+            } else {  // x / s may be NaN here (a NaN element, or infinity / infinity)
+                for (int64_t c = 0; c < width; ++c) o[c] = round_to_e4m3(in[c] / s) * s;
             }
         }
     }

@@ -2,6 +2,7 @@
 // emulate, and the FP32 paths' summation order, which makes results independent of batching and threads.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <omp.h>
 #include <tuple>
 #include <vector>
@@ -13,6 +14,12 @@
 #include "core/random.h"
 
 using namespace seek;
+
+// Bit for bit (memcmp on empty matrices' null data would be undefined).
+static bool same_bits(const Mat& a, const Mat& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() &&
+           (a.size() == 0 || std::memcmp(a.data(), b.data(), sizeof(float) * a.size()) == 0);
+}
 
 static double max_rel(const Mat& a, const Mat& b) { return (a - b).cwiseAbs().maxCoeff() / b.cwiseAbs().maxCoeff(); }
 
@@ -126,4 +133,49 @@ TEST_CASE("linear: a product too large for one thread gives the same bytes on an
     CHECK(one == two);
     CHECK(one_few == two_few);
     CHECK((one.cast<double>() - x.cast<double>() * w.cast<double>().transpose()).cwiseAbs().maxCoeff() < 1e-4);
+}
+
+// The backward GEMMs are written for speed (a padded column-major product added in 8 x 8 blocks;
+// low-precision operands rounded in 128x1 tiles instead of transposed copies rounded in 1x128
+// ones). Each must give the bits of the plain formulation: Eigen's own `dx += dy W`, and the
+// low-precision GEMM of the materialized transposes.
+TEST_CASE("linear: the backward GEMMs give the bits of their plain formulation", "[linear]") {
+    for (const auto& [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 9, 5}, {8, 8, 8}, {17, 48, 64},
+                                  {256, 64, 48}, {300, 150, 130}, {1024, 24, 64}}) {
+        const Mat x = generated_matrix(5, "x", m, k, 1.0f), w = generated_matrix(5, "w", n, k, 0.1f);
+        const Mat dy = generated_matrix(5, "dy", m, n, 1.0f);
+        const Mat dx_start = generated_matrix(6, "dx", m, k, 0.01f), dw_start = generated_matrix(6, "dw", n, k, 0.01f);
+        INFO("m " << m << ", n " << n << ", k " << k);
+        for (GemmPrecision gemm : {GemmPrecision::FP32, GemmPrecision::BF16, GemmPrecision::FP8}) {
+            INFO(gemm_precision_name(gemm));
+            const LinearPrecision precision{gemm, {}};
+            Mat dx = dx_start, dw = dw_start;
+            linear_backward(dx, dw, dy, x, w, precision);
+            Mat dx_plain = dx_start, dw_plain = dw_start;
+            if (gemm == GemmPrecision::FP32) {
+                dx_plain += dy * w;
+                dw_plain += dy.transpose() * x;
+            } else {
+                const Mat w_t = w.transpose(), dy_t = dy.transpose(), x_t = x.transpose();
+                dx_plain += low_precision_gemm(dy, w_t, precision, kActivationTile, kWeightTile);
+                dw_plain += low_precision_gemm(dy_t, x_t, precision, kActivationTile, kActivationTile);
+            }
+            CHECK(same_bits(dx, dx_plain));
+            CHECK(same_bits(dw, dw_plain));
+        }
+    }
+}
+
+TEST_CASE("linear: add_column_major adds every element once, at its place", "[linear]") {
+    for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{0, 5}, {1, 1}, {8, 8}, {9, 17}, {16, 7}, {33, 40}}) {
+        const int64_t stride = rows + 3;
+        std::vector<float> columns(static_cast<size_t>(stride * cols));
+        for (size_t i = 0; i < columns.size(); ++i) columns[i] = float(i % 1000) * 0.5f;
+        Mat dst = generated_matrix(1, "dst", rows, cols, 1.0f), expected = dst;
+        for (int64_t i = 0; i < rows; ++i)
+            for (int64_t j = 0; j < cols; ++j) expected(i, j) += columns[static_cast<size_t>(j * stride + i)];
+        add_column_major(dst.data(), columns.data(), rows, cols, stride);
+        INFO(rows << " x " << cols);
+        CHECK(same_bits(dst, expected));
+    }
 }

@@ -171,7 +171,7 @@ TEST_CASE("quantize: quantize_dequantize equals dequantize(quantize()) bit for b
         const int64_t rows = 1 + static_cast<int64_t>(rng.uniform() * 300);
         const int64_t cols = 1 + static_cast<int64_t>(rng.uniform() * 300);
         Mat x(rows, cols);
-        const int kind = trial % 5;
+        const int kind = trial % 6;
         for (int64_t i = 0; i < x.size(); ++i) {
             const double u = rng.uniform();
             float v = rng.normal();
@@ -187,6 +187,20 @@ TEST_CASE("quantize: quantize_dequantize equals dequantize(quantize()) bit for b
                 if (i % 7 == 0) v = 448.0f * 0.125f;
             }
             if (kind == 4) v = static_cast<float>(std::ldexp(std::round(rng.normal() * 64), -static_cast<int>(u * 20)));
+            if (kind == 5) {
+                // Quotients next to E4M3 midpoints at a scale that is not a power of two: where x / s
+                // must be the correctly rounded division (quantize_dequantize does not divide).
+                const int code = static_cast<int>(u * 0x7D);
+                const float a = fp8_decode(static_cast<uint8_t>(code), Fp8Format::E4M3);
+                const float b = fp8_decode(static_cast<uint8_t>(code + 1), Fp8Format::E4M3);
+                const float c = 1.2345678f * std::ldexp(1.0f, trial % 17 - 8);
+                v = (a + b) / 2 * c;
+                const double nudge = rng.uniform();
+                if (nudge < 0.3) v = std::nextafter(v, 0.0f);
+                if (nudge > 0.7) v = std::nextafter(v, 1e30f);
+                if (rng.uniform() < 0.5) v = -v;
+                if (i % 7 == 0) v = 448.0f * c;
+            }
             x.data()[i] = v;
         }
         if (trial % 10 == 9) x(0, 0) = std::numeric_limits<float>::quiet_NaN();  // NaN stays NaN
