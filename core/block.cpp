@@ -64,7 +64,7 @@ Mat block_forward(const ModelConfig& config, int64_t layer, const BlockWeights& 
     if (config.is_moe_layer(layer)) {
         ffn_out = moe_forward(config, w.moe, ffn_in, context, prefix + ".moe", act ? &act->moe : nullptr);
     } else {
-        ffn_out = k.swiglu(ffn_in, w.mlp, context.precision);
+        ffn_out = k.swiglu(ffn_in, w.mlp, context.precision, act ? &act->ffn : nullptr);
         trace_record(context.trace, prefix + ".ffn.out", ffn_out);
     }
     Mat out = u + ffn_out;
@@ -88,7 +88,7 @@ Mat block_backward(BlockWeights& dw, const Mat& dout, const ModelConfig& config,
         moe_backward(dffn_in, dw.moe, dout, config, w.moe, act.ffn_in, offsets, precision, balance_alpha, act.moe);
     else
         swiglu_backward(dffn_in, dw.mlp.gate_proj, dw.mlp.up_proj, dw.mlp.down_proj, dout, act.ffn_in, w.mlp.gate_proj,
-                        w.mlp.up_proj, w.mlp.down_proj, precision);
+                        w.mlp.up_proj, w.mlp.down_proj, precision, &act.ffn);
     rms_norm_backward(du, dw.post_attention_layernorm, dffn_in, act.u, w.post_attention_layernorm, eps);
     // u = x + MLA(attn_norm(x))
     Mat dx = du, dattn_in = Mat::Zero(du.rows(), du.cols());

@@ -49,6 +49,7 @@ struct BlockActivations {
     std::vector<MlaCache> caches;  // training: each sequence's keys and values (naive form)
     MlaActivations attn;
     MoeActivations moe;            // MoE layers
+    SwigluActivations ffn;         // dense layers
 };
 
 // Runs the rows of x ([N, hidden]) through block `layer`: sequence s is rows offsets[s] ..

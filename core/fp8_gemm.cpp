@@ -65,8 +65,7 @@ Mat fp8_gemm(const QuantizedMatrix& a, const QuantizedMatrix& b, const Accumulat
     Mat c(M, N);
 
     // Rows on threads when the emulation is long (tens of operations per product).
-#pragma omp parallel for schedule(dynamic) if (worth_threads(20.0 * M * N * K))
-    for (int64_t m = 0; m < M; ++m) {
+    parallel_for(M, worth_threads(20.0 * M * N * K), [&](int64_t m) {
         std::vector<double> products(static_cast<size_t>(model.group));
         for (int64_t n = 0; n < N; ++n) {
             const float* a_row = &qa[m * K];
@@ -100,7 +99,7 @@ Mat fp8_gemm(const QuantizedMatrix& a, const QuantizedMatrix& b, const Accumulat
             }
             c(m, n) = accumulator;
         }
-    }
+    });
     return c;
 }
 

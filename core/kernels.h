@@ -40,6 +40,9 @@ struct Routing;
 struct MoePlan;
 struct MoeWeights;
 struct FfnWeights;
+template <typename S>
+struct SwigluActivationsOf;
+using SwigluActivations = SwigluActivationsOf<float>;
 
 struct Kernels {
     const char* name = "cpu";  // recorded in a trace's metadata as "kernels"
@@ -67,12 +70,14 @@ struct Kernels {
     // moe.h: moe_dispatch. The (token, k) pairs sorted by expert, with per-expert offsets
     MoePlan (*moe_dispatch)(const IndexMat& topk_idx, int64_t experts) = nullptr;
     // moe.h: moe_experts. Each routed expert's SwiGLU on its rows of the plan: [T · K, hidden]
+    // `saved`, when given (training), receives each expert's SwiGLU activations for the backward
     Mat (*moe_experts)(const Mat& x, const MoePlan& plan, const MoeWeights& weights,
-                       const LinearPrecision& precision) = nullptr;
+                       const LinearPrecision& precision, std::vector<SwigluActivations>* saved) = nullptr;
     // moe.h: moe_combine. out[t] = sum_k topk_weight[t, k] expert_out[row of (t, k)]
     Mat (*moe_combine)(const Mat& expert_out, const MoePlan& plan, const Mat& topk_weight) = nullptr;
     // moe.h: swiglu. down(silu(gate x) * up x): the dense FFN and the shared experts
-    Mat (*swiglu)(const Mat& x, const FfnWeights& weights, const LinearPrecision& precision) = nullptr;
+    // `saved`, when given (training), receives gate, up and hidden for the backward
+    Mat (*swiglu)(const Mat& x, const FfnWeights& weights, const LinearPrecision& precision, SwigluActivations* saved) = nullptr;
 };
 
 // The reference: every entry core/'s own function.

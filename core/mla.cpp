@@ -273,8 +273,7 @@ Mat mla_forward(const ModelConfig& config, const MlaWeights& w, const RopeTable&
         attention_flops += impl == AttnImpl::Naive ? 2 * T * S_len * H * (dq + dv)
                                                    : 2 * T * S_len * H * (2 * r + dr) + 2 * T * H * r * (dn + dv);
     }
-#pragma omp parallel for schedule(dynamic) if (sequences > 1 && worth_threads(attention_flops))
-    for (int64_t s = 0; s < sequences; ++s) {
+    parallel_for(sequences, worth_threads(attention_flops), [&](int64_t s) {
         const int64_t T = offsets[s + 1] - offsets[s], S_len = starts[s] + T;
         const MlaCache& cache = caches[s];
         Mat* scores_s = want_scores ? &scores[s] : nullptr;
@@ -283,7 +282,7 @@ Mat mla_forward(const ModelConfig& config, const MlaWeights& w, const RopeTable&
         if (impl == AttnImpl::Naive) {
             attn.middleRows(offsets[s], T) = k.attention(q_s, cache.k.topRows(S_len), cache.v.topRows(S_len), H, scale,
                                                          starts[s], scores_s, probs_s);
-            continue;
+            return;
         }
         // q_absorbed = W_UK^T q_nope, so q_nope · (W_UK c_t) = q_absorbed · c_t  (absorption)
         Mat q_absorbed(H * T, r), q_pe(H * T, dr);
@@ -297,7 +296,7 @@ Mat mla_forward(const ModelConfig& config, const MlaWeights& w, const RopeTable&
             attn.block(offsets[s], h * dv, T, dv) =
                 o_latent.middleRows(h * T, T) * w.kv_b_proj.middleRows(h * (dn + dv) + dn, dv).transpose();
         if (traced) q_absorbed_traced = std::move(q_absorbed);
-    }
+    });
 
     if (traced) {
         const int64_t S_len = starts[0] + N;
@@ -347,8 +346,7 @@ void mla_backward(Mat& dx, MlaWeights& dw, const Mat& dout, const ModelConfig& c
         const double T = double(offsets[s + 1] - offsets[s]);
         attention_flops += 4 * T * T * H * (dq + dv);
     }
-#pragma omp parallel for schedule(dynamic) if (sequences > 1 && worth_threads(attention_flops))  // as in the forward
-    for (int64_t s = 0; s < sequences; ++s) {
+    parallel_for(sequences, worth_threads(attention_flops), [&](int64_t s) {  // as in the forward
         const int64_t T = offsets[s + 1] - offsets[s];
         Mat dq_s = Mat::Zero(T, H * dq), dk_s = Mat::Zero(T, H * dq), dv_s = Mat::Zero(T, H * dv);
         attention_backward<float>(dq_s, dk_s, dv_s, dattn.middleRows(offsets[s], T), act.q.middleRows(offsets[s], T),
@@ -356,7 +354,7 @@ void mla_backward(Mat& dx, MlaWeights& dw, const Mat& dout, const ModelConfig& c
         dq_all.middleRows(offsets[s], T) = dq_s;
         dk.middleRows(offsets[s], T) = dk_s;
         dv_all.middleRows(offsets[s], T) = dv_s;
-    }
+    });
 
     // Keys and values back to kv_b_proj's output; the shared rope key sums its heads' gradients.
     const std::vector<int64_t> positions = row_positions(offsets, std::vector<int64_t>(sequences, 0));

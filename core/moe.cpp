@@ -23,18 +23,26 @@ static MatOf<S> swiglu_hidden(const MatOf<S>& gate, const MatOf<S>& up) {
 
 template <typename S>
 MatOf<S> swiglu_forward(const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
-                        const MatOf<S>& down_proj, const LinearPrecision& precision) {
-    const MatOf<S> hidden = swiglu_hidden<S>(linear_forward(x, gate_proj, precision), linear_forward(x, up_proj, precision));
-    return linear_forward(hidden, down_proj, precision);
+                        const MatOf<S>& down_proj, const LinearPrecision& precision, SwigluActivationsOf<S>* act) {
+    MatOf<S> gate = linear_forward(x, gate_proj, precision), up = linear_forward(x, up_proj, precision);
+    MatOf<S> hidden = swiglu_hidden<S>(gate, up);
+    MatOf<S> y = linear_forward(hidden, down_proj, precision);
+    if (act) *act = {std::move(gate), std::move(up), std::move(hidden)};
+    return y;
 }
 
 template <typename S>
 void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, MatOf<S>& ddown_proj,
                      const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
-                     const MatOf<S>& down_proj, const LinearPrecision& precision) {
-    const MatOf<S> gate = linear_forward(x, gate_proj, precision);
-    const MatOf<S> up = linear_forward(x, up_proj, precision);
-    const MatOf<S> hidden = swiglu_hidden(gate, up);
+                     const MatOf<S>& down_proj, const LinearPrecision& precision, const SwigluActivationsOf<S>* act) {
+    SwigluActivationsOf<S> recomputed;
+    if (!act) {
+        recomputed.gate = linear_forward(x, gate_proj, precision);
+        recomputed.up = linear_forward(x, up_proj, precision);
+        recomputed.hidden = swiglu_hidden(recomputed.gate, recomputed.up);
+        act = &recomputed;
+    }
+    const MatOf<S>&gate = act->gate, &up = act->up, &hidden = act->hidden;
 
     MatOf<S> dhidden = MatOf<S>::Zero(hidden.rows(), hidden.cols());
     linear_backward(dhidden, ddown_proj, dy, hidden, down_proj, precision);
@@ -51,20 +59,20 @@ void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, Mat
     linear_backward(dx, dup_proj, dup, x, up_proj, precision);
 }
 
-Mat swiglu(const Mat& x, const FfnWeights& w, const LinearPrecision& precision) {
-    return swiglu_forward<float>(x, w.gate_proj, w.up_proj, w.down_proj, precision);
+Mat swiglu(const Mat& x, const FfnWeights& w, const LinearPrecision& precision, SwigluActivations* act) {
+    return swiglu_forward<float>(x, w.gate_proj, w.up_proj, w.down_proj, precision, act);
 }
 
 template MatOf<float> swiglu_forward(const MatOf<float>&, const MatOf<float>&, const MatOf<float>&, const MatOf<float>&,
-                                     const LinearPrecision&);
+                                     const LinearPrecision&, SwigluActivationsOf<float>*);
 template MatOf<double> swiglu_forward(const MatOf<double>&, const MatOf<double>&, const MatOf<double>&,
-                                      const MatOf<double>&, const LinearPrecision&);
+                                      const MatOf<double>&, const LinearPrecision&, SwigluActivationsOf<double>*);
 template void swiglu_backward(MatOf<float>&, MatOf<float>&, MatOf<float>&, MatOf<float>&, const MatOf<float>&,
                               const MatOf<float>&, const MatOf<float>&, const MatOf<float>&, const MatOf<float>&,
-                              const LinearPrecision&);
+                              const LinearPrecision&, const SwigluActivationsOf<float>*);
 template void swiglu_backward(MatOf<double>&, MatOf<double>&, MatOf<double>&, MatOf<double>&, const MatOf<double>&,
                               const MatOf<double>&, const MatOf<double>&, const MatOf<double>&, const MatOf<double>&,
-                              const LinearPrecision&);
+                              const LinearPrecision&, const SwigluActivationsOf<double>*);
 
 // ---------------------------------------------------------------------------------------------
 // Weights
@@ -201,15 +209,17 @@ static double expert_flops(const MoeWeights& w, int64_t rows, int64_t hidden) {
     return 6.0 * rows * hidden * width;
 }
 
-Mat moe_experts(const Mat& x, const MoePlan& plan, const MoeWeights& w, const LinearPrecision& precision) {
+Mat moe_experts(const Mat& x, const MoePlan& plan, const MoeWeights& w, const LinearPrecision& precision,
+                std::vector<SwigluActivations>* act) {
     const int64_t E = static_cast<int64_t>(plan.offsets.size()) - 1, K = plan.top_k;
     Mat expert_out(static_cast<int64_t>(plan.slots.size()), x.cols());
+    if (act) act->assign(static_cast<size_t>(E), SwigluActivations{});
     auto run_expert = [&](int64_t e) {
         const int64_t first = plan.offsets[e], count = plan.offsets[e + 1] - first;
         if (count == 0) return;  // an unused expert is never materialized
         Mat gathered(count, x.cols());
         for (int64_t i = 0; i < count; ++i) gathered.row(i) = x.row(plan.slots[first + i] / K);
-        expert_out.middleRows(first, count) = swiglu(gathered, routed_expert(w, e), precision);
+        expert_out.middleRows(first, count) = swiglu(gathered, routed_expert(w, e), precision, act ? &(*act)[e] : nullptr);
     };
     if (w.store) {
         // Experts loaded on demand share a store and run one at a time, outside any OpenMP region:
@@ -219,8 +229,7 @@ Mat moe_experts(const Mat& x, const MoePlan& plan, const MoeWeights& w, const Li
         return expert_out;
     }
     // One expert per thread, each writing only its own rows.
-#pragma omp parallel for schedule(dynamic) if (worth_threads(expert_flops(w, plan.slots.size(), x.cols())))
-    for (int64_t e = 0; e < E; ++e) run_expert(e);
+    parallel_for(E, worth_threads(expert_flops(w, plan.slots.size(), x.cols())), run_expert);
     return expert_out;
 }
 
@@ -240,10 +249,11 @@ Mat moe_forward(const ModelConfig& config, const MoeWeights& w, const Mat& x, co
     Mat logits;
     Routing routing = gate_forward(config, w.gate, x, context, prefix, &logits);
     MoePlan plan = k.moe_dispatch(routing.topk_idx, config.n_routed_experts);
-    Mat expert_out = k.moe_experts(x, plan, w, context.precision);
+    Mat expert_out = k.moe_experts(x, plan, w, context.precision, act ? &act->experts : nullptr);
     const Mat routed = k.moe_combine(expert_out, plan, routing.topk_weight);
-    const Mat shared = config.n_shared_experts > 0 ? k.swiglu(x, w.shared_experts, context.precision)
-                                                   : Mat(Mat::Zero(x.rows(), x.cols()));
+    const Mat shared = config.n_shared_experts > 0
+                           ? k.swiglu(x, w.shared_experts, context.precision, act ? &act->shared : nullptr)
+                           : Mat(Mat::Zero(x.rows(), x.cols()));
     Mat out = shared + routed;
     trace_record(context.trace, prefix + ".shared_out", shared);
     trace_record(context.trace, prefix + ".routed_out", routed);
@@ -267,17 +277,16 @@ void moe_backward(Mat& dx, MoeWeights& dw, const Mat& dout, const ModelConfig& c
     // afterwards, shared experts first, then the routed ones in expert order.
     Mat dweights = Mat::Zero(N, K), dshared = Mat::Zero(N, x.cols());
     std::vector<Mat> dgathered(E);
-#pragma omp parallel for schedule(dynamic) if (worth_threads(3 * expert_flops(w, N * (K + 1), x.cols())))
-    for (int64_t job = 0; job <= E; ++job) {
+    parallel_for(E + 1, worth_threads(3 * expert_flops(w, N * (K + 1), x.cols())), [&](int64_t job) {
         if (job == 0) {
             if (config.n_shared_experts > 0)
                 swiglu_backward(dshared, dw.shared_experts.gate_proj, dw.shared_experts.up_proj,
                                 dw.shared_experts.down_proj, dout, x, w.shared_experts.gate_proj,
-                                w.shared_experts.up_proj, w.shared_experts.down_proj, precision);
-            continue;
+                                w.shared_experts.up_proj, w.shared_experts.down_proj, precision, &act.shared);
+            return;
         }
         const int64_t e = job - 1, first = act.plan.offsets[e], count = act.plan.offsets[e + 1] - first;
-        if (count == 0) continue;
+        if (count == 0) return;
         Mat gathered(count, x.cols()), dy(count, x.cols());
         for (int64_t i = 0; i < count; ++i) {
             const int64_t t = act.plan.slots[first + i] / K, k = act.plan.slots[first + i] % K;
@@ -289,8 +298,8 @@ void moe_backward(Mat& dx, MoeWeights& dw, const Mat& dout, const ModelConfig& c
         FfnWeights& dexpert = dw.experts[e];
         const FfnWeights& expert = w.experts[e];
         swiglu_backward(dgathered[e], dexpert.gate_proj, dexpert.up_proj, dexpert.down_proj, dy, gathered,
-                        expert.gate_proj, expert.up_proj, expert.down_proj, precision);
-    }
+                        expert.gate_proj, expert.up_proj, expert.down_proj, precision, &act.experts[e]);
+    });
     dx += dshared;
     for (int64_t e = 0; e < E; ++e)
         for (int64_t i = 0; i < dgathered[e].rows(); ++i)

@@ -42,19 +42,31 @@ struct FfnWeights {
     Mat down_proj;  // [hidden, width]  w2
 };
 
+// What swiglu_forward keeps for swiglu_backward (training): the two projections and their
+// product, each [T, width]. With them the backward runs three GEMMs instead of five; without
+// (nullptr) it recomputes them, to the same bits.
+template <typename S>
+struct SwigluActivationsOf {
+    MatOf<S> gate;    // x Wg^T
+    MatOf<S> up;      // x Wu^T
+    MatOf<S> hidden;  // silu(gate) ⊙ up
+};
+using SwigluActivations = SwigluActivationsOf<float>;
+
 // SwiGLU FFN : y = (silu(x Wg^T) ⊙ x Wu^T) Wd^T, silu(a) = a σ(a)
 //   silu'(a) = σ(a) (1 + a (1 - σ(a)))
-// Its three projections run in `precision` (linear.h). The backward recomputes x Wg^T and x Wu^T
-// instead of saving them: two GEMMs for less to keep.
+// Its three projections run in `precision` (linear.h).
 template <typename S>
 MatOf<S> swiglu_forward(const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
-                        const MatOf<S>& down_proj, const LinearPrecision& precision = {});
+                        const MatOf<S>& down_proj, const LinearPrecision& precision = {},
+                        SwigluActivationsOf<S>* act = nullptr);
 template <typename S>
 void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, MatOf<S>& ddown_proj,
                      const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
-                     const MatOf<S>& down_proj, const LinearPrecision& precision = {});
+                     const MatOf<S>& down_proj, const LinearPrecision& precision = {},
+                     const SwigluActivationsOf<S>* act = nullptr);
 // The kernel-table form: x [T, hidden] -> [T, hidden].
-Mat swiglu(const Mat& x, const FfnWeights& w, const LinearPrecision& precision = {});
+Mat swiglu(const Mat& x, const FfnWeights& w, const LinearPrecision& precision = {}, SwigluActivations* act = nullptr);
 
 // N(0, 1/fan_in) projections named `module`.{gate,up,down}_proj.weight; N(0, std^2) when std > 0.
 FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64_t hidden, int64_t width, float std = 0);
@@ -123,8 +135,10 @@ struct MoePlan {
 MoePlan moe_dispatch(const IndexMat& topk_idx, int64_t experts);
 
 // Row i = Expert_e(x_t) for plan slot i = t·K + k of expert e: [T·K, hidden], unweighted. Each
-// used expert gathers its rows and runs once; an unused expert is never materialized.
-Mat moe_experts(const Mat& x, const MoePlan& plan, const MoeWeights& w, const LinearPrecision& precision = {});
+// used expert gathers its rows and runs once; an unused expert is never materialized. `act`, when
+// given, receives each expert's SwiGLU activations (resized to the experts; an unused one's empty).
+Mat moe_experts(const Mat& x, const MoePlan& plan, const MoeWeights& w, const LinearPrecision& precision = {},
+                std::vector<SwigluActivations>* act = nullptr);
 // out[t] = sum_k topk_weight[t, k] expert_out[slot of (t, k)]: [T, hidden], added in the plan's
 // (expert) order.
 Mat moe_combine(const Mat& expert_out, const MoePlan& plan, const Mat& topk_weight);
@@ -135,6 +149,8 @@ struct MoeActivations {
     Routing routing;
     MoePlan plan;
     Mat expert_out;  // [T·K, hidden] in plan order
+    std::vector<SwigluActivations> experts;  // each routed expert's, on its rows of the plan
+    SwigluActivations shared;                // the shared experts'
 };
 
 // Gate, shared experts and routed experts on x ([T, hidden], ffn_norm'ed), returning the FFN

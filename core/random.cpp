@@ -172,12 +172,11 @@ Mat generated_matrix(uint64_t seed, const std::string& name, int64_t rows, int64
     const int64_t count = rows * cols, chunk = 4096;
     // A value costs about 9 ns here (two hashes, a log and a cosine, four at a time): several hundred
     // flops of a product.
-#pragma omp parallel for schedule(static) if (worth_threads(5e2 * count))
-    for (int64_t first = 0; first < count; first += chunk) {
-        const int64_t n = std::min(chunk, count - first);
+    parallel_for((count + chunk - 1) / chunk, worth_threads(5e2 * count), [&](int64_t c) {
+        const int64_t first = c * chunk, n = std::min(chunk, count - first);
         normals_at(seed, name_hash, static_cast<uint64_t>(first), n, values + first);
         for (int64_t i = first; i < first + n; ++i) values[i] *= std;
-    }
+    });
     return m;
 }
 

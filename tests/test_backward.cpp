@@ -9,6 +9,8 @@
 // orders of margin and still catches any wrong term (dropping one shows up at 1e-2 or worse).
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "core/embedding.h"
 #include "core/gate.h"
@@ -74,17 +76,39 @@ TEST_CASE("backward: linear") {
 }
 
 TEST_CASE("backward: rms_norm") {
-    MatD x = random_matrix(5, 8, 4);
+    const int64_t T = 13;  // a block of 8 rows summed side by side, then 5 one at a time
+    MatD x = random_matrix(T, 8, 4);
     Eigen::VectorXd weight = Eigen::VectorXd::Ones(8) + 0.3 * random_matrix(8, 1, 5);
-    const MatD dy = random_matrix(5, 8, 6);
+    const MatD dy = random_matrix(T, 8, 6);
     const double eps = 1e-6;
     auto loss = [&] { return inner(dy, rms_norm_forward(x, weight, eps)); };
 
-    MatD dx = MatD::Zero(5, 8);
+    MatD dx = MatD::Zero(T, 8);
     Eigen::VectorXd dweight = Eigen::VectorXd::Zero(8);
     rms_norm_backward(dx, dweight, dy, x, weight, eps);
     CHECK(max_rel_error(dx, central_differences(x, loss)) < gradient_tolerance);
     CHECK(max_rel_error(dweight, central_differences(weight, loss)) < gradient_tolerance);
+}
+
+// Rows are normalized several at a time; each row's bits must be those it gets alone.
+TEST_CASE("backward: rms_norm gives every row the bits it gets alone") {
+    const Mat x = generated_matrix(3, "x", 21, 64, 2.0f), dy = generated_matrix(3, "dy", 21, 64, 1.0f);
+    const Vec weight = Vec::Ones(64) + generated_matrix(3, "w", 64, 1, 0.3f);
+    const Mat y = rms_norm_forward<float>(x, weight, 1e-6f);
+    Mat dx = Mat::Zero(21, 64);
+    Vec dweight = Vec::Zero(64), dweight_alone = Vec::Zero(64);
+    rms_norm_backward<float>(dx, dweight, dy, x, weight, 1e-6f);
+    for (int64_t t = 0; t < x.rows(); ++t) {
+        const Mat row = x.row(t), dy_row = dy.row(t);
+        const Mat y_alone = rms_norm_forward<float>(row, weight, 1e-6f);
+        Mat dx_alone = Mat::Zero(1, 64);
+        Vec dweight_row = Vec::Zero(64);
+        rms_norm_backward<float>(dx_alone, dweight_row, dy_row, row, weight, 1e-6f);
+        dweight_alone += dweight_row;
+        CHECK(std::memcmp(y_alone.data(), &y(t, 0), 64 * sizeof(float)) == 0);
+        CHECK(std::memcmp(dx_alone.data(), &dx(t, 0), 64 * sizeof(float)) == 0);
+    }
+    CHECK(max_rel_error(dweight, dweight_alone) < 1e-6);  // summed over rows: the same terms
 }
 
 TEST_CASE("backward: rope") {
@@ -141,6 +165,28 @@ TEST_CASE("backward: swiglu") {
     CHECK(max_rel_error(dgate, central_differences(gate_proj, loss)) < gradient_tolerance);
     CHECK(max_rel_error(dup, central_differences(up_proj, loss)) < gradient_tolerance);
     CHECK(max_rel_error(ddown, central_differences(down_proj, loss)) < gradient_tolerance);
+}
+
+// Training keeps the forward's gate, up and hidden for the backward; recomputing them gives the same bits.
+TEST_CASE("backward: swiglu with the forward's activations equals the one that recomputes them") {
+    const Mat x = generated_matrix(4, "x", 37, 64, 1.0f), dy = generated_matrix(4, "dy", 37, 64, 1.0f);
+    const FfnWeights w = generated_ffn_weights(4, "ffn", 64, 48);
+    for (GemmPrecision gemm : {GemmPrecision::FP32, GemmPrecision::FP8}) {
+        const LinearPrecision precision{gemm, {}};
+        SwigluActivations act;
+        const Mat y = swiglu(x, w, precision, &act);
+        CHECK(std::memcmp(y.data(), swiglu(x, w, precision).data(), y.size() * sizeof(float)) == 0);
+        auto backward = [&](const SwigluActivations* saved) {
+            Mat dx = Mat::Zero(37, 64);
+            FfnWeights grads{Mat::Zero(48, 64), Mat::Zero(48, 64), Mat::Zero(64, 48)};
+            swiglu_backward<float>(dx, grads.gate_proj, grads.up_proj, grads.down_proj, dy, x, w.gate_proj, w.up_proj,
+                                   w.down_proj, precision, saved);
+            return std::vector<Mat>{dx, grads.gate_proj, grads.up_proj, grads.down_proj};
+        };
+        const std::vector<Mat> kept = backward(&act), recomputed = backward(nullptr);
+        for (size_t i = 0; i < kept.size(); ++i)
+            CHECK(std::memcmp(kept[i].data(), recomputed[i].data(), kept[i].size() * sizeof(float)) == 0);
+    }
 }
 
 TEST_CASE("backward: attention") {

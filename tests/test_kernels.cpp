@@ -19,8 +19,9 @@ using namespace seek;
 static Mat nudged_rms_norm(const Mat& x, const Vec& weight, float eps) {
     return cpu_kernels().rms_norm(x, weight, eps) * 1.001f;
 }
-static Mat nudged_swiglu(const Mat& x, const FfnWeights& weights, const LinearPrecision& precision) {
-    return cpu_kernels().swiglu(x, weights, precision) * 1.001f;
+static Mat nudged_swiglu(const Mat& x, const FfnWeights& weights, const LinearPrecision& precision,
+                         SwigluActivations* saved) {
+    return cpu_kernels().swiglu(x, weights, precision, saved) * 1.001f;
 }
 static Routing nudged_route(const ModelConfig& config, const Mat& logits, const Vec& bias) {
     Routing routing = cpu_kernels().route(config, logits, bias);
