@@ -12,10 +12,15 @@
 namespace seek {
 
 // silu(gate) * up, elementwise: gate / (1 + e^-gate) * up, the exps a whole array at once (exp.h).
+// With `sigmoid`, also σ(gate) = 1 / (1 + e^-gate) from the same exps, for the backward's silu'.
 template <typename S>
-static MatOf<S> swiglu_hidden(const MatOf<S>& gate, const MatOf<S>& up) {
+static MatOf<S> swiglu_hidden(const MatOf<S>& gate, const MatOf<S>& up, MatOf<S>* sigmoid = nullptr) {
     MatOf<S> hidden = -gate;
     exp_in_place(hidden.data(), hidden.size());
+    if (sigmoid) {
+        sigmoid->resize(gate.rows(), gate.cols());
+        for (Eigen::Index i = 0; i < gate.size(); ++i) sigmoid->data()[i] = S(1) / (S(1) + hidden.data()[i]);
+    }
     for (Eigen::Index i = 0; i < gate.size(); ++i)
         hidden.data()[i] = gate.data()[i] / (S(1) + hidden.data()[i]) * up.data()[i];
     return hidden;
@@ -24,10 +29,10 @@ static MatOf<S> swiglu_hidden(const MatOf<S>& gate, const MatOf<S>& up) {
 template <typename S>
 MatOf<S> swiglu_forward(const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
                         const MatOf<S>& down_proj, const LinearPrecision& precision, SwigluActivationsOf<S>* act) {
-    MatOf<S> gate = linear_forward(x, gate_proj, precision), up = linear_forward(x, up_proj, precision);
-    MatOf<S> hidden = swiglu_hidden<S>(gate, up);
+    MatOf<S> gate = linear_forward(x, gate_proj, precision), up = linear_forward(x, up_proj, precision), sigmoid;
+    MatOf<S> hidden = swiglu_hidden<S>(gate, up, act ? &sigmoid : nullptr);
     MatOf<S> y = linear_forward(hidden, down_proj, precision);
-    if (act) *act = {std::move(gate), std::move(up), std::move(hidden)};
+    if (act) *act = {std::move(gate), std::move(up), std::move(hidden), std::move(sigmoid)};
     return y;
 }
 
@@ -39,17 +44,15 @@ void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, Mat
     if (!act) {
         recomputed.gate = linear_forward(x, gate_proj, precision);
         recomputed.up = linear_forward(x, up_proj, precision);
-        recomputed.hidden = swiglu_hidden(recomputed.gate, recomputed.up);
+        recomputed.hidden = swiglu_hidden(recomputed.gate, recomputed.up, &recomputed.sigmoid);
         act = &recomputed;
     }
-    const MatOf<S>&gate = act->gate, &up = act->up, &hidden = act->hidden;
+    const MatOf<S>&gate = act->gate, &up = act->up, &hidden = act->hidden, &sigmoids = act->sigmoid;
 
     MatOf<S> dhidden = MatOf<S>::Zero(hidden.rows(), hidden.cols());
     linear_backward(dhidden, ddown_proj, dy, hidden, down_proj, precision);
 
     MatOf<S> dgate(gate.rows(), gate.cols()), dup(up.rows(), up.cols());
-    MatOf<S> sigmoids = gate;
-    sigmoid_in_place(sigmoids.data(), sigmoids.size());
     for (Eigen::Index i = 0; i < gate.size(); ++i) {
         const S a = gate.data()[i], sig = sigmoids.data()[i];
         dup.data()[i] = dhidden.data()[i] * a * sig;                                     // d/dup = silu(gate)

@@ -42,14 +42,15 @@ struct FfnWeights {
     Mat down_proj;  // [hidden, width]  w2
 };
 
-// What swiglu_forward keeps for swiglu_backward (training): the two projections and their
-// product, each [T, width]. With them the backward runs three GEMMs instead of five; without
-// (nullptr) it recomputes them, to the same bits.
+// What swiglu_forward keeps for swiglu_backward (training), each [T, width]: the two projections,
+// their product and the sigmoid silu' needs, all from the forward's exps. With them the backward
+// runs three GEMMs instead of five and no exp; without (nullptr) it recomputes them, to the same bits.
 template <typename S>
 struct SwigluActivationsOf {
-    MatOf<S> gate;    // x Wg^T
-    MatOf<S> up;      // x Wu^T
-    MatOf<S> hidden;  // silu(gate) ⊙ up
+    MatOf<S> gate;     // x Wg^T
+    MatOf<S> up;       // x Wu^T
+    MatOf<S> hidden;   // silu(gate) ⊙ up
+    MatOf<S> sigmoid;  // σ(gate)
 };
 using SwigluActivations = SwigluActivationsOf<float>;
 

@@ -5,6 +5,9 @@
 #include <cstring>
 #include <limits>
 #include <vector>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #include "random.h"
 
@@ -14,8 +17,10 @@ std::string tile_name(const Tile& tile) { return std::to_string(tile.rows) + "x"
 
 int64_t tile_count(int64_t extent, int64_t tile_extent) { return (extent + tile_extent - 1) / tile_extent; }
 
+static const float kE4M3MaxFinite = fp8_spec(Fp8Format::E4M3).max_finite;  // 448
+
 float scale_for_amax(float amax, ScaleFormat format) {
-    const float scale = std::max(amax, kAmaxFloor) / fp8_spec(Fp8Format::E4M3).max_finite;
+    const float scale = std::max(amax, kAmaxFloor) / kE4M3MaxFinite;
     if (format == ScaleFormat::Float32) return scale;
     // 2^ceil(log2 s), computed exactly: frexp gives s = f x 2^e with f in [0.5, 1), so s is a
     // power of two exactly when f = 0.5 (then s = 2^(e-1)); otherwise the next one up is 2^e.
@@ -104,6 +109,38 @@ static inline float divide_by_scale(float x, float scale, float reciprocal) {
     return std::copysign(std::fma(std::fma(-quotient, scale, x), reciprocal, quotient), x);
 }
 
+// out[c] = round_finite_to_e4m3(x[c] / s[c]) * s[c] for c < n: a finite tile's fake quantization.
+// `scale` and `reciprocal` hold one value per element (column tiles) or are broadcast (a stride of 0).
+static void fake_quantize_span(const float* in, float* out, int64_t n, const float* scale, const float* reciprocal,
+                               int64_t scale_step) {
+    int64_t c = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    // The scalar functions above, eight lanes at a time, operation for operation.
+    const __m256 sign_mask = _mm256_set1_ps(-0.0f), two14 = _mm256_set1_ps(0x1p14f);
+    const __m256i saturate = _mm256_set1_epi32(0x43E00000), half_down = _mm256_set1_epi32(0x7FFFF);
+    const __m256i one = _mm256_set1_epi32(1), keep = _mm256_set1_epi32(~0xFFFFF), smallest_normal = _mm256_set1_epi32(0x3C800000);
+    for (; c + 8 <= n; c += 8) {
+        const __m256 x = _mm256_loadu_ps(in + c);
+        const __m256 s = scale_step ? _mm256_loadu_ps(scale + c) : _mm256_broadcast_ss(scale);
+        const __m256 r = scale_step ? _mm256_loadu_ps(reciprocal + c) : _mm256_broadcast_ss(reciprocal);
+        __m256 q = _mm256_mul_ps(x, r);  // divide_by_scale
+        q = _mm256_fmadd_ps(_mm256_fnmadd_ps(q, s, x), r, q);
+        q = _mm256_fmadd_ps(_mm256_fnmadd_ps(q, s, x), r, q);
+        const __m256i bits = _mm256_min_epu32(_mm256_castps_si256(_mm256_andnot_ps(sign_mask, q)), saturate);
+        const __m256 subnormal = _mm256_sub_ps(_mm256_add_ps(_mm256_castsi256_ps(bits), two14), two14);
+        const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 20), one);
+        const __m256i normal = _mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(bits, half_down), odd), keep);
+        const __m256 below_normal = _mm256_castsi256_ps(_mm256_cmpgt_epi32(smallest_normal, bits));
+        const __m256 rounded = _mm256_blendv_ps(_mm256_castsi256_ps(normal), subnormal, below_normal);
+        _mm256_storeu_ps(out + c, _mm256_mul_ps(_mm256_or_ps(rounded, _mm256_and_ps(sign_mask, x)), s));
+    }
+#endif
+    for (; c < n; ++c) {
+        const float s = scale[c * scale_step], r = reciprocal[c * scale_step];
+        out[c] = round_finite_to_e4m3(divide_by_scale(in[c], s, r)) * s;
+    }
+}
+
 // |v| as its bit pattern: non-negative floats order like their bits, so the largest |x| of a tile
 // is an integer max, which vectorizes (a float one does not without -ffast-math). NaNs have the
 // largest patterns of all.
@@ -144,8 +181,7 @@ static void quantize_dequantize_columns(const Mat& x, int64_t tile_rows, ScaleFo
             const float* in = &x(r, 0);
             float* o = &out(r, 0);
             if (finite) {
-                for (int64_t c = 0; c < cols; ++c)
-                    o[c] = round_finite_to_e4m3(divide_by_scale(in[c], scale[c], reciprocal[c])) * scale[c];
+                fake_quantize_span(in, o, cols, scale.data(), reciprocal.data(), 1);
             } else {  // x / s may be NaN here (a NaN element, or infinity / infinity)
                 for (int64_t c = 0; c < cols; ++c) o[c] = round_to_e4m3(in[c] / scale[c]) * scale[c];
             }
@@ -166,14 +202,15 @@ Mat quantize_dequantize(const Mat& x, const Tile& tile, ScaleFormat format) {
     auto width_of = [&](int64_t tile_col) { return std::min(cols, (tile_col + 1) * tile.cols) - tile_col * tile.cols; };
     // 1. Each tile's largest |x|.
     std::vector<uint32_t> amax_bits(static_cast<size_t>(tile_rows * tile_cols), 0u);
-    for (int64_t r = 0; r < rows; ++r) {
-        uint32_t* tile_amax = &amax_bits[static_cast<size_t>((r / tile.rows) * tile_cols)];
-        for (int64_t tile_col = 0; tile_col < tile_cols; ++tile_col) {
-            const float* in = &x(r, tile_col * tile.cols);
-            uint32_t amax = tile_amax[tile_col];
-            for (int64_t c = 0, width = width_of(tile_col); c < width; ++c) amax = std::max(amax, magnitude_bits(in[c]));
-            tile_amax[tile_col] = amax;
-        }
+    for (int64_t tile_row = 0; tile_row < tile_rows; ++tile_row) {
+        uint32_t* tile_amax = &amax_bits[static_cast<size_t>(tile_row * tile_cols)];
+        for (int64_t r = tile_row * tile.rows; r < std::min(rows, (tile_row + 1) * tile.rows); ++r)
+            for (int64_t tile_col = 0; tile_col < tile_cols; ++tile_col) {
+                const float* in = &x(r, tile_col * tile.cols);
+                uint32_t amax = tile_amax[tile_col];
+                for (int64_t c = 0, width = width_of(tile_col); c < width; ++c) amax = std::max(amax, magnitude_bits(in[c]));
+                tile_amax[tile_col] = amax;
+            }
     }
     // 2. Its scale.
     std::vector<float> scale(amax_bits.size()), reciprocal(amax_bits.size());
@@ -191,21 +228,19 @@ Mat quantize_dequantize(const Mat& x, const Tile& tile, ScaleFormat format) {
         reciprocal[t] = 1.0f / scale[t];
     }
     // 3. x / s rounded to E4M3, times s.
-    for (int64_t r = 0; r < rows; ++r) {
-        const size_t first_tile = static_cast<size_t>((r / tile.rows) * tile_cols);
-        for (int64_t tile_col = 0; tile_col < tile_cols; ++tile_col) {
-            const size_t t = first_tile + static_cast<size_t>(tile_col);
-            const float* in = &x(r, tile_col * tile.cols);
-            float* o = &out(r, tile_col * tile.cols);
-            const float s = scale[t], inverse = reciprocal[t];
-            const int64_t width = width_of(tile_col);
-            if (amax_bits[t] < kInfinityBits) {
-                for (int64_t c = 0; c < width; ++c) o[c] = round_finite_to_e4m3(divide_by_scale(in[c], s, inverse)) * s;
-            } else {  // x / s may be NaN here (a NaN element, or infinity / infinity)
-                for (int64_t c = 0; c < width; ++c) o[c] = round_to_e4m3(in[c] / s) * s;
+    for (int64_t tile_row = 0; tile_row < tile_rows; ++tile_row)
+        for (int64_t r = tile_row * tile.rows; r < std::min(rows, (tile_row + 1) * tile.rows); ++r)
+            for (int64_t tile_col = 0; tile_col < tile_cols; ++tile_col) {
+                const size_t t = static_cast<size_t>(tile_row * tile_cols + tile_col);
+                const float* in = &x(r, tile_col * tile.cols);
+                float* o = &out(r, tile_col * tile.cols);
+                const int64_t width = width_of(tile_col);
+                if (amax_bits[t] < kInfinityBits) {
+                    fake_quantize_span(in, o, width, &scale[t], &reciprocal[t], 0);
+                } else {  // x / s may be NaN here (a NaN element, or infinity / infinity)
+                    for (int64_t c = 0; c < width; ++c) o[c] = round_to_e4m3(in[c] / scale[t]) * scale[t];
+                }
             }
-        }
-    }
     return out;
 }
 
