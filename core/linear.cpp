@@ -39,10 +39,10 @@ void fix_machine_dependent_settings() {
     Eigen::setCpuCacheSizes(32 * 1024, 512 * 1024, 8 * 1024 * 1024);  // L1, L2, L3: common x86-64-v3 sizes
     Eigen::setNbThreads(1);
 #ifdef _OPENMP
-    // One thread unless OMP_NUM_THREADS asks for more: on the shared 2-vCPU machine this project is
-    // developed on, two threads were slower than one for toy training, eval and GRPO even with
-    // parallel.h's thresholds (a busy machine leaves a second thread waiting for its time slice).
-    // The bytes are the same either way.
+    // One thread unless OMP_NUM_THREADS asks for more: on the 2-vCPU machine this project is
+    // developed on, two threads are faster when it is idle but slower as soon as other work shares
+    // it (a second thread waits for its time slice at every join: 30 toy training steps took 1.9 s
+    // at two threads beside one busy process, 1.5 s at one). The bytes are the same either way.
     if (std::getenv("OMP_NUM_THREADS") == nullptr) omp_set_num_threads(1);
 #endif
 }
