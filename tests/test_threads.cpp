@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <omp.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <tuple>
@@ -12,6 +13,7 @@
 
 #include "core/generate.h"
 #include "core/mla.h"
+#include "core/parallel.h"
 #include "core/random.h"
 #include "core/tokenizer.h"
 #include "core/train.h"
@@ -103,4 +105,41 @@ TEST_CASE("threads: attention over many sequences and generated weights give the
     CHECK(std::get<1>(one) == std::get<1>(two));
     CHECK(std::get<2>(one) == std::get<2>(two));
     CHECK(std::get<3>(one) == std::get<3>(two));
+}
+
+// parallel_for: every index once; on this thread when not asked, when one thread is all there is,
+// or inside another parallel region (OpenMP is then never entered: no team is built).
+TEST_CASE("threads: parallel_for runs every index once, on threads only when it may", "[train]") {
+    const int threads = omp_get_max_threads();
+    auto run = [](int64_t count, bool parallel) {
+        std::vector<int> visits(static_cast<size_t>(count), 0), in_region(static_cast<size_t>(count), 0);
+        parallel_for(count, parallel, [&](int64_t i) {
+            ++visits[static_cast<size_t>(i)];
+            in_region[static_cast<size_t>(i)] = omp_get_level() > 0;  // any region, even of one thread
+        });
+        return std::make_pair(visits, in_region);
+    };
+    omp_set_num_threads(2);
+    for (int64_t count : {0, 1, 2, 7, 1000}) {
+        const auto [visits, in_region] = run(count, true);
+        CHECK(std::count(visits.begin(), visits.end(), 1) == count);
+        if (count > 1) CHECK(std::count(in_region.begin(), in_region.end(), 1) == count);  // two threads, asked
+        const auto [serial_visits, serial_region] = run(count, false);
+        CHECK(std::count(serial_visits.begin(), serial_visits.end(), 1) == count);
+        CHECK(std::count(serial_region.begin(), serial_region.end(), 1) == 0);
+    }
+    omp_set_num_threads(1);
+    const std::vector<int> one_thread = run(1000, true).second;  // asked, but one thread is all there is
+    CHECK(std::count(one_thread.begin(), one_thread.end(), 1) == 0);
+    omp_set_num_threads(2);
+    int nested_in_team = 0;
+#pragma omp parallel num_threads(2) reduction(+ : nested_in_team)
+    {
+        // Inside a region, parallel_for stays on its caller's thread: the region is the caller's.
+        int level_seen = -1;
+        parallel_for(4, true, [&](int64_t) { level_seen = omp_get_level(); });
+        nested_in_team += level_seen == 1;
+    }
+    CHECK(nested_in_team == omp_get_max_threads());
+    omp_set_num_threads(threads);
 }
