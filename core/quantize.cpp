@@ -99,7 +99,7 @@ float round_to_e4m3(float v) {
 // x / s to the bits of the division, from 1/s: the quotient by the reciprocal is within two units
 // in the last place, and each fused multiply-add step q += (x - q s) / s, with x - q s exact,
 // brings it to the correctly rounded one (Markstein: one step suffices from within one unit). A
-// division issues every five cycles or so per eight lanes; these four steps every two. Finite x
+// vector division costs several of these fused multiply-adds and cannot overlap as they do. Finite x
 // and a normal s only (here |x / s| <= 448 and s >= 1e-4 / 448): a quotient so small that x - q s
 // underflows rounds to a zero of x's sign at the E4M3 step after it, whichever float it was. The
 // sign is copied from x because -0 + 0 is +0: x = -0 would come out as +0.
