@@ -76,7 +76,7 @@ struct Kernels {
     // moe.h: moe_combine. out[t] = sum_k topk_weight[t, k] expert_out[row of (t, k)]
     Mat (*moe_combine)(const Mat& expert_out, const MoePlan& plan, const Mat& topk_weight) = nullptr;
     // moe.h: swiglu. down(silu(gate x) * up x): the dense FFN and the shared experts
-    // `saved`, when given (training), receives gate, up and hidden for the backward
+    // `saved`, when given (training), receives its SwiGLU activations (moe.h) for the backward
     Mat (*swiglu)(const Mat& x, const FfnWeights& weights, const LinearPrecision& precision, SwigluActivations* saved) = nullptr;
 };
 

@@ -249,6 +249,8 @@ void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const 
         if (precision.gemm != GemmPrecision::FP32) {
             // As low_precision_gemm on the transposes above, without copying them: W's 128x128
             // blocks are W^T's, transposed, and 128x1 tiles of dy and x are 1x128 tiles of dy^T, x^T.
+            // Each product goes into a row-major matrix, as low_precision_gemm's does, and is then
+            // added: add_product's column-major one would sum in another order.
             const Tile token_tile = {kActivationTile.cols, kActivationTile.rows};
             const Mat dy_rounded = rounded_operand(dy, precision.gemm, kActivationTile);
             const Mat dx_product = dy_rounded * rounded_operand(weight, precision.gemm, kWeightTile);

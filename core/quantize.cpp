@@ -29,6 +29,15 @@ float scale_for_amax(float amax, ScaleFormat format) {
     return fraction == 0.5f ? scale : std::ldexp(1.0f, exponent);
 }
 
+// The largest |x| of rows [row_begin, row_end) x columns [col_begin, col_end): quantize's amax.
+// std::max skips NaNs, so with a NaN in the tile it is the largest of the others (or an infinity).
+static float tile_amax(const Mat& x, int64_t row_begin, int64_t row_end, int64_t col_begin, int64_t col_end) {
+    float amax = 0;
+    for (int64_t r = row_begin; r < row_end; ++r)
+        for (int64_t c = col_begin; c < col_end; ++c) amax = std::max(amax, std::fabs(x(r, c)));
+    return amax;
+}
+
 QuantizedMatrix quantize(const Mat& x, const Tile& tile, ScaleFormat format) {
     QuantizedMatrix q;
     q.rows = x.rows();
@@ -43,10 +52,7 @@ QuantizedMatrix quantize(const Mat& x, const Tile& tile, ScaleFormat format) {
             const int64_t row_begin = tile_row * tile.rows, row_end = std::min(q.rows, row_begin + tile.rows);
             const int64_t col_begin = tile_col * tile.cols, col_end = std::min(q.cols, col_begin + tile.cols);
 
-            float amax = 0;
-            for (int64_t r = row_begin; r < row_end; ++r)
-                for (int64_t c = col_begin; c < col_end; ++c) amax = std::max(amax, std::fabs(x(r, c)));
-            const float scale = scale_for_amax(amax, format);
+            const float scale = scale_for_amax(tile_amax(x, row_begin, row_end, col_begin, col_end), format);
             q.scales(tile_row, tile_col) = scale;
 
             // x / s in float, as act_quant computes it; saturating, although |x / s| <= 448 here.
@@ -141,6 +147,12 @@ static void fake_quantize_span(const float* in, float* out, int64_t n, const flo
     }
 }
 
+// The same for a tile holding an infinity or a NaN, by division: x / s may be NaN there (a NaN
+// element, or infinity / infinity), which round_to_e4m3 keeps.
+static void fake_quantize_span_nonfinite(const float* in, float* out, int64_t n, const float* scale, int64_t scale_step) {
+    for (int64_t c = 0; c < n; ++c) out[c] = round_to_e4m3(in[c] / scale[c * scale_step]) * scale[c * scale_step];
+}
+
 // |v| as its bit pattern: non-negative floats order like their bits, so the largest |x| of a tile
 // is an integer max, which vectorizes (a float one does not without -ffast-math). NaNs have the
 // largest patterns of all.
@@ -169,10 +181,9 @@ static void quantize_dequantize_columns(const Mat& x, int64_t tile_rows, ScaleFo
         for (int64_t c = 0; c < cols; ++c) {
             float amax;
             std::memcpy(&amax, &amax_bits[c], 4);
-            if (amax_bits[c] >= kInfinityBits) {  // quantize's amax: std::max skips NaNs
+            if (amax_bits[c] >= kInfinityBits) {  // an infinity or a NaN: quantize's amax
                 finite = false;
-                amax = 0;
-                for (int64_t r = row_begin; r < row_end; ++r) amax = std::max(amax, std::fabs(x(r, c)));
+                amax = tile_amax(x, row_begin, row_end, c, c + 1);
             }
             scale[c] = scale_for_amax(amax, format);
             reciprocal[c] = 1.0f / scale[c];
@@ -180,11 +191,10 @@ static void quantize_dequantize_columns(const Mat& x, int64_t tile_rows, ScaleFo
         for (int64_t r = row_begin; r < row_end; ++r) {
             const float* in = &x(r, 0);
             float* o = &out(r, 0);
-            if (finite) {
+            if (finite)
                 fake_quantize_span(in, o, cols, scale.data(), reciprocal.data(), 1);
-            } else {  // x / s may be NaN here (a NaN element, or infinity / infinity)
-                for (int64_t c = 0; c < cols; ++c) o[c] = round_to_e4m3(in[c] / scale[c]) * scale[c];
-            }
+            else
+                fake_quantize_span_nonfinite(in, o, cols, scale.data(), 1);
         }
     }
 }
@@ -217,12 +227,10 @@ Mat quantize_dequantize(const Mat& x, const Tile& tile, ScaleFormat format) {
     for (size_t t = 0; t < amax_bits.size(); ++t) {
         float amax;
         std::memcpy(&amax, &amax_bits[t], 4);
-        if (amax_bits[t] >= kInfinityBits) {  // quantize's amax: std::max skips NaNs, so it may be an infinity or finite
+        if (amax_bits[t] >= kInfinityBits) {  // an infinity or a NaN: quantize's amax
             const int64_t tile_row = static_cast<int64_t>(t) / tile_cols, tile_col = static_cast<int64_t>(t) % tile_cols;
-            amax = 0;
-            for (int64_t r = tile_row * tile.rows; r < std::min(rows, (tile_row + 1) * tile.rows); ++r)
-                for (int64_t c = tile_col * tile.cols; c < tile_col * tile.cols + width_of(tile_col); ++c)
-                    amax = std::max(amax, std::fabs(x(r, c)));
+            amax = tile_amax(x, tile_row * tile.rows, std::min(rows, (tile_row + 1) * tile.rows), tile_col * tile.cols,
+                             tile_col * tile.cols + width_of(tile_col));
         }
         scale[t] = scale_for_amax(amax, format);
         reciprocal[t] = 1.0f / scale[t];
@@ -235,11 +243,10 @@ Mat quantize_dequantize(const Mat& x, const Tile& tile, ScaleFormat format) {
                 const float* in = &x(r, tile_col * tile.cols);
                 float* o = &out(r, tile_col * tile.cols);
                 const int64_t width = width_of(tile_col);
-                if (amax_bits[t] < kInfinityBits) {
+                if (amax_bits[t] < kInfinityBits)
                     fake_quantize_span(in, o, width, &scale[t], &reciprocal[t], 0);
-                } else {  // x / s may be NaN here (a NaN element, or infinity / infinity)
-                    for (int64_t c = 0; c < width; ++c) o[c] = round_to_e4m3(in[c] / scale[t]) * scale[t];
-                }
+                else
+                    fake_quantize_span_nonfinite(in, o, width, &scale[t], 0);
             }
     return out;
 }
