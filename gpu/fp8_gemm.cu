@@ -1,5 +1,5 @@
 // The FP8 block-scaled GEMM of DeepSeek-V3 on a GPU, on CUDA cores (variants 1-2: core/fp8_gemm.h's
-// Exact model, bit for bit) and on tensor cores (variants 3-4: compiled only, see below):
+// Exact model, bit for bit) and on tensor cores (variants 3-5: compiled only, see below):
 //     C = (A_fp8 · a_scale) (B_fp8 · b_scale)^T
 //     C[m, n] = sum_kb ( sum_{k in kb} A[m, k] B[n, k] ) · a_scale[m, kb] · b_scale[n / 128, kb]
 // A [M, K] E4M3 codes with 1x128 scales [M, ceil(K / 128)] (activations, per token per 128
@@ -33,12 +33,17 @@
 //   4. wgmma (sm_90a: Hopper): a warpgroup of 128 threads owns a 64 x 128 tile; the tensor core
 //      reads both operands from 128B-swizzled shared memory through descriptors, asynchronously
 //      (4 wgmma.m64n128k32 e4m3 per K block, then a wait), and the promotion is the same. Loads
-//      are cp.async, not TMA. DeepGEMM's kernel is this plus TMA loads, more pipeline stages,
-//      producer/consumer warpgroups and a persistent schedule: what a GPU must be here to tune.
+//      are cp.async, each thread computing swizzled addresses.
 //      The swizzled offsets, the descriptors and which thread holds which sum are
 //      gpu/fp8_wgmma_layout.h, checked on the CPU against a host model of the PTX ISA's wgmma
 //      addressing and fragment layout (tests/gpu/test_fp8_wgmma_layout.cpp).
-//   Variants 3 and 4 are compiled only (nvcc for sm_89 / sm_90a; a trap on the other
+//   5. wgmma fed by the Tensor Memory Accelerator (sm_90a), DeepGEMM's loading: one thread asks
+//      TMA for whole boxes of A and B (tensor maps built on the host), the copy engine swizzles
+//      them into a ring of 4 stages and counts their bytes on an mbarrier per stage; the MMAs and
+//      promotion are variant 4's. DeepGEMM adds producer/consumer warpgroups, a persistent
+//      schedule and cluster multicast: what a GPU must be here to tune. The test runs a host
+//      model of TMA's swizzled placement into variant 4's descriptors.
+//   Variants 3 to 5 are compiled only (nvcc for sm_89 / sm_90a; a trap on the other
 //   architectures, refused by the host code there and in the emulator): no GPU has run them.
 //   The tensor core sums each 32-product step in its own order and precision, so they are not
 //   core's Exact model bit for bit; core's TensorCore accumulation model describes them.
@@ -64,6 +69,10 @@
 
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
+#if defined(__CUDACC__)
+#include <cuda.h>  // CUtensorMap and its enums (types only: the driver's encode function comes through the runtime)
+#include <cudaTypedefs.h>
+#endif
 
 #include <algorithm>
 #include <climits>
@@ -236,9 +245,9 @@ fp8_gemm_kernel2(float* __restrict__ c, const uint8_t* __restrict__ a, const flo
     }
 }
 
-// ---- the tensor-core variants (3: mma.sync, sm_89+; 4: wgmma, sm_90a) --------------------------
+// ---- the tensor-core variants (3: mma.sync, sm_89+; 4 and 5: wgmma, sm_90a) --------------------
 // Built by nvcc only: the emulator does not run tensor-core instructions, and there the host
-// functions refuse variants 3 and 4 ("needs a GPU"). For architectures without the instructions
+// functions refuse variants 3 to 5 ("needs a GPU"). For architectures without the instructions
 // (sm_80 for both, sm_89 for wgmma) the kernels compile to a trap, and the host functions refuse
 // to launch them (check_tensor_core_support). Compiled only: no GPU has run them yet.
 //
@@ -444,10 +453,8 @@ fp8_gemm_kernel3(float* __restrict__ c, const uint8_t* __restrict__ a, const flo
 // The swizzled offsets, the descriptors and the accumulator ownership are gpu/fp8_wgmma_layout.h,
 // checked on the CPU against a host model of the PTX ISA's addressing and fragment layout
 // (tests/gpu/test_fp8_wgmma_layout.cpp).
-// Loads use cp.async (each thread computing swizzled addresses), not the Tensor Memory Accelerator
-// that DeepGEMM uses (one thread issues a bulk tensor copy that swizzles in hardware, with an
-// mbarrier to wait on): TMA needs a tensor map built on the host (cuTensorMapEncodeTiled, a driver
-// API call) and is left for when a GPU can check it.
+// Loads use cp.async (each thread computing swizzled addresses); variant 5 below loads the same
+// tiles through the Tensor Memory Accelerator.
 namespace layout4 = ::seek::wgmma_layout;
 constexpr int tile4_m = layout4::tile_m, tile4_n = layout4::tile_n, threads4 = layout4::threads;
 constexpr int stages4 = 2;
@@ -545,12 +552,12 @@ static __device__ __forceinline__ void wgmma_m64n128k32_e4m3(float (&d)[64], uin
 // MMA over one K block: 4 wgmmas, each 32 of K further along the rows (a 32-byte step of the
 // descriptors' start address; the swizzle is applied by the hardware to the final addresses, so
 // it composes with the step), then wait for them to finish.
-static __device__ __forceinline__ void mma_k_block4(float (&partial)[64], const Stage4& stage) {
+static __device__ __forceinline__ void mma_k_block4(float (&partial)[64], const uint8_t* a_tile, const uint8_t* b_tile) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     fence_accumulators(partial);
     asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");  // earlier register writes before the MMAs
     for (int ks = 0; ks < layout4::k_steps; ++ks) {
-        wgmma_m64n128k32_e4m3(partial, swizzled_descriptor(stage.a, ks), swizzled_descriptor(stage.b, ks),
+        wgmma_m64n128k32_e4m3(partial, swizzled_descriptor(a_tile, ks), swizzled_descriptor(b_tile, ks),
                               ks > 0);  // the first starts the partial sums from zero: a fresh K block
     }
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
@@ -606,7 +613,7 @@ fp8_gemm_kernel4(float* __restrict__ c, const uint8_t* __restrict__ a, const flo
         fence_shared_for_tensor_core();   // ... visible to the tensor core's reads
         __syncthreads();                  // ... and every other thread's too
         const Stage4 stage = stage4(aligned_shared, kb % stages4);
-        mma_k_block4(partial, stage);
+        mma_k_block4(partial, stage.a, stage.b);
         promote_k_block4(accumulator, partial, stage);
         __syncthreads();                  // this stage is free for the copies of block kb + 2
     }
@@ -616,21 +623,183 @@ fp8_gemm_kernel4(float* __restrict__ c, const uint8_t* __restrict__ a, const flo
 #endif
 }
 
+// ---- variant 5: wgmma fed by the Tensor Memory Accelerator (sm_90a, Hopper) --------------------------
+// Variant 4's warpgroup, tile, MMAs and promotion, with DeepGEMM's way of loading: instead of 128
+// threads each computing swizzled addresses and issuing cp.async for 16 bytes, one thread asks the
+// Tensor Memory Accelerator for a whole box (A: 64 rows x 128 codes, B: 128 x 128) and the copy
+// engine writes it, swizzled, while every thread goes on. The host describes each operand once in
+// a tensor map (code_tensor_map below: the codes as a [rows, K] tensor of bytes, the box, the
+// 128-byte swizzle), passed to the kernel as a __grid_constant__ parameter.
+//
+// Arrival is counted in bytes on an mbarrier in shared memory, one per stage: the issuing thread
+// tells the barrier how many bytes to expect (expect_tx) and the copies count them down as they
+// land (complete_tx); the threads that need the stage wait on the barrier's phase. Four stages in
+// a ring: while the tensor cores work on K block kb, the boxes of blocks kb + 1 .. kb + 3 are in
+// flight. A stage is reloaded (with block kb + 4) once all four warps have finished its MMAs, so
+// each barrier completes one phase per use and a waiter asks for phase parity (kb / 4) % 2.
+// Edges cost nothing: a box reaching past the tensor is filled with zeros, whose products add
+// nothing, and whose rows and columns the store skips. The scales (a few bytes per K block) are
+// read by each thread from global memory for the two rows it holds.
+//
+// Not here, and what DeepGEMM adds on top: producer and consumer warpgroups (one issuing copies,
+// two computing) with "empty" barriers in the other direction, a persistent grid walking the
+// tiles, TMA multicast across a cluster, and TMA for the scales too. Compiled only, like 3 and 4.
+constexpr int stages5 = 4;
+constexpr int stage5_bytes = layout4::a_tile_bytes + layout4::b_tile_bytes;  // 24,576: both tiles, no scales
+constexpr int shared5_bytes = stages5 * stage5_bytes + layout4::swizzle_repeat_bytes;  // + alignment slack
+static_assert(stage5_bytes % layout4::swizzle_repeat_bytes == 0,
+              "every stage's A and B tiles start on a 1,024-byte boundary, as the 128B swizzle asks");
+
+static __device__ __forceinline__ unsigned shared_address(const void* pointer) {
+    return static_cast<unsigned>(__cvta_generic_to_shared(pointer));
+}
+
+// An mbarrier expecting one arrival per phase: the thread that issues the copies.
+static __device__ __forceinline__ void barrier_init(uint64_t* barrier) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(shared_address(barrier)) : "memory");
+#endif
+}
+// The initialized barriers made visible to the copy engine (the async proxy) before any copy
+// signals them (a __syncthreads follows for the other threads).
+static __device__ __forceinline__ void barrier_init_fence() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+#endif
+}
+// The issuing thread's arrival, telling the barrier that `bytes` more bytes will land this phase.
+static __device__ __forceinline__ void barrier_arrive_expecting(uint64_t* barrier, unsigned bytes) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(shared_address(barrier)), "r"(bytes)
+                 : "memory");
+#endif
+}
+// Wait until the barrier has completed the phase with this parity (its arrival and all its bytes).
+static __device__ __forceinline__ void barrier_wait(uint64_t* barrier, unsigned parity) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    unsigned done = 0;
+    while (!done) {
+        asm volatile(
+            "{\n.reg .pred complete;\n"
+            "mbarrier.try_wait.parity.shared::cta.b64 complete, [%1], %2;\n"
+            "selp.u32 %0, 1, 0, complete;\n}\n"
+            : "=r"(done)
+            : "r"(shared_address(barrier)), "r"(parity)
+            : "memory");
+    }
+#endif
+}
+
+// Load: one box of a [rows, K] operand, K from k0 and rows from row0, into `tile` (swizzled by the
+// copy engine), its bytes counted on `barrier`. Issued by one thread.
+static __device__ __forceinline__ void tma_load_box(uint8_t* tile, const CUtensorMap* map, int k0, int row0,
+                                                    uint64_t* barrier) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
+            shared_address(tile)),
+        "l"(reinterpret_cast<uint64_t>(map)), "r"(k0), "r"(row0), "r"(shared_address(barrier))
+        : "memory");
+#endif
+}
+
+// Promote with the scales read from global memory: a thread's 64 registers hold two rows of the
+// tile (registers 4j, 4j + 1 the first, 4j + 2, 4j + 3 the second: layout4::accumulator_element).
+static __device__ __forceinline__ void promote_k_block5(float (&accumulator)[64], const float (&partial)[64],
+                                                        float a_scale_first_row, float a_scale_second_row,
+                                                        float b_scale) {
+    for (int i = 0; i < 64; ++i) {
+        const float a_scale = (i % 4) < 2 ? a_scale_first_row : a_scale_second_row;
+        accumulator[i] = promote(accumulator[i], partial[i], a_scale, b_scale);
+    }
+}
+
+// Measured (nvcc 13, -O3): 168 registers on sm_90a, 32 bytes of static shared memory (the four
+// barriers); the 97 KB of dynamic shared memory (shared5_bytes: four 24 KB stages and the
+// alignment slack), which ptxas does not see.
+// budget: fp8_gemm_kernel5 regs<=176 smem<=1K spills=0 archs=sm_90a
+__global__ void __launch_bounds__(threads4)
+fp8_gemm_kernel5(const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap b_map,
+                 float* __restrict__ c, const float* __restrict__ a_scales, const float* __restrict__ b_scales,
+                 const int* __restrict__ group_offsets, int M, int N, int K) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    // The group's rows: A's tensor map spans every group's rows and B's every group's matrix, so a
+    // group is an offset in the maps' row coordinate (a box reaching into the next group's rows
+    // computes outputs the store skips).
+    int a_row0 = 0, b_row0 = 0;
+    if (group_offsets) {
+        a_row0 = group_offsets[blockIdx.z];
+        b_row0 = static_cast<int>(blockIdx.z) * N;
+        M = group_offsets[blockIdx.z + 1] - a_row0;
+    }
+    const int m0 = blockIdx.y * tile4_m, n0 = blockIdx.x * tile4_n;
+    if (m0 >= M) return;  // the grid is sized for the largest group: a whole block leaves
+    const int k_blocks = (K + scale_block - 1) / scale_block;
+    c += static_cast<size_t>(a_row0) * N;
+    a_scales += static_cast<size_t>(a_row0) * k_blocks;
+    if (group_offsets) b_scales += static_cast<size_t>(blockIdx.z) * ((N + scale_block - 1) / scale_block) * k_blocks;
+
+    SEEK_DYNAMIC_SHARED(uint8_t, shared);
+    const unsigned misalignment = shared_address(shared) % layout4::swizzle_repeat_bytes;
+    uint8_t* aligned_shared = shared + (misalignment == 0 ? 0 : layout4::swizzle_repeat_bytes - misalignment);
+    __shared__ uint64_t full[stages5];  // full[s]: stage s's boxes have landed
+    auto a_tile = [&](int stage) { return aligned_shared + stage * stage5_bytes; };
+    auto b_tile = [&](int stage) { return aligned_shared + stage * stage5_bytes + layout4::a_tile_bytes; };
+    auto issue_loads = [&](int kb) {  // one thread: K block kb's two boxes into stage kb % stages5
+        const int stage = kb % stages5;
+        barrier_arrive_expecting(&full[stage], stage5_bytes);  // whole boxes count, zeros included
+        tma_load_box(a_tile(stage), &a_map, kb * scale_block, a_row0 + m0, &full[stage]);
+        tma_load_box(b_tile(stage), &b_map, kb * scale_block, b_row0 + n0, &full[stage]);
+    };
+
+    const bool issuer = threadIdx.x == 0;
+    if (issuer) {
+        for (int stage = 0; stage < stages5; ++stage) barrier_init(&full[stage]);
+        barrier_init_fence();
+    }
+    __syncthreads();
+    if (issuer)
+        for (int kb = 0; kb < min(stages5, k_blocks); ++kb) issue_loads(kb);
+
+    // This thread's two rows of the tile, for their scales.
+    const int first_row = m0 + layout4::accumulator_element(threadIdx.x, 0).row;
+    const int second_row = m0 + layout4::accumulator_element(threadIdx.x, 2).row;
+    const float* b_scale_row = b_scales + static_cast<size_t>(n0 / scale_block) * k_blocks;
+    float accumulator[64] = {}, partial[64] = {};
+    for (int kb = 0; kb < k_blocks; ++kb) {
+        const int stage = kb % stages5;
+        const float a_scale_first = first_row < M ? a_scales[static_cast<size_t>(first_row) * k_blocks + kb] : 0.0f;
+        const float a_scale_second = second_row < M ? a_scales[static_cast<size_t>(second_row) * k_blocks + kb] : 0.0f;
+        const float b_scale = b_scale_row[kb];
+        barrier_wait(&full[stage], (kb / stages5) % 2);
+        mma_k_block4(partial, a_tile(stage), b_tile(stage));  // returns once the MMAs have read the stage
+        promote_k_block5(accumulator, partial, a_scale_first, a_scale_second, b_scale);
+        __syncthreads();  // every warp is done with this stage: it may be refilled
+        if (issuer && kb + stages5 < k_blocks) issue_loads(kb + stages5);
+    }
+    store_tile4(c, accumulator, m0, n0, M, N);
+#else
+    __trap();  // wgmma and TMA exist only on sm_90a; the host never launches this build
+#endif
+}
+
 #pragma nv_diag_default 177
 #endif  // __CUDACC__
 
 // ---- host ---------------------------------------------------------------------------------------
 static void check_gemm_arguments(const char* op, int M, int N, int K, int variant) {
-    if (variant < 1 || variant > 4) {
+    if (variant < 1 || variant > 5) {
         throw std::invalid_argument(std::string(op) + ": variant " + std::to_string(variant) +
-                                    " does not exist (1, 2; 3 and 4 on tensor cores)");
+                                    " does not exist (1, 2; 3, 4 and 5 on tensor cores)");
     }
     if (M < 0 || N < 0 || K < 0) throw std::invalid_argument(std::string(op) + ": negative shape");
-    // The tensor-core variants copy rows of codes in 16-byte pieces (cp.async): each row must
-    // start on a 16-byte boundary. DeepSeek-V3's K are multiples of 128.
+    // The tensor-core variants copy rows of codes in 16-byte pieces (cp.async), or through a tensor
+    // map whose row stride must be a multiple of 16 bytes (TMA): each row must start on a 16-byte
+    // boundary. DeepSeek-V3's K are multiples of 128.
     if (variant >= 3 && K % 16 != 0) {
         throw std::invalid_argument(std::string(op) + ": K = " + std::to_string(K) + ": variant " +
-                                    std::to_string(variant) + " needs K a multiple of 16 (16-byte row copies)");
+                                    std::to_string(variant) + " needs K a multiple of 16 (16-byte row copies" +
+                                    (variant == 5 ? ": a tensor map's row stride)" : ")"));
     }
     // Output tiles: n across gridDim.x, m down gridDim.y (at most 65535 blocks).
     const int rows_per_block = variant == 1 ? block1_m : variant == 2 ? tile2 : variant == 3 ? 128 : 64;
@@ -645,12 +814,13 @@ static void check_gemm_arguments(const char* op, int M, int N, int K, int varian
     }
 }
 
-// Variants 3 and 4 run only on a GPU with the instructions, from a build that compiled them for it:
+// Variants 3 to 5 run only on a GPU with the instructions, from a build that compiled them for it:
 // refused here, before any allocation, everywhere else (the emulator included).
 static void check_tensor_core_support(const char* op, int variant) {
     if (variant < 3) return;
-    const char* needs = variant == 3 ? "variant 3 (mma.sync e4m3) needs a GPU with sm_89 or later"
-                                     : "variant 4 (wgmma e4m3) needs a GPU with sm_90a (H100/H200)";
+    const char* needs = variant == 3   ? "variant 3 (mma.sync e4m3) needs a GPU with sm_89 or later"
+                        : variant == 4 ? "variant 4 (wgmma e4m3) needs a GPU with sm_90a (H100/H200)"
+                                       : "variant 5 (wgmma e4m3, TMA loads) needs a GPU with sm_90a (H100/H200)";
 #if defined(__CUDACC__)
     int device = 0;
     SEEK_CUDA_CHECK(cudaGetDevice(&device));
@@ -659,15 +829,17 @@ static void check_tensor_core_support(const char* op, int variant) {
     const int capability = 10 * properties.major + properties.minor;
     // The machine code the runtime picked for this device: sm_80 code (or PTX) would be the trap.
     cudaFuncAttributes attributes{};
-    SEEK_CUDA_CHECK(cudaFuncGetAttributes(&attributes, variant == 3 ? reinterpret_cast<const void*>(fp8_gemm_kernel3)
-                                                                    : reinterpret_cast<const void*>(fp8_gemm_kernel4)));
+    const void* kernel = variant == 3   ? reinterpret_cast<const void*>(fp8_gemm_kernel3)
+                         : variant == 4 ? reinterpret_cast<const void*>(fp8_gemm_kernel4)
+                                        : reinterpret_cast<const void*>(fp8_gemm_kernel5);
+    SEEK_CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel));
     const bool device_ok = variant == 3 ? capability >= 89 : capability == 90;
     const bool build_ok = variant == 3 ? attributes.binaryVersion >= 89 : attributes.binaryVersion == 90;
     if (!device_ok || !build_ok) {
         throw std::runtime_error(std::string(op) + ": " + needs + "; this is " + properties.name + " (sm_" +
                                  std::to_string(capability) + "), running code built for sm_" +
                                  std::to_string(attributes.binaryVersion) +
-                                 (variant == 4 ? " (build with CMAKE_CUDA_ARCHITECTURES including 90a)" : ""));
+                                 (variant >= 4 ? " (build with CMAKE_CUDA_ARCHITECTURES including 90a)" : ""));
     }
 #else
     throw std::runtime_error(std::string(op) + ": " + needs +
@@ -676,13 +848,46 @@ static void check_tensor_core_support(const char* op, int variant) {
 #endif
 }
 
+#if defined(__CUDACC__)
+// Variant 5's tensor map of a [rows, K] matrix of codes on the device (wgmma_layout::code_tensor_map:
+// boxes of box_rows x 128 bytes, 128B swizzle, zeros outside). cuTensorMapEncodeTiled is a driver
+// function: the runtime hands out its address, so nothing links against libcuda.
+static CUtensorMap code_tensor_map(const char* op, const char* operand, const uint8_t* d_codes, uint64_t rows,
+                                   uint64_t K, uint32_t box_rows) {
+    const layout4::TensorMapShape shape = layout4::code_tensor_map(rows, K, box_rows);
+    const std::string problem = layout4::tensor_map_problem(shape, reinterpret_cast<uint64_t>(d_codes));
+    if (!problem.empty()) throw std::invalid_argument(std::string(op) + ": variant 5's tensor map of " + operand + ": " + problem);
+    static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
+    if (!encode) {
+        void* function = nullptr;
+        cudaDriverEntryPointQueryResult found{};
+        SEEK_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &function, 12000, cudaEnableDefault, &found));
+        if (found != cudaDriverEntryPointSuccess || !function)
+            throw std::runtime_error(std::string(op) + ": the driver has no cuTensorMapEncodeTiled (variant 5 needs CUDA 12+)");
+        encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(function);
+    }
+    CUtensorMap map{};
+    const cuuint64_t dims[2] = {shape.global_dim[0], shape.global_dim[1]};
+    const cuuint64_t strides[1] = {shape.row_stride_bytes};
+    const cuuint32_t box[2] = {shape.box_dim[0], shape.box_dim[1]};
+    const cuuint32_t element_strides[2] = {1, 1};
+    const CUresult result = encode(&map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<uint8_t*>(d_codes), dims, strides, box,
+                                   element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                   CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (result != CUDA_SUCCESS)
+        throw std::runtime_error(std::string(op) + ": cuTensorMapEncodeTiled refused " + operand + "'s tensor map (CUresult " +
+                                 std::to_string(static_cast<int>(result)) + ")");
+    return map;
+}
+#endif
+
 // Device arrays: d_c [M, N]; d_a [M, K] codes, d_a_scales [M, ceil(K / 128)]; d_b [N, K] codes,
 // d_b_scales [ceil(N / 128), ceil(K / 128)]. M, N, K > 0. Grouped (d_group_offsets [groups + 1]
-// on device, not null): d_b and d_b_scales hold `groups` matrices, and M is the largest group's
-// rows (the grid's extent down M).
+// on device, not null): d_b and d_b_scales hold `groups` matrices, M is the largest group's rows
+// (the grid's extent down M) and a_rows all groups' rows together (variant 5's tensor map of A).
 static void fp8_gemm_on_device(float* d_c, const uint8_t* d_a, const float* d_a_scales, const uint8_t* d_b,
                                const float* d_b_scales, const int* d_group_offsets, int groups, int M, int N, int K,
-                               int variant) {
+                               int variant, int a_rows) {
     if (variant == 1) {
         SEEK_LAUNCH(fp8_gemm_kernel1, dim3(ceil_div(N, block1_n), ceil_div(M, block1_m), groups),
                     dim3(block1_n, block1_m), 0)
@@ -699,21 +904,31 @@ static void fp8_gemm_on_device(float* d_c, const uint8_t* d_a, const float* d_a_
             SEEK_LAUNCH(fp8_gemm_kernel3, dim3(ceil_div(N, layout3::tile_n), ceil_div(M, layout3::tile_m), groups),
                         layout3::threads, shared3_bytes)
             (d_c, d_a, d_a_scales, d_b, d_b_scales, d_group_offsets, M, N, K);
-        } else {
+        } else if (variant == 4) {
             SEEK_CUDA_CHECK(
                 cudaFuncSetAttribute(fp8_gemm_kernel4, cudaFuncAttributeMaxDynamicSharedMemorySize, shared4_bytes));
             SEEK_LAUNCH(fp8_gemm_kernel4, dim3(ceil_div(N, tile4_n), ceil_div(M, tile4_m), groups), threads4,
                         shared4_bytes)
             (d_c, d_a, d_a_scales, d_b, d_b_scales, d_group_offsets, M, N, K);
+        } else {
+            const CUtensorMap a_map = code_tensor_map("fp8_gemm", "A", d_a, static_cast<uint64_t>(a_rows), K, tile4_m);
+            const CUtensorMap b_map =
+                code_tensor_map("fp8_gemm", "B", d_b, static_cast<uint64_t>(groups) * static_cast<uint64_t>(N), K, tile4_n);
+            SEEK_CUDA_CHECK(
+                cudaFuncSetAttribute(fp8_gemm_kernel5, cudaFuncAttributeMaxDynamicSharedMemorySize, shared5_bytes));
+            SEEK_LAUNCH(fp8_gemm_kernel5, dim3(ceil_div(N, tile4_n), ceil_div(M, tile4_m), groups), threads4,
+                        shared5_bytes)
+            (a_map, b_map, d_c, d_a_scales, d_b_scales, d_group_offsets, M, N, K);
         }
 #else
+        (void)a_rows;
         check_tensor_core_support("fp8_gemm", variant);  // throws: no tensor cores in the emulator
 #endif
     }
     SEEK_CUDA_CHECK(cudaGetLastError());
 }
 
-// Host arrays, with the layouts above. variant: 1 to 4 (3 and 4 on a GPU only).
+// Host arrays, with the layouts above. variant: 1 to 5 (3 to 5 on a GPU only).
 void fp8_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8_t* b, const float* b_scales, int M,
                   int N, int K, int variant) {
     check_gemm_arguments("fp8_gemm", M, N, K, variant);
@@ -732,14 +947,14 @@ void fp8_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8
     d_a_scales.copy_from_host(a_scales);
     d_b.copy_from_host(b);
     d_b_scales.copy_from_host(b_scales);
-    fp8_gemm_on_device(d_c.data, d_a.data, d_a_scales.data, d_b.data, d_b_scales.data, nullptr, 1, M, N, K, variant);
+    fp8_gemm_on_device(d_c.data, d_a.data, d_a_scales.data, d_b.data, d_b_scales.data, nullptr, 1, M, N, K, variant, M);
     d_c.copy_to_host(c);
 }
 
 // The grouped GEMM over the contiguous per-expert layout, host arrays: c [M, N]; a [M, K] codes with
 // a_scales [M, ceil(K / 128)], group g's rows group_offsets[g] .. group_offsets[g + 1] - 1
 // (group_offsets [groups + 1], from 0 to M, non-decreasing: empty groups allowed); b [groups, N, K]
-// codes with b_scales [groups, ceil(N / 128), ceil(K / 128)]. variant: 1 to 4 (3 and 4 on a GPU).
+// codes with b_scales [groups, ceil(N / 128), ceil(K / 128)]. variant: 1 to 5 (3 to 5 on a GPU).
 void fp8_grouped_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, const uint8_t* b, const float* b_scales,
                           const int* group_offsets, int groups, int N, int K, int variant) {
     if (groups < 1 || groups > 65535) {
@@ -775,13 +990,13 @@ void fp8_grouped_gemm_gpu(float* c, const uint8_t* a, const float* a_scales, con
     d_b_scales.copy_from_host(b_scales);
     d_group_offsets.copy_from_host(group_offsets);
     fp8_gemm_on_device(d_c.data, d_a.data, d_a_scales.data, d_b.data, d_b_scales.data, d_group_offsets.data, groups,
-                       largest, N, K, variant);
+                       largest, N, K, variant, M);
     d_c.copy_to_host(c);
 }
 
 // y [M, N] = x [M, K] W [N, K]^T at fp8 precision, as core's linear_forward: x quantized in 1x128
 // tiles and W in 128x128 blocks (FP32 scales), then the GEMM. Host arrays; variant 1 or 2 picks
-// both the quantization's and the GEMM's variant; 3 and 4 the GEMM's, after quantize.cu's variant 2.
+// both the quantization's and the GEMM's variant; 3 to 5 the GEMM's, after quantize.cu's variant 2.
 void fp8_linear_forward_gpu(float* y, const float* x, const float* weight, int M, int N, int K, int variant) {
     check_gemm_arguments("fp8_linear_forward", M, N, K, variant);
     check_tensor_core_support("fp8_linear_forward", variant);
@@ -803,7 +1018,7 @@ void fp8_linear_forward_gpu(float* y, const float* x, const float* weight, int M
     quantize_on_device(d_weight_codes.data, d_weight_scales.data, d_weight.data, N, K, scale_block, scale_block, false,
                        quantize_variant);
     fp8_gemm_on_device(d_y.data, d_x_codes.data, d_x_scales.data, d_weight_codes.data, d_weight_scales.data, nullptr, 1,
-                       M, N, K, variant);
+                       M, N, K, variant, M);
     d_y.copy_to_host(y);
 }
 

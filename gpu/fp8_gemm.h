@@ -13,8 +13,8 @@
 //                                                  a variant per precision and sends bf16 to core)
 // Variants 1 (a thread per output) and 2 (shared-memory tiles of codes and scales, promotion per
 // 128-wide K block) run everywhere, the emulator included. Variants 3 (mma.sync e4m3 tensor cores,
-// sm_89+) and 4 (Hopper wgmma, sm_90a) run on such a GPU only (compiled only so far; K a multiple
-// of 16); elsewhere they throw "needs a GPU with ...". Needs the CUDA toolkit's cuda_fp8.h
+// sm_89+), 4 (Hopper wgmma, sm_90a) and 5 (wgmma with TMA loads, sm_90a) run on such a GPU only
+// (compiled only so far; K a multiple of 16); elsewhere they throw "needs a GPU with ...". Needs the CUDA toolkit's cuda_fp8.h
 // (without it fp8_gemm.cu is not built).
 #pragma once
 

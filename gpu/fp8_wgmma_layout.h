@@ -1,17 +1,20 @@
-// Where fp8_gemm.cu's wgmma variant (variant 4) puts each byte and where the tensor core takes it
-// from, in one header so tests/gpu/test_fp8_wgmma_layout.cpp can run the kernel's own functions on
-// the CPU (no GPU here, and the emulator does not run tensor-core instructions).
+// Where fp8_gemm.cu's wgmma variants (4: cp.async copies, 5: TMA boxes) put each byte and where the
+// tensor core takes it from, in one header so tests/gpu/test_fp8_wgmma_layout.cpp can run the
+// kernels' own functions on the CPU (no GPU here, and the emulator does not run tensor-core
+// instructions).
 //
 // Two parts, kept apart on purpose:
 //   seek::wgmma_layout  what the kernel does: the 128B-swizzled shared-memory offset its copies
 //                       write to, the 64-bit matrix descriptors it hands to wgmma, and which output
-//                       it takes each accumulator register to be (for the scales and the store).
+//                       it takes each accumulator register to be (for the scales and the store);
+//                       variant 5's tensor maps and the driver's rules for them.
 //                       fp8_gemm.cu calls these; nvcc compiles them for the device.
 //   seek::wgmma_isa     what the hardware does, written from the PTX ISA alone (host only; the
 //                       kernel never calls it): how a descriptor is decoded, which shared-memory
 //                       byte the tensor core reads for element (row, k) of a K-major operand in
 //                       the 128-byte swizzle, and which (row, column) of D each thread's
-//                       accumulator register is.
+//                       accumulator register is; where a TMA box lands (CUDA C++ Programming
+//                       Guide, "Tensor Memory Access").
 // The test puts the two together: a 64 x 128 tile written by the kernel's functions, read through
 // the ISA's addressing, summed into the ISA's fragment, promoted and stored by the kernel's
 // functions, must be the plain block-scaled matmul.
@@ -29,6 +32,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "gpu/host_device.h"
 
@@ -101,6 +105,43 @@ SEEK_HOST_DEVICE constexpr Element accumulator_element(int thread, int i) {
     return {16 * (thread / 32) + (thread % 32) / 4 + 8 * ((i % 4) / 2), 8 * (i / 4) + 2 * (thread % 4) + i % 2};
 }
 
+// ---- variant 5: the Tensor Memory Accelerator writes the same tiles ----------------------------------
+// With TMA one thread asks the hardware to copy a whole box of a tensor into shared memory, and the
+// copy engine applies the swizzle itself. The host describes each operand once, in a tensor map
+// (cuTensorMapEncodeTiled): the codes as a 2-D tensor of bytes, K wide and `rows` tall, whose
+// rows lie K bytes apart; a box of 128 bytes (one K block) by `box_rows` rows (64 for A, 128 for
+// B); the 128-byte swizzle. Coordinates outside the tensor read as zeros, so tiles at the edges
+// need no code of their own. Shapes in the order the driver takes them: innermost first.
+struct TensorMapShape {
+    uint64_t global_dim[2];        // {K, rows}
+    uint64_t row_stride_bytes;     // globalStrides[0]: from one row to the next
+    uint32_t box_dim[2];           // {128, box_rows}
+    uint32_t swizzle_bytes;        // 128: CU_TENSOR_MAP_SWIZZLE_128B
+};
+inline TensorMapShape code_tensor_map(uint64_t rows, uint64_t K, uint32_t box_rows) {
+    return {{K, rows}, K, {static_cast<uint32_t>(tile_k), box_rows}, static_cast<uint32_t>(swizzle_bytes)};
+}
+
+// Why cuTensorMapEncodeTiled would refuse `shape` for codes at `global_address` (its rules in
+// cuda.h, for one-byte elements, no interleave): empty when it is acceptable. The host checks this
+// before calling the driver, so a refusal names the operand and the rule.
+inline std::string tensor_map_problem(const TensorMapShape& shape, uint64_t global_address) {
+    if (global_address % 16 != 0) return "the codes' address is not 16-byte aligned";
+    for (int d = 0; d < 2; ++d)
+        if (shape.global_dim[d] == 0 || shape.global_dim[d] > (uint64_t{1} << 32))
+            return "dimension " + std::to_string(d) + " is " + std::to_string(shape.global_dim[d]) + " (1 .. 2^32)";
+    if (shape.row_stride_bytes % 16 != 0 || shape.row_stride_bytes >= (uint64_t{1} << 40))
+        return "the row stride is " + std::to_string(shape.row_stride_bytes) + " bytes (a multiple of 16, below 2^40)";
+    for (int d = 0; d < 2; ++d)
+        if (shape.box_dim[d] == 0 || shape.box_dim[d] > 256)
+            return "box dimension " + std::to_string(d) + " is " + std::to_string(shape.box_dim[d]) + " (1 .. 256)";
+    if (shape.box_dim[0] % 16 != 0) return "the box's inner dimension is not a multiple of 16 bytes";
+    if (shape.box_dim[0] > shape.swizzle_bytes)
+        return "the box's inner dimension (" + std::to_string(shape.box_dim[0]) + " bytes) exceeds the " +
+               std::to_string(shape.swizzle_bytes) + "-byte swizzle";
+    return "";
+}
+
 }  // namespace wgmma_layout
 
 // ---- the hardware, as the PTX ISA defines it (host only) ------------------------------------------
@@ -155,6 +196,29 @@ inline Position accumulator_element(int thread, int i) {
     const int index = 128 * (thread % 4) + 1 * (thread / 4 % 8) + 16 * (thread / 32) +  //
                       64 * (i % 2) + 8 * (i / 2 % 2) + 512 * (i / 4);
     return {index % 64, index / 64};
+}
+
+// A tiled TMA load (cp.async.bulk.tensor.2d, "Tensor Memory Access" in the CUDA C++ Programming
+// Guide) of the box at coordinates {k0, row0} into shared memory at `destination`: the box's rows
+// one after another, box_dim[0] bytes each, every byte at the 128-byte swizzle of its address
+// (the same Swizzle<3,4,3> the tensor core reads through; the guide asks for the destination on
+// a 1,024-byte boundary with this swizzle, so the pattern starts where the box does); bytes
+// outside the tensor arrive as zeros. Only what variant 5 uses is modelled: bytes, 2-D, the 128B
+// swizzle with rows of exactly 128 bytes.
+inline void tma_load_2d(std::vector<uint8_t>& shared, uint32_t destination, const std::vector<uint8_t>& global,
+                        const wgmma_layout::TensorMapShape& shape, int64_t k0, int64_t row0) {
+    if (shape.swizzle_bytes != 128 || shape.box_dim[0] != 128)
+        throw std::invalid_argument("wgmma_isa: only 128-byte rows in the 128B swizzle are modelled");
+    if (destination % 1024 != 0) throw std::invalid_argument("wgmma_isa: a 128B-swizzled TMA destination is 1,024-byte aligned");
+    for (uint32_t r = 0; r < shape.box_dim[1]; ++r)
+        for (uint32_t c = 0; c < shape.box_dim[0]; ++c) {
+            const int64_t row = row0 + r, k = k0 + c;
+            const bool inside = row >= 0 && k >= 0 && static_cast<uint64_t>(row) < shape.global_dim[1] &&
+                                static_cast<uint64_t>(k) < shape.global_dim[0];
+            const uint32_t address = swizzle_128b(destination + r * shape.box_dim[0] + c);
+            if (address >= shared.size()) throw std::out_of_range("wgmma_isa: a TMA box past the end of shared memory");
+            shared[address] = inside ? global[static_cast<size_t>(row) * shape.row_stride_bytes + k] : 0;
+        }
 }
 
 }  // namespace wgmma_isa

@@ -443,10 +443,10 @@ static void check_quantize(const KernelCheckOptions& o, const Runner& runner) {
     }
 }
 
-// Variants 3 and 4 of the FP8 GEMMs run on tensor cores: on a GPU only (the emulator has none),
+// Variants 3 to 5 of the FP8 GEMMs run on tensor cores: on a GPU only (the emulator has none),
 // for K a multiple of 16. The last variant to check.
 static int tensor_core_variants(const KernelCheckOptions& o, int64_t K) {
-    return o.device == Device::Cuda && K % 16 == 0 ? 4 : 2;
+    return o.device == Device::Cuda && K % 16 == 0 ? 5 : 2;
 }
 // Their tolerance against core's Exact model: the tensor core sums each 128-wide K block in its
 // own accumulator, which keeps about 14 significant bits (V3 report §3.3.2; 2^-14 = 6e-5 per
@@ -462,7 +462,8 @@ static void check_fp8_gemm(const KernelCheckOptions& o, const Runner& runner) {
     const QuantizedMatrix b = quantize(random_matrix(N, K, o.seed + 2, 1.0f / std::sqrt(float(K))), kWeightTile);
     const Mat expected = fp8_gemm(a, b, AccumulationModel{});
     const char* names[] = {"", "a thread per output", "shared-memory tiles, promotion per 128 of K",
-                           "mma.sync e4m3 tensor cores (sm_89+)", "wgmma e4m3 tensor cores (sm_90a)"};
+                           "mma.sync e4m3 tensor cores (sm_89+)", "wgmma e4m3 tensor cores (sm_90a)",
+                           "wgmma e4m3, TMA loads, 4 stages (sm_90a)"};
     for (int variant = 1; variant <= tensor_core_variants(o, K); ++variant)
         runner(check_of("fp8_gemm", variant, names[variant], "M " + str(M) + ", K " + str(K) + ", N " + str(N),
                         1.0 * (M * K + N * K) + 4.0 * (a.scales.size() + b.scales.size() + M * N), 2.0 * M * N * K),
@@ -493,7 +494,8 @@ static void check_fp8_grouped_gemm(const KernelCheckOptions& o, const Runner& ru
     }
     const int64_t groups = static_cast<int64_t>(group_rows.size());
     const char* names[] = {"", "a thread per output", "shared-memory tiles, one group per tile",
-                           "mma.sync e4m3 tensor cores (sm_89+)", "wgmma e4m3 tensor cores (sm_90a)"};
+                           "mma.sync e4m3 tensor cores (sm_89+)", "wgmma e4m3 tensor cores (sm_90a)",
+                           "wgmma e4m3, TMA loads, 4 stages (sm_90a)"};
     for (int variant = 1; variant <= tensor_core_variants(o, K); ++variant)
         runner(check_of("fp8_grouped_gemm", variant, names[variant],
                         str(groups) + " groups, M " + str(M) + ", K " + str(K) + ", N " + str(N),
@@ -512,7 +514,8 @@ static void check_linear_fp8(const KernelCheckOptions& o, const Runner& runner) 
     const Mat x = random_matrix(M, K, o.seed + 1), weight = random_matrix(N, K, o.seed + 2, 1.0f / std::sqrt(float(K)));
     const Mat expected = linear_forward(x, weight, LinearPrecision{GemmPrecision::FP8, {}});
     const char* names[] = {"", "quantize, a thread per output", "quantize, shared-memory tiles",
-                           "quantize, mma.sync e4m3 (sm_89+)", "quantize, wgmma e4m3 (sm_90a)"};
+                           "quantize, mma.sync e4m3 (sm_89+)", "quantize, wgmma e4m3 (sm_90a)",
+                           "quantize, wgmma e4m3 with TMA loads (sm_90a)"};
     for (int variant = 1; variant <= tensor_core_variants(o, K); ++variant)
         runner(check_of("linear_fp8", variant, names[variant], "M " + str(M) + ", K " + str(K) + ", N " + str(N),
                         4.0 * (M * K + N * K + M * N), 2.0 * M * N * K),

@@ -12,7 +12,8 @@
 #    GPU (absorbed prefill, naive attention, token-by-token decoding), and compares each pair with
 #    the tolerance rule (`seek compare --tol auto`);
 # 5. checks that tensor-core kernels' machine code uses FP8 tensor-core instructions
-#    (cuobjdump --dump-sass: HGMMA/QGMMA for wgmma on sm_90a, HMMA/QMMA for mma.sync), when any exist.
+#    (cuobjdump --dump-sass: HGMMA/QGMMA for wgmma on sm_90a, HMMA/QMMA for mma.sync) and TMA loads
+#    (UTMALDG, fp8_gemm's variant 5), when any exist.
 #
 # REPORT_DIR receives report.txt (what a person reads), report.json (what a script reads: see
 # "Report format" below) and the raw logs. On a machine without a GPU it says so, writes the report
@@ -23,20 +24,20 @@
 #    "ctest_gpu": {"passed", "failed", "skipped", "seconds"},
 #    "kernels": <seek kernels --json output, or null>,
 #    "compare": {"ok", "first_failure", "runs": [{"name", "ok", "first_failure"}]},
-#    "sass": [{"file", "fp8_tensor_core_instructions"}], "seconds"}
+#    "sass": [{"file", "fp8_tensor_core_instructions", "tma_load_instructions"}], "seconds"}
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 no_build=false
 positional=()
 for argument in "$@"; do
   case "$argument" in
-    --help|-h) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --help|-h) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --no-build) no_build=true ;;
     *) positional+=("$argument") ;;
   esac
 done
 if [ ${#positional[@]} -lt 1 ]; then
-  sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 report="$(mkdir -p "${positional[0]}" && cd "${positional[0]}" && pwd)"
@@ -130,8 +131,9 @@ if [ $build_ok = true ] && command -v cuobjdump >/dev/null; then
   if [ -n "$library" ]; then
     cuobjdump --dump-sass "$library" >"$report/sass.txt" 2>&1 || true
     count=$(grep -cE "HGMMA|QGMMA|HMMA|QMMA|IMMA" "$report/sass.txt" || true)
-    sass="[{\"file\": \"libseek_gpu.a\", \"fp8_tensor_core_instructions\": ${count:-0}}]"
-    log "tensor-core instructions in libseek_gpu.a (HGMMA/QGMMA/HMMA/QMMA): ${count:-0}"
+    tma=$(grep -cE "UTMALDG" "$report/sass.txt" || true)  # fp8_gemm's variant 5: TMA tile loads
+    sass="[{\"file\": \"libseek_gpu.a\", \"fp8_tensor_core_instructions\": ${count:-0}, \"tma_load_instructions\": ${tma:-0}}]"
+    log "tensor-core instructions in libseek_gpu.a (HGMMA/QGMMA/HMMA/QMMA): ${count:-0}; TMA loads (UTMALDG): ${tma:-0}"
   fi
 fi
 

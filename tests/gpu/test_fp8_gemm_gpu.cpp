@@ -142,8 +142,8 @@ TEST_CASE("gpu fp8_gemm: linear_forward by precision runs fp32 and fp8, and refu
     seek::LinearPrecision tensor_core{seek::GemmPrecision::FP8, {}};
     tensor_core.accumulation.mode = seek::AccumulationMode::TensorCore;
     CHECK_THROWS_WITH(seek::emu::linear_forward(x, weight, tensor_core, 1), Catch::Matchers::Contains("Exact model"));
-    CHECK_THROWS_WITH(seek::emu::linear_forward(x, weight, seek::LinearPrecision{seek::GemmPrecision::FP8, {}}, 5),
-                      Catch::Matchers::Contains("variant 5 does not exist"));
+    CHECK_THROWS_WITH(seek::emu::linear_forward(x, weight, seek::LinearPrecision{seek::GemmPrecision::FP8, {}}, 6),
+                      Catch::Matchers::Contains("variant 6 does not exist"));
 }
 
 TEST_CASE("gpu fp8_gemm: bad arguments are refused", "[gpu][fp8_gemm]") {
@@ -152,7 +152,7 @@ TEST_CASE("gpu fp8_gemm: bad arguments are refused", "[gpu][fp8_gemm]") {
     const QuantizedMatrix b_short = seek::quantize(random_matrix(5, 199, 2, 1.0f), seek::kWeightTile);
     const QuantizedMatrix b_per_row = seek::quantize(random_matrix(5, 200, 2, 1.0f), seek::kActivationTile);
     const seek::AccumulationModel exact;
-    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 5), Catch::Matchers::Contains("variant 5 does not exist"));
+    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 6), Catch::Matchers::Contains("variant 6 does not exist"));
     CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 0), Catch::Matchers::Contains("variant 0 does not exist"));
     CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b_short, exact, 1), Catch::Matchers::Contains("the K extents differ"));
     CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b_per_row, exact, 1), Catch::Matchers::Contains("128x128 blocks"));
@@ -166,21 +166,24 @@ TEST_CASE("gpu fp8_gemm: bad arguments are refused", "[gpu][fp8_gemm]") {
     CHECK(empty.cols() == 5);
 }
 
-// Variants 3 (mma.sync) and 4 (wgmma) are tensor-core kernels: the emulator refuses them with a
-// clear message (their indexing is checked by test_fp8_mma_layout.cpp instead), after the
-// argument checks every build makes.
+// Variants 3 (mma.sync), 4 (wgmma) and 5 (wgmma with TMA loads) are tensor-core kernels: the
+// emulator refuses them with a clear message (their indexing is checked by test_fp8_mma_layout.cpp
+// and test_fp8_wgmma_layout.cpp instead), after the argument checks every build makes.
 TEST_CASE("gpu fp8_gemm: the tensor-core variants need a GPU, and K a multiple of 16", "[gpu][fp8_gemm]") {
     const seek::AccumulationModel exact;
     const QuantizedMatrix a = seek::quantize(random_matrix(3, 256, 1, 1.0f), seek::kActivationTile);
     const QuantizedMatrix b = seek::quantize(random_matrix(5, 256, 2, 1.0f), seek::kWeightTile);
     CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 3), Catch::Matchers::Contains("needs a GPU with sm_89"));
     CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 4), Catch::Matchers::Contains("needs a GPU with sm_90a"));
+    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 5), Catch::Matchers::Contains("variant 5 (wgmma e4m3, TMA loads) needs a GPU with sm_90a"));
     const Mat x = random_matrix(3, 256, 1, 1.0f), weight = random_matrix(5, 256, 2, 0.05f);
     CHECK_THROWS_WITH(seek::emu::fp8_linear_forward(x, weight, 4), Catch::Matchers::Contains("needs a GPU with sm_90a"));
     const QuantizedMatrix a_odd = seek::quantize(random_matrix(3, 200, 1, 1.0f), seek::kActivationTile);
     const QuantizedMatrix b_odd = seek::quantize(random_matrix(5, 200, 2, 1.0f), seek::kWeightTile);
     CHECK_THROWS_WITH(seek::emu::fp8_gemm(a_odd, b_odd, exact, 3),
                       Catch::Matchers::Contains("K = 200: variant 3 needs K a multiple of 16"));
+    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a_odd, b_odd, exact, 5),
+                      Catch::Matchers::Contains("K = 200: variant 5 needs K a multiple of 16"));
 }
 
 // The grouped form over the MoE's contiguous per-expert layout: each group's rows of the result

@@ -18,6 +18,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <utility>
 #include <vector>
@@ -104,14 +105,23 @@ std::vector<uint8_t> tensor_core_reads(const std::vector<uint8_t>& shared, uint3
 
 // The warpgroup's 64 x 128 outputs as the kernel computes them with `kernel`'s layout, the tensor
 // core replaced by the ISA model. Outputs no register lands on stay NaN.
-std::vector<float> simulated_tile(const seek::test::Fp8BlockProblem& problem, const KernelLayout& kernel) {
+// How K block kb's tiles get into shared memory: variant 4's copies, or variant 5's TMA boxes.
+using TileLoader = std::function<void(std::vector<uint8_t>& shared, int kb)>;
+TileLoader copies_of(const seek::test::Fp8BlockProblem& problem, const KernelLayout& kernel) {
+    return [&problem, kernel](std::vector<uint8_t>& shared, int kb) {
+        copy_tile(shared, a_tile_address, problem.a, layout::tile_m, problem.K, kb, kernel);
+        copy_tile(shared, b_tile_address, problem.b, layout::tile_n, problem.K, kb, kernel);
+    };
+}
+
+std::vector<float> simulated_tile(const seek::test::Fp8BlockProblem& problem, const KernelLayout& kernel,
+                                  const TileLoader& load) {
     constexpr int registers = layout::tile_m * layout::tile_n / layout::threads;  // 64 per thread
     const int blocks = problem.K / layout::tile_k;
     std::vector<float> accumulator(layout::threads * registers, 0.0f);  // [thread][register]
     for (int kb = 0; kb < blocks; ++kb) {
         std::vector<uint8_t> shared(shared_bytes, 0x7F);
-        copy_tile(shared, a_tile_address, problem.a, layout::tile_m, problem.K, kb, kernel);
-        copy_tile(shared, b_tile_address, problem.b, layout::tile_n, problem.K, kb, kernel);
+        load(shared, kb);
         // The hardware: 4 wgmmas, the first from zero (scale-d = 0), the rest accumulating; the
         // sums exact (see fp8_block_problem.h), into the registers the ISA's fragment names.
         std::vector<double> partial(accumulator.size(), 0.0);
@@ -152,6 +162,39 @@ std::vector<float> simulated_tile(const seek::test::Fp8BlockProblem& problem, co
         }
     for (int count : stored) REQUIRE(count == 1);
     return c;
+}
+std::vector<float> simulated_tile(const seek::test::Fp8BlockProblem& problem, const KernelLayout& kernel) {
+    return simulated_tile(problem, kernel, copies_of(problem, kernel));
+}
+
+// Variant 5's loads, through the host model of TMA: the issuing thread's two boxes per K block,
+// from tensor maps the host would build for a [rows_a, K] A and a [rows_b, K] B (the codes given
+// here, which may have fewer rows or a shorter K than the tile: the rest is outside the tensor).
+struct TmaLoads {
+    std::vector<uint8_t> a, b;  // the tensors in global memory
+    layout::TensorMapShape a_map, b_map;
+    bool coordinates_swapped = false;  // planted: {row, k} where the copy takes {k, row}
+};
+TileLoader tma_loads_of(const TmaLoads& tma) {
+    return [&tma](std::vector<uint8_t>& shared, int kb) {
+        const int64_t k0 = int64_t{kb} * layout::tile_k;
+        if (tma.coordinates_swapped) {
+            isa::tma_load_2d(shared, a_tile_address, tma.a, tma.a_map, 0, k0);
+            isa::tma_load_2d(shared, b_tile_address, tma.b, tma.b_map, 0, k0);
+        } else {
+            isa::tma_load_2d(shared, a_tile_address, tma.a, tma.a_map, k0, 0);
+            isa::tma_load_2d(shared, b_tile_address, tma.b, tma.b_map, k0, 0);
+        }
+    };
+}
+
+// The first `rows` rows and `K` columns of a [.., problem_K] matrix of codes.
+std::vector<uint8_t> top_left(const std::vector<uint8_t>& codes, int problem_K, int rows, int K) {
+    std::vector<uint8_t> part;
+    for (int row = 0; row < rows; ++row)
+        part.insert(part.end(), codes.begin() + static_cast<ptrdiff_t>(row) * problem_K,
+                    codes.begin() + static_cast<ptrdiff_t>(row) * problem_K + K);
+    return part;
 }
 
 }  // namespace
@@ -253,4 +296,74 @@ TEST_CASE("fp8 wgmma layout: the tensor core's reads of 8 rows at one 16-byte K 
                     CHECK(banks.size() == 32);
                 }
         }
+}
+
+TEST_CASE("fp8 wgmma layout: variant 5's TMA boxes land where variant 4's copies write",
+          "[gpu][fp8_gemm][wgmma_layout]") {
+    // TMA's 128B swizzle (host model) of the kernel's boxes, on the 1,024-byte aligned stage, puts
+    // every byte where variant 4's swizzled_offset does: the descriptors then read the same tile.
+    const int K = 2 * layout::tile_k;
+    std::vector<uint8_t> codes(static_cast<size_t>(layout::tile_n) * K);
+    for (size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<uint8_t>(i * 7 + i / 256);
+    for (int kb = 0; kb < 2; ++kb) {
+        std::vector<uint8_t> by_tma(shared_bytes, 0x7F), by_copies(shared_bytes, 0x7F);
+        isa::tma_load_2d(by_tma, b_tile_address, codes, layout::code_tensor_map(layout::tile_n, K, layout::tile_n),
+                         int64_t{kb} * layout::tile_k, 0);
+        copy_tile(by_copies, b_tile_address, codes, layout::tile_n, K, kb, kernel_layout);
+        CHECK(by_tma == by_copies);
+    }
+}
+
+TEST_CASE("fp8 wgmma layout: variant 5 (TMA loads) through the PTX ISA's layouts is a plain block-scaled matmul, "
+          "edges included",
+          "[gpu][fp8_gemm][wgmma_layout]") {
+    const int K = 2 * layout::tile_k;
+    // Whole tiles; then a tile at the edges: A's tensor has 40 rows, B's 100, K is 192 (the second
+    // K block half outside). Outside the tensors TMA reads zeros, so the tile must equal the plain
+    // matmul of the problem with those rows and columns zeroed.
+    struct Edge {
+        int rows_a, rows_b, k;
+    };
+    for (const Edge edge : {Edge{layout::tile_m, layout::tile_n, K}, Edge{40, 100, 192}}) {
+        auto problem = seek::test::random_fp8_block_problem(layout::tile_m, layout::tile_n, K, 5);
+        TmaLoads tma{top_left(problem.a, K, edge.rows_a, edge.k), top_left(problem.b, K, edge.rows_b, edge.k),
+                     layout::code_tensor_map(edge.rows_a, edge.k, layout::tile_m),
+                     layout::code_tensor_map(edge.rows_b, edge.k, layout::tile_n)};
+        for (int row = 0; row < layout::tile_m; ++row)
+            for (int k = 0; k < K; ++k)
+                if (row >= edge.rows_a || k >= edge.k) problem.a[row * K + k] = 0;  // E4M3 +0
+        for (int row = 0; row < layout::tile_n; ++row)
+            for (int k = 0; k < K; ++k)
+                if (row >= edge.rows_b || k >= edge.k) problem.b[row * K + k] = 0;
+        const std::vector<float> expected = seek::test::plain_block_matmul(problem);
+        INFO("A " << edge.rows_a << " rows, B " << edge.rows_b << " rows, K " << edge.k);
+        CHECK(seek::test::differing_outputs(simulated_tile(problem, kernel_layout, tma_loads_of(tma)), expected) == 0);
+        // Planted: the copy's coordinates in the wrong order ({row, k}).
+        tma.coordinates_swapped = true;
+        CHECK(seek::test::differing_outputs(simulated_tile(problem, kernel_layout, tma_loads_of(tma)), expected) > 1000);
+    }
+}
+
+TEST_CASE("fp8 wgmma layout: variant 5's tensor maps obey cuTensorMapEncodeTiled's rules", "[gpu][fp8_gemm][wgmma_layout]") {
+    // DeepSeek-V3's shapes: activations [4096, 7168], 256 experts' gate_proj stacked [256 * 2048, 7168].
+    CHECK(layout::tensor_map_problem(layout::code_tensor_map(4096, 7168, layout::tile_m), 0x7f0000000000) == "");
+    CHECK(layout::tensor_map_problem(layout::code_tensor_map(256 * 2048, 7168, layout::tile_n), 0x7f0000000000) == "");
+    const layout::TensorMapShape v3 = layout::code_tensor_map(4096, 7168, layout::tile_m);
+    CHECK(v3.global_dim[0] == 7168);  // innermost first
+    CHECK(v3.global_dim[1] == 4096);
+    CHECK(v3.row_stride_bytes == 7168);
+    CHECK(v3.box_dim[0] == 128);
+    CHECK(v3.box_dim[1] == 64);
+    // What the driver would refuse, said before calling it.
+    using Catch::Matchers::Contains;
+    CHECK_THAT(layout::tensor_map_problem(layout::code_tensor_map(64, 200, 64), 0), Contains("row stride"));
+    CHECK_THAT(layout::tensor_map_problem(layout::code_tensor_map(0, 128, 64), 0), Contains("dimension 1"));
+    CHECK_THAT(layout::tensor_map_problem(layout::code_tensor_map(64, 128, 64), 8), Contains("16-byte aligned"));
+    CHECK_THAT(layout::tensor_map_problem(layout::code_tensor_map(64, 128, 512), 0), Contains("box dimension 1"));
+    layout::TensorMapShape wide = layout::code_tensor_map(64, 512, 64);
+    wide.box_dim[0] = 256;  // two K blocks in one box: wider than the swizzle
+    CHECK_THAT(layout::tensor_map_problem(wide, 0), Contains("exceeds the 128-byte swizzle"));
+    layout::TensorMapShape tall = layout::code_tensor_map(64, 128, 64);
+    tall.global_dim[1] = (uint64_t{1} << 32) + 1;
+    CHECK_THAT(layout::tensor_map_problem(tall, 0), Contains("dimension 1"));
 }
