@@ -65,10 +65,11 @@ static const CommandSpec bench_spec = {
     "and clipping in eager PyTorch, float32) under /usr/bin/python3 with the same --batch, --seq,\n"
     "--steps, --warmup and thread count, and prints its tokens per second and seek's ratio to it;\n"
     "without python3 or torch it says so and exits 0. Both sides get OpenMP's thread count\n"
-    "(OMP_NUM_THREADS, default 1; PyTorch through torch.set_num_threads); set it to 2 or more to\n"
-    "compare multi-threaded. seek's threads share out the sequences' attention, the MoE experts and\n"
-    "fixed column slices of large products, as in seek train, only where the work is large enough to\n"
-    "pay for starting them (core/parallel.h); the bytes are the same on any thread count.",
+    "(OMP_NUM_THREADS; unset, the idle processors, at most 2; PyTorch through torch.set_num_threads):\n"
+    "set OMP_NUM_THREADS=1 to compare one thread. seek's threads share out the sequences' attention,\n"
+    "the MoE experts and fixed column slices of large products, as in seek train, only where the work\n"
+    "is large enough to pay for starting them (core/parallel.h); the bytes are the same on any thread\n"
+    "count.",
     {
         {"preset", "NAME", "model shape: toy, v2-lite or v3; bench train uses toy unless given", "v3"},
         config_option(),

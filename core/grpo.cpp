@@ -6,8 +6,10 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "softmax.h"
+#include "analytics.h"
 #include "generate.h"
+#include "parallel.h"
+#include "softmax.h"
 #include "safetensors.h"
 #include "tokenizer.h"
 
@@ -480,10 +482,21 @@ bool grpo_train(GrpoRun& run, const std::string& out_dir, const GrpoCallbacks& c
         std::vector<double> advantages;
         for (const Completion& c : rollouts.completions) advantages.push_back(c.advantage);
 
-        ModelActivations act;
-        model_forward(run.config, run.reference, rollouts.batch, fp32, no_extra_losses, act);
-        const std::vector<double> ref_logp = target_logprobs(act.logits, rollouts.batch);
-        model_forward(run.config, run.policy, rollouts.batch, fp32, no_extra_losses, act);
+        // The reference's and the policy's forward passes are independent: with two threads each
+        // runs on its own (their ops then stay on that thread), the same bytes as one after the other.
+        ModelActivations act;  // the policy's, for the backward
+        std::vector<double> ref_logp;
+        const double forward_work = 2.0 * static_cast<double>(count_parameters(run.config).activated_matmul()) *
+                                    static_cast<double>(rollouts.batch.tokens.size());
+        parallel_for(2, worth_threads(forward_work), [&](int64_t which) {
+            if (which == 1) {
+                model_forward(run.config, run.policy, rollouts.batch, fp32, no_extra_losses, act);
+                return;
+            }
+            ModelActivations reference_act;  // only its log-probabilities are kept
+            model_forward(run.config, run.reference, rollouts.batch, fp32, no_extra_losses, reference_act);
+            ref_logp = target_logprobs(reference_act.logits, rollouts.batch);
+        });
         const std::vector<double> old_logp = target_logprobs(act.logits, rollouts.batch);
 
         for (int64_t update = 0; update < o.inner_updates; ++update) {

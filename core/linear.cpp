@@ -39,11 +39,9 @@ void fix_machine_dependent_settings() {
     Eigen::setCpuCacheSizes(32 * 1024, 512 * 1024, 8 * 1024 * 1024);  // L1, L2, L3: common x86-64-v3 sizes
     Eigen::setNbThreads(1);
 #ifdef _OPENMP
-    // One thread unless OMP_NUM_THREADS asks for more: on the 2-vCPU machine this project is
-    // developed on, two threads are faster when it is idle but slower as soon as other work shares
-    // it (a second thread waits for its time slice at every join: 30 toy training steps took 1.9 s
-    // at two threads beside one busy process, 1.5 s at one). The bytes are the same either way.
-    if (std::getenv("OMP_NUM_THREADS") == nullptr) omp_set_num_threads(1);
+    // OMP_NUM_THREADS, or the idle processors, at most two (parallel.h says why).
+    if (std::getenv("OMP_NUM_THREADS") == nullptr)
+        omp_set_num_threads(default_thread_count(omp_get_num_procs(), other_running_tasks()));
 #endif
 }
 
@@ -201,11 +199,15 @@ void add_column_major(float* dst, const float* columns, int64_t rows, int64_t co
     add_column_major_block(dst, columns, full_rows, rows, 0, cols, cols, column_stride);       // the bottom
 }
 
-// x W^T through Eigen's GEMM; above kParallelWork flops in fixed slices of W's rows (y's columns),
-// so that the slices, and so the sums, are the same for any thread count.
+// x W^T through Eigen's GEMM; above kSlicedProductWork flops in fixed slices of W's rows (y's
+// columns), so that the slices, and so the sums, are the same for any thread count. A slice can
+// round differently from the whole product (Eigen blocks K by the product's shape), so this
+// threshold is part of every large product's bytes: it stays where it was when kParallelWork
+// was 5e7, and a product between the two runs on one thread.
+constexpr double kSlicedProductWork = 5e7;
 static Mat gemm_nt(const Mat& x, const Mat& weight) {
     const int64_t m = x.rows(), n = weight.rows(), k = x.cols();
-    if (!worth_threads(2.0 * m * n * k)) return x * weight.transpose();
+    if (2.0 * m * n * k < kSlicedProductWork) return x * weight.transpose();
     constexpr int64_t kSlice = 256;
     Mat y(m, n);
     const int64_t slices = (n + kSlice - 1) / kSlice;

@@ -5,12 +5,12 @@
 #   scripts/make_toy.sh [--grpo-only] [--update] [BUILD_DIR] [WORK_DIR]
 #
 #   base  seek train (a corpus of mostly direct answers, some worked traces)  ~13 min on 2 cores
-#   grpo  seek grpo from that base, 200 steps on 4-5 digit additions          ~67 s on 2 idle cores
+#   grpo  seek grpo from that base, 200 steps on 4-5 digit additions          ~1 min on 2 idle cores
 #
 # --grpo-only starts the GRPO run from the bundled base instead of training one.
 # --update copies the new models and logs into data/toy instead of comparing.
-# Both runs are deterministic: the same bytes on any thread count and CPU (OMP_NUM_THREADS=1 is fastest
-# on a machine that is busy with other work).
+# Both runs are deterministic: the same bytes on any thread count and CPU (without OMP_NUM_THREADS,
+# seek takes two threads on an idle 2-core machine and one on a busy one: core/parallel.h).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

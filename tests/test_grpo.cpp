@@ -9,6 +9,7 @@
 #include "core/grpo.h"
 #include "core/random.h"
 #include "temp_dir.h"
+#include "toy_grpo.h"
 
 using namespace seek;
 
@@ -124,18 +125,7 @@ TEST_CASE("grpo: the loss gradient matches finite differences for each aggregati
     }
 }
 
-// An untrained toy model saved as dir/base, and short-run options on it (rewards are mostly 0,
-// which is fine: the tests that use it check the plumbing).
-static GrpoOptions save_toy_base(const TempDir& dir) {
-    ModelConfig config = preset_config("toy");
-    ModelWeights base = init_model_weights(config, 2, 0.1f);
-    save_model(dir.file("base"), config, base);
-    GrpoOptions o = default_grpo_options();
-    o.task = "add:1";
-    o.prompts = 2;
-    o.max_new_tokens = 6;
-    return o;
-}
+using seek::test::save_toy_base;
 
 TEST_CASE("grpo: a run that crashes resumes from its checkpoint and ends as an uninterrupted one", "[grpo]") {
     TempDir dir;

@@ -6,18 +6,21 @@
 
 #include <algorithm>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "core/generate.h"
+#include "core/grpo.h"
 #include "core/mla.h"
 #include "core/parallel.h"
 #include "core/random.h"
 #include "core/tokenizer.h"
 #include "core/train.h"
 #include "temp_dir.h"
+#include "toy_grpo.h"
 
 using namespace seek;
 
@@ -49,18 +52,39 @@ TEST_CASE("threads: completions decoded side by side are the ones decoded alone"
     }
     GenerateOptions options;
     options.max_new_tokens = 60;
-    const std::vector<Generation> batch = generate_batch(config, weights, prompts, options, rngs);
+    // On two threads the batch is decoded as two shards, one per thread (generate.cpp).
+    const auto [one, two] = on_one_and_two_threads([&] {
+        std::vector<Rng> batch_rngs = rngs;
+        std::vector<Generation> batch = generate_batch(config, weights, prompts, options, batch_rngs);
+        return std::make_pair(batch, batch_rngs);
+    });
     std::set<size_t> lengths;
-    for (size_t i = 0; i < texts.size(); ++i) {
-        Rng rng(1000 + i);
-        const Generation alone = generate(config, weights, prompts[i], options, rng);
-        INFO("completion " << i << ": " << decode_tokens(alone.tokens));
-        CHECK(batch[i].tokens == alone.tokens);
-        CHECK(batch[i].finished == alone.finished);
-        CHECK(rngs[i].state == rng.state);  // the same draws, as many of them
-        lengths.insert(alone.tokens.size());
-    }
+    for (const auto& [batch, batch_rngs] : {one, two})
+        for (size_t i = 0; i < texts.size(); ++i) {
+            Rng rng(1000 + i);
+            const Generation alone = generate(config, weights, prompts[i], options, rng);
+            INFO("completion " << i << ": " << decode_tokens(alone.tokens));
+            CHECK(batch[i].tokens == alone.tokens);
+            CHECK(batch[i].finished == alone.finished);
+            CHECK(batch_rngs[i].state == rng.state);  // the same draws, as many of them
+            lengths.insert(alone.tokens.size());
+        }
     CHECK(lengths.size() > 3);  // they did finish at different steps
+}
+
+TEST_CASE("threads: GRPO steps give the same bytes on one and two threads", "[grpo]") {
+    // Rollouts decoded in two shards, the reference's and the policy's forward side by side.
+    const auto [one, two] = on_one_and_two_threads([] {
+        TempDir dir;
+        GrpoOptions o = test::save_toy_base(dir);
+        o.group = 4;
+        o.max_new_tokens = 12;
+        o.steps = 2;
+        GrpoRun run = start_grpo(dir.file("base"), o);
+        grpo_train(run, dir.file("run"));
+        return file_bytes(dir.file("run/model.safetensors")) + file_bytes(dir.file("run/optimizer.safetensors"));
+    });
+    CHECK(one == two);
 }
 
 TEST_CASE("threads: training steps give the same bytes on one and two threads", "[train]") {
@@ -142,5 +166,27 @@ TEST_CASE("threads: parallel_for runs every index once, on threads only when it 
         nested_in_team += level_seen == 1;
     }
     CHECK(nested_in_team == team);
+    // An exception on a thread comes out of parallel_for, the lowest index's, after every index ran.
+    std::vector<int> ran(100, 0);
+    CHECK_THROWS_WITH(parallel_for(100, true,
+                                   [&](int64_t i) {
+                                       ran[static_cast<size_t>(i)] = 1;
+                                       if (i % 40 == 13) throw std::runtime_error("index " + std::to_string(i));
+                                   }),
+                      "index 13");
+    CHECK(std::count(ran.begin(), ran.end(), 1) == 100);
     omp_set_num_threads(threads);
+}
+
+TEST_CASE("threads: the default count is the idle processors, one to two", "[train]") {
+    CHECK(default_thread_count(2, 0) == 2);   // an idle 2-vCPU machine: both
+    CHECK(default_thread_count(2, 1) == 1);   // one other task running: it keeps its processor
+    CHECK(default_thread_count(2, 5) == 1);   // never fewer than one
+    CHECK(default_thread_count(1, 0) == 1);
+    CHECK(default_thread_count(16, 0) == 2);  // more than two were never measured
+    CHECK(default_thread_count(16, 14) == 2);
+    CHECK(default_thread_count(16, 15) == 1);
+    CHECK(default_thread_count(4, -1) == 2);  // a reading below this task counts as none
+    // On Linux /proc/loadavg counts this task among the running ones: never a negative count.
+    CHECK(other_running_tasks() >= 0);
 }
