@@ -60,7 +60,8 @@ static const CommandSpec bench_spec = {
     "random token ids 7..127 (from --seed): full steps of forward + backward + AdamW (lr 1e-3, clip 1.0),\n"
     "MTP on (lambda 0.3), targets the next token. --warmup steps run first and are not timed, then\n"
     "--steps timed steps, for each GEMM precision of --precision (fp32,bf16,fp8: the linear layers'\n"
-    "GEMMs, linear.h). Reports ms per step, tokens per second and the ratio to fp32.\n"
+    "GEMMs, linear.h), the precisions taking turns every 5 steps so that a shared machine's changing\n"
+    "speed slows them alike. Reports ms per step, tokens per second and the ratio to fp32.\n"
     "--peer also runs the PyTorch peer, scripts/bench_torch_train.py (the same toy model, MTP, AdamW\n"
     "and clipping in eager PyTorch, float32) under /usr/bin/python3 with the same --batch, --seq,\n"
     "--steps, --warmup and thread count, and prints its tokens per second and seek's ratio to it;\n"
@@ -378,33 +379,60 @@ static Batch random_batch(const ModelConfig& config, int64_t batch, int64_t seq,
 
 // From the same starting weights with a fresh optimizer: `warmup` untimed steps, then `steps` timed
 // ones of forward, backward and AdamW, as train.cpp runs them, minus the data loading and logging.
-static TrainTiming time_training(const ModelConfig& config, const ModelWeights& initial, const Batch& batch,
-                                 GemmPrecision gemm, int64_t warmup, int64_t steps) {
-    ModelWeights weights = initial;
-    AdamWState optimizer = make_adamw_state(weights);
-    ModelWeights grads = zeros_like(weights);
-    std::vector<Parameter> grad_list = model_parameters(grads);
-    LinearPrecision precision;
-    precision.gemm = gemm;
+// Training at each precision from the same initial weights, the precisions taking turns: `warmup`
+// untimed steps each, then `steps` timed steps each in rounds of a few steps, so that a machine
+// whose speed drifts (a shared one) slows every precision alike and their ratio holds. Each
+// precision's weights and optimizer are its own: its steps, and so its final loss, are those of
+// a run alone.
+static std::vector<TrainTiming> time_training(const ModelConfig& config, const ModelWeights& initial, const Batch& batch,
+                                              const std::vector<GemmPrecision>& precisions, int64_t warmup,
+                                              int64_t steps) {
+    struct Run {
+        ModelWeights weights, grads;
+        AdamWState optimizer;
+        std::vector<Parameter> grad_list;
+        LinearPrecision precision;
+        TrainTiming timing;
+        double seconds = 0;
+    };
+    std::vector<Run> runs(precisions.size());
+    for (size_t i = 0; i < precisions.size(); ++i) {
+        Run& run = runs[i];
+        run.weights = initial;
+        run.optimizer = make_adamw_state(run.weights);
+        run.grads = zeros_like(run.weights);
+        run.grad_list = model_parameters(run.grads);
+        run.precision.gemm = precisions[i];
+        run.timing.precision = gemm_precision_name(precisions[i]);
+    }
     const TrainingLoss loss;  // λ 0.3, no balance loss
     const AdamWOptions adamw;  // lr 1e-3, clip 1.0
-    TrainTiming timing;
-    timing.precision = gemm_precision_name(gemm);
-    auto step = [&] {
-        for (Parameter& p : grad_list) std::fill_n(p.values, shape_numel(p.shape), 0.0f);
+    auto step = [&](Run& run) {
+        for (Parameter& p : run.grad_list) std::fill_n(p.values, shape_numel(p.shape), 0.0f);
         ModelActivations act;
-        const LossReport report = model_forward(config, weights, batch, precision, loss, act);
-        model_backward(grads, config, weights, batch, precision, loss, act);
-        adamw_step(weights, grads, optimizer, adamw, adamw.lr);
-        timing.final_loss = report.total;
+        const LossReport report = model_forward(config, run.weights, batch, run.precision, loss, act);
+        model_backward(run.grads, config, run.weights, batch, run.precision, loss, act);
+        adamw_step(run.weights, run.grads, run.optimizer, adamw, adamw.lr);
+        run.timing.final_loss = report.total;
     };
-    for (int64_t i = 0; i < warmup; ++i) step();
-    const auto start = Clock::now();
-    for (int64_t i = 0; i < steps; ++i) step();
-    const double seconds = seconds_since(start);
-    timing.seconds_per_step = seconds / steps;
-    timing.tokens_per_second = static_cast<double>(batch.tokens.size()) * steps / seconds;
-    return timing;
+    for (Run& run : runs)
+        for (int64_t i = 0; i < warmup; ++i) step(run);
+    constexpr int64_t kRoundSteps = 5;
+    for (int64_t done = 0; done < steps; done += kRoundSteps) {
+        const int64_t round = std::min(kRoundSteps, steps - done);
+        for (Run& run : runs) {
+            const auto start = Clock::now();
+            for (int64_t i = 0; i < round; ++i) step(run);
+            run.seconds += seconds_since(start);
+        }
+    }
+    std::vector<TrainTiming> timings;
+    for (Run& run : runs) {
+        run.timing.seconds_per_step = run.seconds / steps;
+        run.timing.tokens_per_second = static_cast<double>(batch.tokens.size()) * steps / run.seconds;
+        timings.push_back(run.timing);
+    }
+    return timings;
 }
 
 static std::vector<GemmPrecision> precisions_from_text(const std::string& text) {
@@ -507,13 +535,10 @@ static int bench_train(const ParsedArgs& args) {
     ModelWeights initial = init_model_weights(config, seed);
     const int64_t parameters = parameter_count(initial);
 
-    std::vector<TrainTiming> timings;
-    for (GemmPrecision gemm : precisions) {
-        std::fprintf(stderr, "timing %s: %lld warm-up + %lld timed steps ...", gemm_precision_name(gemm),
-                     static_cast<long long>(warmup), static_cast<long long>(steps));
-        timings.push_back(time_training(config, initial, batch, gemm, warmup, steps));
-        std::fprintf(stderr, " %.1f ms/step\n", 1e3 * timings.back().seconds_per_step);
-    }
+    std::fprintf(stderr, "timing %s: %lld warm-up + %lld timed steps each, taking turns every 5 steps ...",
+                 args.str("precision").c_str(), static_cast<long long>(warmup), static_cast<long long>(steps));
+    const std::vector<TrainTiming> timings = time_training(config, initial, batch, precisions, warmup, steps);
+    std::fprintf(stderr, " done\n");
     double fp32_rate = 0;
     for (const TrainTiming& t : timings)
         if (t.precision == "fp32") fp32_rate = t.tokens_per_second;
@@ -549,7 +574,8 @@ static int bench_train(const ParsedArgs& args) {
     }
 
     std::printf("Training throughput, %s (%lld parameters): %lld sequences x %lld tokens = %lld tokens per step,\n"
-                "forward + backward (MTP, lambda 0.3) + AdamW (clip 1.0); %lld warm-up steps, then the mean of %lld timed steps\n"
+                "forward + backward (MTP, lambda 0.3) + AdamW (clip 1.0); %lld warm-up steps, then the mean of %lld timed steps,\n"
+                "the precisions taking turns every 5 steps (a shared machine's drift slows them alike)\n"
                 "%d OpenMP threads (%s) over sequences and experts, each matrix product on one thread, as seek train\n\n",
                 config.name.c_str(), static_cast<long long>(parameters), static_cast<long long>(batch_size),
                 static_cast<long long>(seq), static_cast<long long>(tokens), static_cast<long long>(warmup),
