@@ -66,6 +66,8 @@
 #include "gpu/seek_cuda.h"
 #include "gpu/fp8_mma_layout.h"
 #include "gpu/fp8_wgmma_layout.h"
+#include "gpu/mma_isa.h"
+#include "gpu/block_reduce.h"
 
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
@@ -246,10 +248,13 @@ fp8_gemm_kernel2(float* __restrict__ c, const uint8_t* __restrict__ a, const flo
 }
 
 // ---- the tensor-core variants (3: mma.sync, sm_89+; 4 and 5: wgmma, sm_90a) --------------------
-// Built by nvcc only: the emulator does not run tensor-core instructions, and there the host
-// functions refuse variants 3 to 5 ("needs a GPU"). For architectures without the instructions
-// (sm_80 for both, sm_89 for wgmma) the kernels compile to a trap, and the host functions refuse
-// to launch them (check_tensor_core_support). Compiled only: no GPU has run them yet.
+// Variants 4 and 5 are built by nvcc only: the emulator does not run warpgroup MMAs, TMA or
+// mbarriers, and there the host functions refuse them ("needs a GPU"). Variant 3 runs in the
+// emulator too, on its model of the two instructions it uses: mma.sync (the PTX ISA's fragment
+// layout, gpu/mma_isa.h, with exact sums: not the hardware's arithmetic) and cp.async (copied at
+// once: a missing wait goes unseen there). For architectures without the instructions (sm_80 for
+// both, sm_89 for wgmma) the kernels compile to a trap, and the host functions refuse to launch
+// them (check_tensor_core_support). No GPU has run them yet.
 //
 // Both keep the V3 recipe of variants 1-2: per 128-wide K block the tensor core sums the block's
 // products into a fresh FP32 fragment (`partial`), then promote() multiplies it by the two scales
@@ -261,24 +266,43 @@ fp8_gemm_kernel2(float* __restrict__ c, const uint8_t* __restrict__ a, const flo
 // For an architecture without the instructions the kernels are a trap and their helpers go unused:
 // nvcc's "declared but never referenced" (177) is expected there.
 #pragma nv_diag_suppress 177
+#endif
 
 // cp.async (sm_80+): 16 (or 4) bytes from global to shared memory through the load/store unit
 // without passing through a register; the thread goes on while the bytes travel. With
 // source_bytes = 0 nothing is read and the destination is zero-filled: the tile's edges.
-static __device__ __forceinline__ void copy_async_16(void* shared, const void* global, int source_bytes) {
+// In the emulator the bytes arrive at once.
+template <int bytes>
+static __device__ __forceinline__ void copy_async(void* shared, const void* global, int source_bytes) {
+#if defined(__CUDACC__)
     const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global), "r"(source_bytes));
+    if constexpr (bytes == 16)
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global), "r"(source_bytes));
+    else
+        asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(address), "l"(global), "r"(source_bytes));
+#else
+    for (int i = 0; i < bytes; ++i)
+        static_cast<uint8_t*>(shared)[i] = i < source_bytes ? static_cast<const uint8_t*>(global)[i] : uint8_t(0);
+#endif
+}
+static __device__ __forceinline__ void copy_async_16(void* shared, const void* global, int source_bytes) {
+    copy_async<16>(shared, global, source_bytes);
 }
 static __device__ __forceinline__ void copy_async_4(void* shared, const void* global, int source_bytes) {
-    const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(address), "l"(global), "r"(source_bytes));
+    copy_async<4>(shared, global, source_bytes);
 }
 // The copies issued since the last commit form one group; wait<n> returns once at most n of this
 // thread's groups are still in flight (its own copies only: a __syncthreads follows for the rest).
-static __device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+static __device__ __forceinline__ void copy_async_commit() {
+#if defined(__CUDACC__)
+    asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
 template <int in_flight>
 static __device__ __forceinline__ void copy_async_wait() {
+#if defined(__CUDACC__)
     asm volatile("cp.async.wait_group %0;\n" ::"n"(in_flight));
+#endif
 }
 
 // The row and column limits of a tile copy, and where its scales come from.
@@ -349,12 +373,51 @@ static __device__ __forceinline__ void load_stage3(const Stage3& stage, const Ti
 // (4 floats per lane); the tensor core returns D = A B + C in those 4 floats.
 static __device__ __forceinline__ void mma_m16n8k32_e4m3(float (&d)[4], const uint32_t (&a)[4],
                                                          const uint32_t (&b)[2]) {
+#if defined(__CUDACC__)
 #if __CUDA_ARCH__ >= 890
     asm volatile(
         "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
         "{%0, %1, %2, %3};\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+#else
+    // The emulator's instruction, from the PTX ISA's layout (gpu/mma_isa.h): the lane gathers the
+    // registers of the 4 lanes that hold its rows of A and of the 8 that hold its columns of B (the
+    // emulator's shuffle moves a whole struct: one per source lane), places each byte where the
+    // ISA says it belongs, and adds its 4 outputs' exact sums (products of E4M3 values are exact,
+    // 32 of them fit a double) to d, rounding once. The real tensor core keeps fewer bits of its
+    // sums (core's TensorCore model).
+    namespace isa = ::seek::mma_isa;
+    struct Registers {
+        uint32_t a[4], b[2];
+    };
+    const Registers mine{{a[0], a[1], a[2], a[3]}, {b[0], b[1]}};
+    const int lane = threadIdx.x % 32, group = lane >> 2, thread_in_group = lane % 4;
+    double a_rows[2][32], b_cols[2][32];  // rows group, group + 8 of A; columns 2t, 2t + 1 of B
+    auto place = [&](int source, const Registers& registers) {
+        for (int i = 0; i < 16; ++i) {  // A's bytes, if the source holds this lane's rows
+            const isa::Position p = isa::a_element(source, i);
+            if (p.row % 8 == group) a_rows[p.row / 8][p.col] = e4m3_value(static_cast<uint8_t>(registers.a[i / 4] >> (8 * (i % 4))));
+        }
+        for (int i = 0; i < 8; ++i) {  // B's bytes, if the source holds one of this lane's columns
+            const isa::Position p = isa::b_element(source, i);
+            if (p.col / 2 == thread_in_group)
+                b_cols[p.col % 2][p.row] = e4m3_value(static_cast<uint8_t>(registers.b[i / 4] >> (8 * (i % 4))));
+        }
+    };
+    for (int j = 0; j < 4; ++j) place(4 * group + j, __shfl_sync(full_warp_mask, mine, 4 * group + j));
+    for (int half = 0; half < 2; ++half)
+        for (int j = 0; j < 4; ++j) {
+            const int source = 4 * (2 * thread_in_group + half) + j;  // B's column n is held by group n
+            place(source, __shfl_sync(full_warp_mask, mine, source));
+        }
+    for (int i = 0; i < 4; ++i) {
+        const isa::Position p = isa::c_element(lane, i);
+        double sum = d[i];
+        for (int k = 0; k < 32; ++k) sum += a_rows[p.row / 8][k] * b_cols[p.col % 2][k];
+        d[i] = static_cast<float>(sum);
+    }
 #endif
 }
 
@@ -414,7 +477,7 @@ __global__ void __launch_bounds__(layout3::threads)
 fp8_gemm_kernel3(float* __restrict__ c, const uint8_t* __restrict__ a, const float* __restrict__ a_scales,
                  const uint8_t* __restrict__ b, const float* __restrict__ b_scales, const int* __restrict__ group_offsets,
                  int M, int N, int K) {
-#if __CUDA_ARCH__ >= 890
+#if !defined(__CUDACC__) || __CUDA_ARCH__ >= 890
     SEEK_ENTER_GROUP(layout3::tile_m);
     SEEK_DYNAMIC_SHARED(uint8_t, shared);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -442,6 +505,7 @@ fp8_gemm_kernel3(float* __restrict__ c, const uint8_t* __restrict__ a, const flo
 #endif
 }
 
+#if defined(__CUDACC__)
 // ---- variant 4: wgmma.m64n128k32 e4m3 (sm_90a, Hopper) ---------------------------------------------
 // One warpgroup (4 warps, 128 threads) owns a 64 x 128 tile of C. Hopper's warpgroup MMA reads
 // both operands straight from shared memory, described by 64-bit matrix descriptors, and runs
@@ -784,7 +848,7 @@ fp8_gemm_kernel5(const __grid_constant__ CUtensorMap a_map, const __grid_constan
 }
 
 #pragma nv_diag_default 177
-#endif  // __CUDACC__
+#endif  // __CUDACC__: variants 4 and 5
 
 // ---- host ---------------------------------------------------------------------------------------
 static void check_gemm_arguments(const char* op, int M, int N, int K, int variant) {
@@ -815,9 +879,13 @@ static void check_gemm_arguments(const char* op, int M, int N, int K, int varian
 }
 
 // Variants 3 to 5 run only on a GPU with the instructions, from a build that compiled them for it:
-// refused here, before any allocation, everywhere else (the emulator included).
+// refused here, before any allocation, everywhere else. The emulator runs variant 3 (its model of
+// mma.sync and cp.async) and refuses 4 and 5.
 static void check_tensor_core_support(const char* op, int variant) {
     if (variant < 3) return;
+#if !defined(__CUDACC__)
+    if (variant == 3) return;
+#endif
     const char* needs = variant == 3   ? "variant 3 (mma.sync e4m3) needs a GPU with sm_89 or later"
                         : variant == 4 ? "variant 4 (wgmma e4m3) needs a GPU with sm_90a (H100/H200)"
                                        : "variant 5 (wgmma e4m3, TMA loads) needs a GPU with sm_90a (H100/H200)";
@@ -843,8 +911,8 @@ static void check_tensor_core_support(const char* op, int variant) {
     }
 #else
     throw std::runtime_error(std::string(op) + ": " + needs +
-                             "; the emulator does not run tensor-core instructions (gpu/fp8_mma_layout.h's "
-                             "fragment indexing is checked on the CPU by tests/gpu/test_fp8_mma_layout.cpp)");
+                             "; the emulator does not run warpgroup MMAs or TMA (gpu/fp8_wgmma_layout.h's "
+                             "indexing is checked on the CPU by tests/gpu/test_fp8_wgmma_layout.cpp)");
 #endif
 }
 
@@ -895,16 +963,15 @@ static void fp8_gemm_on_device(float* d_c, const uint8_t* d_a, const float* d_a_
     } else if (variant == 2) {
         SEEK_LAUNCH(fp8_gemm_kernel2, dim3(ceil_div(N, tile2), ceil_div(M, tile2), groups), threads2, 0)
         (d_c, d_a, d_a_scales, d_b, d_b_scales, d_group_offsets, M, N, K);
+    } else if (variant == 3) {
+        // More than the 48 KB of shared memory a block gets by default: asked for explicitly.
+        SEEK_CUDA_CHECK(cudaFuncSetAttribute(fp8_gemm_kernel3, cudaFuncAttributeMaxDynamicSharedMemorySize, shared3_bytes));
+        SEEK_LAUNCH(fp8_gemm_kernel3, dim3(ceil_div(N, layout3::tile_n), ceil_div(M, layout3::tile_m), groups),
+                    layout3::threads, shared3_bytes)
+        (d_c, d_a, d_a_scales, d_b, d_b_scales, d_group_offsets, M, N, K);
     } else {
 #if defined(__CUDACC__)
-        // More than the 48 KB of shared memory a block gets by default: asked for explicitly.
-        if (variant == 3) {
-            SEEK_CUDA_CHECK(
-                cudaFuncSetAttribute(fp8_gemm_kernel3, cudaFuncAttributeMaxDynamicSharedMemorySize, shared3_bytes));
-            SEEK_LAUNCH(fp8_gemm_kernel3, dim3(ceil_div(N, layout3::tile_n), ceil_div(M, layout3::tile_m), groups),
-                        layout3::threads, shared3_bytes)
-            (d_c, d_a, d_a_scales, d_b, d_b_scales, d_group_offsets, M, N, K);
-        } else if (variant == 4) {
+        if (variant == 4) {
             SEEK_CUDA_CHECK(
                 cudaFuncSetAttribute(fp8_gemm_kernel4, cudaFuncAttributeMaxDynamicSharedMemorySize, shared4_bytes));
             SEEK_LAUNCH(fp8_gemm_kernel4, dim3(ceil_div(N, tile4_n), ceil_div(M, tile4_m), groups), threads4,
@@ -922,7 +989,7 @@ static void fp8_gemm_on_device(float* d_c, const uint8_t* d_a, const float* d_a_
         }
 #else
         (void)a_rows;
-        check_tensor_core_support("fp8_gemm", variant);  // throws: no tensor cores in the emulator
+        check_tensor_core_support("fp8_gemm", variant);  // throws: no warpgroup MMAs in the emulator
 #endif
     }
     SEEK_CUDA_CHECK(cudaGetLastError());

@@ -166,14 +166,72 @@ TEST_CASE("gpu fp8_gemm: bad arguments are refused", "[gpu][fp8_gemm]") {
     CHECK(empty.cols() == 5);
 }
 
-// Variants 3 (mma.sync), 4 (wgmma) and 5 (wgmma with TMA loads) are tensor-core kernels: the
-// emulator refuses them with a clear message (their indexing is checked by test_fp8_mma_layout.cpp
-// and test_fp8_wgmma_layout.cpp instead), after the argument checks every build makes.
-TEST_CASE("gpu fp8_gemm: the tensor-core variants need a GPU, and K a multiple of 16", "[gpu][fp8_gemm]") {
+// Variant 3 (mma.sync e4m3) in the emulator, whose mma.sync is the PTX ISA's fragment layout
+// (gpu/mma_isa.h) with each instruction's 32 products summed exactly and added to the partial sum
+// in FP32, and whose cp.async copies at once. Against core's Exact model, both sides start from the
+// same exact products P_k = (code_a s_a)(code_b s_b) / (s_a s_b) of a K block of B <= 128: core sums
+// them one by one in FP32, |core - sum| <= gamma_B S; the kernel adds 4 exact sums of 32,
+// |kernel - sum| <= gamma_4 S (S = sum |P_k|). Both then promote with the same two products and a
+// sum over n_b blocks, so |kernel - core| <= (B + 4 + 2 n_b + 8) u S_scaled, u = 2^-24 (the +8 for
+// the gammas' 1 / (1 - n u) and the roundings of S itself), S_scaled = sum_k |~a_k| |~b_k| over
+// the dequantized operands.
+TEST_CASE("gpu fp8_gemm: variant 3 (mma.sync) runs in the emulator within FP32 rounding of core's Exact model",
+          "[gpu][fp8_gemm]") {
+    const double u = std::ldexp(1.0, -24);
+    const Shape shapes[] = {{37, 130, 160}, {1, 5, 304}};  // K multiples of 16; edges in M, N and K
+    for (const Shape& shape : shapes) {
+        const Mat a_values = random_matrix(shape.M, shape.K, 50 + shape.K, 1.0f);
+        const Mat b_values = random_matrix(shape.N, shape.K, 60 + shape.N, 0.05f);
+        const QuantizedMatrix a = seek::quantize(a_values, seek::kActivationTile);
+        const QuantizedMatrix b = seek::quantize(b_values, seek::kWeightTile);
+        const Mat expected = seek::fp8_gemm(a, b, seek::AccumulationModel{});
+        const MatD magnitude = seek::quantize_dequantize(a_values, seek::kActivationTile).cast<double>().cwiseAbs() *
+                               seek::quantize_dequantize(b_values, seek::kWeightTile).cast<double>().cwiseAbs().transpose();
+        const int k_blocks = (shape.K + 127) / 128;
+        const double bound_per_s = (std::min(shape.K, 128) + 4 + 2 * k_blocks + 8) * u;
+        seek::emu::set_seed(3);
+        const Mat got = seek::emu::fp8_gemm(a, b, seek::AccumulationModel{}, 3);
+        INFO("M " << shape.M << ", N " << shape.N << ", K " << shape.K);
+        REQUIRE(got.rows() == shape.M);
+        REQUIRE(got.cols() == shape.N);
+        double excess = 0;
+        for (int m = 0; m < shape.M; ++m)
+            for (int n = 0; n < shape.N; ++n)
+                excess = std::max(excess, std::fabs(double(got(m, n)) - expected(m, n)) / (bound_per_s * magnitude(m, n)));
+        CHECK(excess <= 1.0);
+        CHECK((got - expected).cwiseAbs().maxCoeff() / expected.cwiseAbs().maxCoeff() <= 1e-5);
+    }
+    // The grouped form: the MoE's per-expert rows, one group empty, against core per group.
+    const std::vector<int64_t> group_rows = {5, 0, 17, 9};
+    const int K = 144, N = 64;
+    const Mat x = random_matrix(31, K, 70, 1.0f);
+    const QuantizedMatrix a = seek::quantize(x, seek::kActivationTile);
+    std::vector<QuantizedMatrix> b;
+    Mat expected(31, N);
+    for (size_t g = 0, first = 0; g < group_rows.size(); first += group_rows[g], ++g) {
+        b.push_back(seek::quantize(random_matrix(N, K, 80 + g, 0.05f), seek::kWeightTile));
+        if (group_rows[g] > 0)
+            expected.middleRows(first, group_rows[g]) = seek::fp8_gemm(
+                seek::quantize(x.middleRows(first, group_rows[g]), seek::kActivationTile), b[g], seek::AccumulationModel{});
+    }
+    const Mat got = seek::emu::fp8_grouped_gemm(a, group_rows, b, seek::AccumulationModel{}, 3);
+    CHECK((got - expected).cwiseAbs().maxCoeff() / expected.cwiseAbs().maxCoeff() <= 1e-5);
+    // And the linear layer through it: quantize on the device, then variant 3.
+    const Mat weight = random_matrix(N, K, 90, 0.05f);
+    const Mat linear_expected = seek::fp8_gemm(seek::quantize(x, seek::kActivationTile), seek::quantize(weight, seek::kWeightTile),
+                                               seek::AccumulationModel{});
+    const Mat linear_got = seek::emu::fp8_linear_forward(x, weight, 3);
+    CHECK((linear_got - linear_expected).cwiseAbs().maxCoeff() / linear_expected.cwiseAbs().maxCoeff() <= 1e-5);
+}
+
+// Variants 4 (wgmma) and 5 (wgmma with TMA loads) are warpgroup tensor-core kernels: the emulator
+// refuses them with a clear message (their indexing is checked by test_fp8_wgmma_layout.cpp
+// instead), after the argument checks every build makes.
+TEST_CASE("gpu fp8_gemm: the wgmma variants need a GPU, and every tensor-core variant K a multiple of 16",
+          "[gpu][fp8_gemm]") {
     const seek::AccumulationModel exact;
     const QuantizedMatrix a = seek::quantize(random_matrix(3, 256, 1, 1.0f), seek::kActivationTile);
     const QuantizedMatrix b = seek::quantize(random_matrix(5, 256, 2, 1.0f), seek::kWeightTile);
-    CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 3), Catch::Matchers::Contains("needs a GPU with sm_89"));
     CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 4), Catch::Matchers::Contains("needs a GPU with sm_90a"));
     CHECK_THROWS_WITH(seek::emu::fp8_gemm(a, b, exact, 5), Catch::Matchers::Contains("variant 5 (wgmma e4m3, TMA loads) needs a GPU with sm_90a"));
     const Mat x = random_matrix(3, 256, 1, 1.0f), weight = random_matrix(5, 256, 2, 0.05f);
@@ -232,6 +290,6 @@ TEST_CASE("gpu fp8_gemm: the grouped form's bad arguments are refused", "[gpu][f
                       Catch::Matchers::Contains("2 groups of rows but 1 matrices B"));
     CHECK_THROWS_WITH(seek::emu::fp8_grouped_gemm(a, {3, 3}, {b, b_wide}, exact, 1),
                       Catch::Matchers::Contains("B 1 is [7, 256], expected [5, 256]"));
-    CHECK_THROWS_WITH(seek::emu::fp8_grouped_gemm(a, {3, 3}, {b, b}, exact, 3),
-                      Catch::Matchers::Contains("needs a GPU with sm_89"));
+    CHECK_THROWS_WITH(seek::emu::fp8_grouped_gemm(a, {3, 3}, {b, b}, exact, 4),
+                      Catch::Matchers::Contains("needs a GPU with sm_90a"));
 }

@@ -1,5 +1,6 @@
-// fp8_gemm.cu's variant 3 (mma.sync.m16n8k32 e4m3, sm_89+) on the CPU: the emulator does not run
-// tensor-core instructions, so this test runs the kernel's own index functions
+// fp8_gemm.cu's variant 3 (mma.sync.m16n8k32 e4m3, sm_89+) on the CPU, without the emulator (which
+// runs the whole kernel on its own model of the instruction: test_fp8_gemm_gpu.cpp): this test runs
+// the kernel's own index functions
 // (gpu/fp8_mma_layout.h: which shared-memory bytes each lane loads into which register, and which
 // output each accumulator register is) through a host model of the instruction as the PTX ISA
 // defines it ("Matrix Fragments for mma.m16n8k32", 8-bit A and B, FP32 C/D), for a whole block's
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "gpu/fp8_mma_layout.h"
+#include "gpu/mma_isa.h"
 #include "tests/gpu/fp8_block_problem.h"
 
 namespace layout = seek::mma_layout;
@@ -30,33 +32,9 @@ using seek::test::promote;
 namespace {
 
 // ---- the PTX ISA's fragment layout of mma.m16n8k32 (.e4m3 A and B, .f32 C and D) -------------------
-// Written from the ISA's tables, independently of fp8_mma_layout.h. For lane `lane`,
-// groupID = lane >> 2 and threadID_in_group = lane % 4:
-//   A (16 x 32, row-major): a0 .. a15 in four .b32 registers, a_i in byte i % 4 of register i / 4;
-//     row = groupID       for 0 <= i < 4 or 8 <= i < 12, groupID + 8 otherwise;
-//     col = threadID_in_group * 4 + (i & 3)        for i < 8, + 16 for i >= 8.
-//   B (32 x 8, "col"): b0 .. b7 in two .b32 registers, b_i in byte i % 4 of register i / 4;
-//     row (k) = threadID_in_group * 4 + (i & 3)    for i < 4, + 16 for i >= 4;  col = groupID.
-//   C, D (16 x 8): c0 .. c3;
-//     row = groupID for i < 2, groupID + 8 for i >= 2;  col = threadID_in_group * 2 + (i & 1).
-struct Position {
-    int row, col;
-};
-Position ptx_a_element(int lane, int i) {
-    const int group = lane >> 2, thread_in_group = lane % 4;
-    const int row = ((i >= 0 && i < 4) || (i >= 8 && i < 12)) ? group : group + 8;
-    const int col = i < 8 ? thread_in_group * 4 + (i & 3) : thread_in_group * 4 + (i & 3) + 16;
-    return {row, col};
-}
-Position ptx_b_element(int lane, int i) {
-    const int group = lane >> 2, thread_in_group = lane % 4;
-    const int row = i < 4 ? thread_in_group * 4 + (i & 3) : thread_in_group * 4 + (i & 3) + 16;
-    return {row, group};
-}
-Position ptx_c_element(int lane, int i) {
-    const int group = lane >> 2, thread_in_group = lane % 4;
-    return {i < 2 ? group : group + 8, thread_in_group * 2 + (i & 1)};
-}
+// gpu/mma_isa.h, written from the ISA's tables independently of fp8_mma_layout.h.
+using seek::mma_isa::Position;
+namespace ptx = seek::mma_isa;
 
 // One warp's registers for one instruction.
 struct WarpFragments {
@@ -72,12 +50,12 @@ void model_mma(const WarpFragments& fragments, double (&d)[32][4]) {
     int a_seen[16][32] = {}, b_seen[32][8] = {};
     for (int lane = 0; lane < 32; ++lane) {
         for (int i = 0; i < 16; ++i) {
-            const Position p = ptx_a_element(lane, i);
+            const Position p = ptx::a_element(lane, i);
             a[p.row][p.col] = e4m3(static_cast<uint8_t>(fragments.a[lane][i / 4] >> (8 * (i % 4))));
             ++a_seen[p.row][p.col];
         }
         for (int i = 0; i < 8; ++i) {
-            const Position p = ptx_b_element(lane, i);
+            const Position p = ptx::b_element(lane, i);
             b[p.row][p.col] = e4m3(static_cast<uint8_t>(fragments.b[lane][i / 4] >> (8 * (i % 4))));
             ++b_seen[p.row][p.col];
         }
@@ -88,7 +66,7 @@ void model_mma(const WarpFragments& fragments, double (&d)[32][4]) {
         for (int n = 0; n < 8; ++n) REQUIRE(b_seen[k][n] == 1);
     for (int lane = 0; lane < 32; ++lane)
         for (int i = 0; i < 4; ++i) {
-            const Position p = ptx_c_element(lane, i);
+            const Position p = ptx::c_element(lane, i);
             double sum = 0.0;
             for (int k = 0; k < 32; ++k) sum += a[p.row][k] * b[k][p.col];
             d[lane][i] = sum;
