@@ -66,8 +66,7 @@
 #include "gpu/seek_cuda.h"
 #include "gpu/fp8_mma_layout.h"
 #include "gpu/fp8_wgmma_layout.h"
-#include "gpu/mma_isa.h"
-#include "gpu/block_reduce.h"
+#include "gpu/emulated_mma.h"
 
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
@@ -382,42 +381,9 @@ static __device__ __forceinline__ void mma_m16n8k32_e4m3(float (&d)[4], const ui
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
 #else
-    // The emulator's instruction, from the PTX ISA's layout (gpu/mma_isa.h): the lane gathers the
-    // registers of the 4 lanes that hold its rows of A and of the 8 that hold its columns of B (the
-    // emulator's shuffle moves a whole struct: one per source lane), places each byte where the
-    // ISA says it belongs, and adds its 4 outputs' exact sums (products of E4M3 values are exact,
-    // 32 of them fit a double) to d, rounding once. The real tensor core keeps fewer bits of its
-    // sums (core's TensorCore model).
-    namespace isa = ::seek::mma_isa;
-    struct Registers {
-        uint32_t a[4], b[2];
-    };
-    const Registers mine{{a[0], a[1], a[2], a[3]}, {b[0], b[1]}};
-    const int lane = threadIdx.x % 32, group = lane >> 2, thread_in_group = lane % 4;
-    double a_rows[2][32], b_cols[2][32];  // rows group, group + 8 of A; columns 2t, 2t + 1 of B
-    auto place = [&](int source, const Registers& registers) {
-        for (int i = 0; i < 16; ++i) {  // A's bytes, if the source holds this lane's rows
-            const isa::Position p = isa::a_element(source, i);
-            if (p.row % 8 == group) a_rows[p.row / 8][p.col] = e4m3_value(static_cast<uint8_t>(registers.a[i / 4] >> (8 * (i % 4))));
-        }
-        for (int i = 0; i < 8; ++i) {  // B's bytes, if the source holds one of this lane's columns
-            const isa::Position p = isa::b_element(source, i);
-            if (p.col / 2 == thread_in_group)
-                b_cols[p.col % 2][p.row] = e4m3_value(static_cast<uint8_t>(registers.b[i / 4] >> (8 * (i % 4))));
-        }
-    };
-    for (int j = 0; j < 4; ++j) place(4 * group + j, __shfl_sync(full_warp_mask, mine, 4 * group + j));
-    for (int half = 0; half < 2; ++half)
-        for (int j = 0; j < 4; ++j) {
-            const int source = 4 * (2 * thread_in_group + half) + j;  // B's column n is held by group n
-            place(source, __shfl_sync(full_warp_mask, mine, source));
-        }
-    for (int i = 0; i < 4; ++i) {
-        const isa::Position p = isa::c_element(lane, i);
-        double sum = d[i];
-        for (int k = 0; k < 32; ++k) sum += a_rows[p.row / 8][k] * b_cols[p.col % 2][k];
-        d[i] = static_cast<float>(sum);
-    }
+    emulated_mma_sync<32>(
+        d, a, b, [](uint32_t word, int i) { return double(e4m3_value(static_cast<uint8_t>(word >> (8 * i)))); },
+        ::seek::mma_isa::a_element, ::seek::mma_isa::b_element);  // gpu/emulated_mma.h
 #endif
 }
 

@@ -303,6 +303,27 @@ static void check_latent_attention(const KernelCheckOptions& o, const Runner& ru
                [&] { return run_variant(variant); },
                [&](KernelCheck& check, const AttentionResult& got) { measure_attention(check, stored, got); });
     }
+    // Variant 5: variant 3 on tensor cores, the queries and probabilities in BF16 too. Against core
+    // on the same BF16 queries and cache, the scores and probabilities are FP32 sums in another
+    // order; the output differs by P's rounding, at most 2^-9 max |c_kv| (gpu/mla_decode.cu), which
+    // relative to max |out| is the rule below, plus the FP32 rule.
+    Mat q_absorbed_bf16, q_pe_bf16;
+    gpu_detail::bf16_rows(q_absorbed, &q_absorbed_bf16);
+    gpu_detail::bf16_rows(q_pe, &q_pe_bf16);
+    AttentionResult stored;
+    stored.out = latent_attention_forward(q_absorbed_bf16, q_pe_bf16, c_kv_bf16, k_pe_bf16, H, scale, start,
+                                          &stored.scores, &stored.probs);
+    const double p_rounding_rule =
+        std::ldexp(1.0, -9) * c_kv_bf16.cwiseAbs().maxCoeff() / stored.out.cwiseAbs().maxCoeff() + fp32_rule();
+    runner(check_of("latent_attention", 5, "variant 3 on tensor cores (BF16 mma.sync)", shape,
+                    cache / 2 + queries + outputs + traced + 2 * 4.0 * splits * H * T * (r + 1),
+                    2.0 * H * T * S * (2 * r + dr)),
+           [&] { return run_variant(5); },
+           [&](KernelCheck& check, const AttentionResult& got) {
+               measure(check, "out", stored.out, got.out, p_rounding_rule);
+               measure(check, "scores", stored.scores, got.scores, fp32_rule());
+               measure(check, "probs", stored.probs, got.probs, fp32_rule());
+           });
 }
 
 // The gate on logits [T, E] with a bias: the decisions (topk_idx, group_mask) exactly, the

@@ -33,6 +33,9 @@
 //   4. variant 2 over an FP8 latent cache, FlashMLA's FP8 layout in spirit: c_kv as E4M3 codes
 //      with a scale per token per 128 columns, k_pe in BF16; widened to FP32 on load (a 256-entry
 //      table of code values, then the scale). V3: 656 bytes a token instead of 2,304.
+//   5. variant 3 on tensor cores (BF16 mma.sync.m16n8k16, sm_80+): scores, softmax and P V per tile
+//      of 16 heads x 16 keys in a warp's registers, FlashMLA's arithmetic (queries and P in BF16);
+//      below, before the kernel. In the emulator on its model of mma.sync (gpu/mma_isa.h).
 //   Variants 3 and 4 give variant 2's result on the cache's values bit for bit (the same
 //   arithmetic from the same FP32 values); against core on the FP32 cache they differ by what
 //   the cache's rounding does to the attention (tests/gpu/test_mla_decode_cache_gpu.cpp derives
@@ -54,8 +57,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "gpu/block_reduce.h"
+#include "gpu/emulated_mma.h"
 
 namespace SEEK_GPU_NAMESPACE {
 
@@ -344,6 +349,205 @@ mla_combine_kernel(float* __restrict__ out, float* __restrict__ lse, const float
     }
 }
 
+// ---- variant 5: variant 3's split-KV over the BF16 cache, its products on tensor cores -------------
+// FlashMLA's arithmetic on sm_80's BF16 mma.sync.m16n8k16: a warp multiplies a 16 x 16 BF16 tile by a
+// 16 x 8 one into 16 x 8 FP32 sums in one instruction (gpu/mma_isa.h says which lane holds what).
+// A block of 4 warps takes, like variant 2, one chunk of keys for one query and a tile of 16 heads,
+// and walks the chunk 16 keys at a time:
+//   scores  S = Q K^T, 16 heads x 16 keys over the r + dr columns: the 4 warps take every fourth
+//           16-column step and add their partial tiles through shared memory in a fixed order
+//           (every warp then holds the same S);
+//   softmax online per head, in registers: each lane holds two heads' rows (g and g + 8) of S,
+//           their max and sum over the tile across the 4 lanes sharing them (shuffles);
+//   output  O += P V, P the probabilities rounded to BF16 (as FlashMLA does), V the tile's c_kv:
+//           each warp owns a quarter of the r output columns, 8 at a time, and keeps them in
+//           registers. The accumulator layout of the score mmas is the operand layout of the next
+//           mma (FlashAttention-2's register reuse): P needs no trip through shared memory.
+// The queries are taken in BF16 (the host rounds them: FlashMLA's inputs are BF16). Columns past
+// r + dr up to a multiple of 16, and output columns past r up to a multiple of 32, are zeros.
+// Against core on the same BF16 queries and cache, the output differs by what rounding P does:
+// at most 2^-9 of sum_t p_t |v_t| / l <= 2^-9 max |c_kv| per column (and FP32 rounding).
+constexpr int mla_tc_warps = 4;
+constexpr int mla_tc_threads = 32 * mla_tc_warps;
+constexpr int mla_tc_max_rank = 512;  // V3's r: 16 output tiles of 8 columns per warp
+constexpr int mla_tc_max_column_tiles = mla_tc_max_rank / (8 * mla_tc_warps);
+
+inline __host__ __device__ int round_up(int value, int multiple) { return (value + multiple - 1) / multiple * multiple; }
+// Row pitch of the BF16 query and key tiles, in 16-bit values: the columns rounded up to 16, plus 8
+// so that rows start 16 bytes apart in the banks (the 8 lanes reading one column of 8 rows).
+inline __host__ __device__ int mla_tc_pitch(int rank, int rope_dim) { return round_up(rank + rope_dim, 16) + 8; }
+inline size_t mla_tc_shared_bytes(int rank, int rope_dim) {
+    return 2 * mla_keys_per_tile * static_cast<size_t>(mla_tc_pitch(rank, rope_dim)) * sizeof(uint16_t) +
+           mla_tc_warps * mla_heads_per_block * mla_keys_per_tile * sizeof(float);
+}
+
+// A float rounded to BF16 (to nearest, ties to even), as its 16 bits. The values here are finite.
+__device__ __forceinline__ uint16_t bf16_bits(float value) {
+    const unsigned bits = __float_as_uint(value);
+    return static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+}
+__device__ __forceinline__ uint32_t pack_bf16(uint16_t low, uint16_t high) {
+    return static_cast<uint32_t>(low) | (static_cast<uint32_t>(high) << 16);
+}
+
+// MMA: D = A B + D, A 16 x 16 and B 16 x 8 in BF16, D in FP32 (4 floats a lane).
+static __device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+#if defined(__CUDACC__)
+#if __CUDA_ARCH__ >= 800
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+#else
+    emulated_mma_sync<16>(
+        d, a, b, [](uint32_t word, int i) { return double(bf16_value(static_cast<uint16_t>(word >> (16 * i)))); },
+        ::seek::mma_isa::bf16_a_element, ::seek::mma_isa::bf16_b_element);  // gpu/emulated_mma.h
+#endif
+}
+
+// Grid (splits, T, ceil(H/16)), 128 threads. Partials as variant 2's: o_partial [splits, H·T, r],
+// lse_partial [splits, H·T]; the combine kernel follows. rank <= 512.
+// Measured (nvcc 13, -O3): 120 registers on sm_80 and sm_89, 117 on sm_90a (64 of them the output
+// tile), none spilled; 41 KB of dynamic shared memory at V3's r = 512, dr = 64.
+// budget: mla_tensor_core_kernel regs<=128 smem<=0 spills=0
+__global__ void __launch_bounds__(mla_tc_threads)
+mla_tensor_core_kernel(float* __restrict__ o_partial, float* __restrict__ lse_partial,
+                       const float* __restrict__ q_absorbed, const float* __restrict__ q_pe, Bf16Cache cache,
+                       int heads, int queries, int keys, int start, int rank, int rope_dim, int splits, float scale) {
+#if !defined(__CUDACC__) || __CUDA_ARCH__ >= 800
+    const int split = blockIdx.x, s = blockIdx.y, head0 = blockIdx.z * mla_heads_per_block;
+    const int rows = heads * queries, width = rank + rope_dim, pitch = mla_tc_pitch(rank, rope_dim);
+    const int begin = chunk_begin(split, keys, splits);
+    const int end = min(chunk_begin(split + 1, keys, splits), start + s + 1);  // the causal limit of query s
+    if (begin >= end) {  // a chunk this query does not see: weight 0 in the combine (as variant 2)
+        for (int index = threadIdx.x; index < mla_heads_per_block * rank; index += blockDim.x) {
+            const int head = head0 + index / rank;
+            if (head < heads) o_partial[(static_cast<size_t>(split) * rows + head * queries + s) * rank + index % rank] = 0.0f;
+        }
+        const int head = head0 + static_cast<int>(threadIdx.x);
+        if (threadIdx.x < mla_heads_per_block && head < heads) lse_partial[split * rows + head * queries + s] = -INFINITY;
+        return;
+    }
+
+    SEEK_DYNAMIC_SHARED(uint16_t, shared);
+    uint16_t* q_tile = shared;                                   // [16 heads][pitch]: [q_absorbed ; q_pe], BF16
+    uint16_t* kv_tile = q_tile + mla_heads_per_block * pitch;    // [16 keys][pitch]: [c_kv ; k_pe], BF16
+    float* s_partial = reinterpret_cast<float*>(kv_tile + mla_keys_per_tile * pitch);  // [4 warps][16][16]
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int k_steps = round_up(width, 16) / 16;
+    const int columns_per_warp = round_up(rank, 8 * mla_tc_warps) / mla_tc_warps;  // output columns, 8 a tile
+    const int column_tiles = columns_per_warp / 8, column0 = warp * columns_per_warp;
+
+    for (int index = threadIdx.x; index < mla_heads_per_block * pitch; index += blockDim.x) {
+        const int h = index / pitch, i = index % pitch, head = head0 + h;
+        float value = 0.0f;  // heads past H, columns past r + dr: zeros
+        if (head < heads && i < width) {
+            const size_t q_row = static_cast<size_t>(head) * queries + s;
+            value = i < rank ? q_absorbed[q_row * rank + i] : q_pe[q_row * rope_dim + i - rank];
+        }
+        q_tile[index] = bf16_bits(value);
+    }
+    // Two 16-bit values at (row, column), (row, column + 1) of a tile as one register (low first).
+    auto pair = [pitch](const uint16_t* tile, int row, int column) {
+        return pack_bf16(tile[row * pitch + column], tile[row * pitch + column + 1]);
+    };
+
+    float output[mla_tc_max_column_tiles][4] = {};           // O for rows g, g + 8 of this warp's columns
+    float running_max[2] = {-INFINITY, -INFINITY}, running_sum[2] = {0.0f, 0.0f};  // rows g, g + 8
+    for (int tile = begin; tile < end; tile += mla_keys_per_tile) {
+        __syncthreads();  // the previous tile's keys and partial scores used up (first: queries loaded)
+        for (int index = threadIdx.x; index < mla_keys_per_tile * pitch; index += blockDim.x) {
+            const int k = index / pitch, i = index % pitch, key = tile + k;
+            uint16_t bits = 0;  // keys past the chunk, columns past r + dr: zeros
+            if (key < end && i < width)
+                bits = i < rank ? cache.c_kv[static_cast<size_t>(key) * rank + i]
+                                : cache.k_pe[static_cast<size_t>(key) * rope_dim + i - rank];
+            kv_tile[index] = bits;
+        }
+        __syncthreads();  // the whole tile loaded
+
+        // Scores: this warp's share of the 16-column steps, keys 0-7 and 8-15 of the tile.
+        float scores[2][4] = {};
+        for (int step = warp; step < k_steps; step += mla_tc_warps) {
+            const int c0 = 16 * step;
+            const uint32_t a[4] = {pair(q_tile, g, c0 + 2 * t), pair(q_tile, g + 8, c0 + 2 * t),
+                                   pair(q_tile, g, c0 + 2 * t + 8), pair(q_tile, g + 8, c0 + 2 * t + 8)};
+            for (int n = 0; n < 2; ++n) {  // B = K^T: column (key) 8n + g, rows (columns of K) 2t ...
+                const uint32_t b[2] = {pair(kv_tile, 8 * n + g, c0 + 2 * t), pair(kv_tile, 8 * n + g, c0 + 2 * t + 8)};
+                mma_m16n8k16_bf16(scores[n], a, b);
+            }
+        }
+        for (int n = 0; n < 2; ++n)
+            for (int i = 0; i < 4; ++i) {
+                const int row = g + 8 * (i / 2), key = 8 * n + 2 * t + i % 2;
+                s_partial[(warp * mla_heads_per_block + row) * mla_keys_per_tile + key] = scores[n][i];
+            }
+        __syncthreads();  // every warp's partial scores written
+        // The whole scores, the warps' partials added in warp order: the same in every warp.
+        for (int n = 0; n < 2; ++n)
+            for (int i = 0; i < 4; ++i) {
+                const int row = g + 8 * (i / 2), key = 8 * n + 2 * t + i % 2;
+                float sum = 0.0f;
+                for (int w = 0; w < mla_tc_warps; ++w) sum += s_partial[(w * mla_heads_per_block + row) * mla_keys_per_tile + key];
+                scores[n][i] = tile + key < end ? sum * scale : -INFINITY;
+            }
+
+        // Online softmax for rows g (i = 0, 1) and g + 8 (i = 2, 3): the tile's max and sum over the
+        // 4 lanes holding the row (lanes 4g .. 4g + 3: xor shuffles 1 and 2).
+        float alpha[2];
+        uint32_t probabilities[4];  // P as the next mma's A operand: rows g, g + 8; keys 2t, 2t + 8
+        for (int half = 0; half < 2; ++half) {
+            float tile_max = fmaxf(fmaxf(scores[0][2 * half], scores[0][2 * half + 1]),
+                                   fmaxf(scores[1][2 * half], scores[1][2 * half + 1]));
+            for (int offset = 1; offset < 4; offset *= 2) tile_max = fmaxf(tile_max, __shfl_xor_sync(full_warp_mask, tile_max, offset));
+            const float new_max = fmaxf(running_max[half], tile_max);  // finite: key `tile` is visible
+            alpha[half] = expf(running_max[half] - new_max);             // 0 on the first tile
+            float p[2][2], tile_sum = 0.0f;
+            for (int n = 0; n < 2; ++n)
+                for (int j = 0; j < 2; ++j) {
+                    p[n][j] = expf(scores[n][2 * half + j] - new_max);  // e^-inf = 0 past the chunk
+                    tile_sum += p[n][j];
+                }
+            for (int offset = 1; offset < 4; offset *= 2) tile_sum += __shfl_xor_sync(full_warp_mask, tile_sum, offset);
+            running_sum[half] = running_sum[half] * alpha[half] + tile_sum;
+            running_max[half] = new_max;
+            probabilities[half] = pack_bf16(bf16_bits(p[0][0]), bf16_bits(p[0][1]));      // keys 2t, 2t + 1
+            probabilities[2 + half] = pack_bf16(bf16_bits(p[1][0]), bf16_bits(p[1][1]));  // keys 8 + 2t, 9 + 2t
+        }
+
+        // O <- alpha O + P V over this warp's columns: B = V, rows (keys) 2t .., column c of c_kv.
+        for (int ct = 0; ct < mla_tc_max_column_tiles; ++ct) {
+            if (ct >= column_tiles) break;
+            const int column = column0 + 8 * ct + g;
+            auto value = [&](int key) { return column < rank ? kv_tile[key * pitch + column] : uint16_t(0); };
+            const uint32_t b[2] = {pack_bf16(value(2 * t), value(2 * t + 1)), pack_bf16(value(2 * t + 8), value(2 * t + 9))};
+            for (int i = 0; i < 4; ++i) output[ct][i] *= alpha[i / 2];
+            mma_m16n8k16_bf16(output[ct], probabilities, b);
+        }
+    }
+
+    // This chunk's normalized output and log-sum-exp, rows g and g + 8 of the head tile.
+    for (int ct = 0; ct < mla_tc_max_column_tiles; ++ct) {
+        if (ct >= column_tiles) break;
+        for (int i = 0; i < 4; ++i) {
+            const int head = head0 + g + 8 * (i / 2), column = column0 + 8 * ct + 2 * t + i % 2;
+            if (head < heads && column < rank)
+                o_partial[(static_cast<size_t>(split) * rows + head * queries + s) * rank + column] =
+                    output[ct][i] / running_sum[i / 2];
+        }
+    }
+    if (warp == 0 && t == 0)
+        for (int half = 0; half < 2; ++half) {
+            const int head = head0 + g + 8 * half;
+            if (head < heads) lse_partial[split * rows + head * queries + s] = running_max[half] + logf(running_sum[half]);
+        }
+#else
+    __trap();  // no BF16 mma.sync before sm_80; the host never launches this build
+#endif
+}
+
 // ---- scores and probabilities, when asked for ---------------------------------------------------
 constexpr int attention_probs_threads = 128;
 
@@ -423,7 +627,7 @@ AttentionProblem latent_problem(const float* d_q_absorbed, const float* d_q_pe, 
 // `p`; out [H·T, r] and, when asked for, scores and probabilities from `p` (host arrays).
 template <typename Cache>
 void split_kv_attention(float* out, float* scores, float* probs, const AttentionProblem& p, const Cache& cache,
-                        const float* d_q_absorbed, const float* d_q_pe, int splits) {
+                        const float* d_q_absorbed, const float* d_q_pe, int splits, bool tensor_cores = false) {
     const int rows = p.heads * p.queries, rank = cache.rank, rope_dim = cache.rope_dim;
     if (splits == 0) splits = mla_default_splits(p.heads, p.queries, p.keys);
     if (splits < 1 || splits > 4096) {
@@ -431,12 +635,23 @@ void split_kv_attention(float* out, float* scores, float* probs, const Attention
     }
     DeviceArray<float> d_o_partial(static_cast<size_t>(splits) * rows * rank), d_lse_partial(static_cast<size_t>(splits) * rows);
     DeviceArray<float> d_out(static_cast<size_t>(rows) * rank), d_lse(rows);
-    const size_t shared_bytes = mla_split_shared_bytes(rank, rope_dim);
-    allow_shared_bytes(mla_split_kernel<Cache>, shared_bytes);
     const dim3 grid(splits, p.queries, (p.heads + mla_heads_per_block - 1) / mla_heads_per_block);
-    SEEK_LAUNCH(mla_split_kernel<Cache>, grid, mla_split_threads, shared_bytes)
-    (d_o_partial.data, d_lse_partial.data, d_q_absorbed, d_q_pe, cache, p.heads, p.queries, p.keys, p.start, rank,
-     rope_dim, splits, p.scale);
+    if constexpr (std::is_same_v<Cache, Bf16Cache>) {
+        if (tensor_cores) {  // variant 5
+            const size_t shared_bytes = mla_tc_shared_bytes(rank, rope_dim);
+            allow_shared_bytes(mla_tensor_core_kernel, shared_bytes);
+            SEEK_LAUNCH(mla_tensor_core_kernel, grid, mla_tc_threads, shared_bytes)
+            (d_o_partial.data, d_lse_partial.data, d_q_absorbed, d_q_pe, cache, p.heads, p.queries, p.keys, p.start, rank,
+             rope_dim, splits, p.scale);
+        }
+    }
+    if (!tensor_cores) {
+        const size_t shared_bytes = mla_split_shared_bytes(rank, rope_dim);
+        allow_shared_bytes(mla_split_kernel<Cache>, shared_bytes);
+        SEEK_LAUNCH(mla_split_kernel<Cache>, grid, mla_split_threads, shared_bytes)
+        (d_o_partial.data, d_lse_partial.data, d_q_absorbed, d_q_pe, cache, p.heads, p.queries, p.keys, p.start, rank,
+         rope_dim, splits, p.scale);
+    }
     SEEK_CUDA_CHECK(cudaGetLastError());
     SEEK_LAUNCH(mla_combine_kernel, rows, mla_combine_threads, splits * sizeof(float))
     (d_out.data, d_lse.data, d_o_partial.data, d_lse_partial.data, rows, rank, splits);
@@ -473,7 +688,7 @@ void latent_attention_forward_gpu(float* out, float* scores, float* probs, const
                                   int rope_dim, float scale, int variant, int splits) {
     if (variant < 1 || variant > 2) {
         throw std::invalid_argument("latent_attention_forward: variant " + std::to_string(variant) +
-                                    " does not exist (1, 2; 3 and 4 over a BF16 or FP8 cache)");
+                                    " does not exist (1, 2; 3 and 4 over a BF16 or FP8 cache, 5 over BF16 on tensor cores)");
     }
     const int keys = start + queries, rows = heads * queries;
     if (rows == 0) return;
@@ -493,11 +708,12 @@ void latent_attention_forward_gpu(float* out, float* scores, float* probs, const
                        d_q_pe.data, splits);
 }
 
-// Variants 3 and 4 of the absorbed form: variant 2 over a BF16 (3) or FP8 (4) latent cache, host
-// arrays as stored (gpu/mla_decode.h makes them with core's bf16_encode and quantize):
-//   variant 3: c_kv_bf16 [S, r];
+// Variants 3 to 5 of the absorbed form: variant 2 over a BF16 (3) or FP8 (4) latent cache, or its
+// tensor-core form over the BF16 cache (5, r <= 512; the queries given already rounded to BF16),
+// host arrays as stored (gpu/mla_decode.h makes them with core's bf16_encode and quantize):
+//   variants 3 and 5: c_kv_bf16 [S, r];
 //   variant 4: c_kv_codes [S, r] E4M3 with c_kv_scales [S, ceil(r / 128)] and e4m3_values [256];
-//   both: k_pe_bf16 [S, dr].
+//   all: k_pe_bf16 [S, dr].
 // scores, probs [H·T, S] or null; when asked for, they are computed from c_kv_values [S, r] and
 // k_pe_values [S, dr], the cache's values widened to FP32 (null otherwise). Other arguments as
 // latent_attention_forward_gpu's.
@@ -506,9 +722,13 @@ void latent_attention_forward_cache_gpu(float* out, float* scores, float* probs,
                                         const float* c_kv_scales, const float* e4m3_values, const uint16_t* k_pe_bf16,
                                         const float* c_kv_values, const float* k_pe_values, int heads, int queries,
                                         int start, int rank, int rope_dim, float scale, int variant, int splits) {
-    if (variant != 3 && variant != 4) {
+    if (variant < 3 || variant > 5) {
         throw std::invalid_argument("latent_attention_forward: variant " + std::to_string(variant) +
-                                    " is not a low-precision cache variant (3: BF16, 4: FP8)");
+                                    " is not a low-precision cache variant (3: BF16, 4: FP8, 5: BF16 on tensor cores)");
+    }
+    if (variant == 5 && rank > mla_tc_max_rank) {
+        throw std::invalid_argument("latent_attention_forward: variant 5 keeps at most " + std::to_string(mla_tc_max_rank) +
+                                    " output columns in registers, r is " + std::to_string(rank));
     }
     const int keys = start + queries, rows = heads * queries;
     if (rows == 0) return;
@@ -527,11 +747,11 @@ void latent_attention_forward_cache_gpu(float* out, float* scores, float* probs,
     }
     const AttentionProblem p = latent_problem(d_q_absorbed.data, d_q_pe.data, d_c_kv_values.data, d_k_pe_values.data,
                                               heads, queries, start, rank, rope_dim, scale);
-    if (variant == 3) {
+    if (variant == 3 || variant == 5) {
         DeviceArray<uint16_t> d_c_kv(static_cast<size_t>(keys) * rank);
         d_c_kv.copy_from_host(c_kv_bf16);
         split_kv_attention(out, scores, probs, p, Bf16Cache{d_c_kv.data, d_k_pe.data, rank, rope_dim}, d_q_absorbed.data,
-                           d_q_pe.data, splits);
+                           d_q_pe.data, splits, variant == 5);
         return;
     }
     DeviceArray<uint8_t> d_c_kv(static_cast<size_t>(keys) * rank);

@@ -7,7 +7,8 @@
 // naive form has variant 1. All compute what core does, up to FP32 rounding and summation order.
 // Variants 3 and 4 of the absorbed form are variant 2 over the cache stored in BF16 (3) or FP8 (4:
 // c_kv E4M3 in 1x128 tiles with FP32 scales, k_pe BF16), made here from the FP32 cache with
-// core's bf16_encode and quantize: variant 2's result on the rounded cache, bit for bit.
+// core's bf16_encode and quantize: variant 2's result on the rounded cache, bit for bit. Variant 5
+// is variant 3 on tensor cores (BF16 mma.sync), its queries and probabilities in BF16 too.
 #pragma once
 
 #include <climits>
@@ -60,8 +61,9 @@ inline std::vector<uint16_t> bf16_rows(const MatRef& m, Mat* values) {
 
 // Backend, in the templates below: one backend's MlaHostFunctions (at the end of this file).
 
-// Variants 3 (BF16 cache) and 4 (FP8 c_kv, BF16 k_pe) of the absorbed form: the cache as stored,
-// then variant 2's kernels over it. Shapes already checked by latent_attention_forward.
+// Variants 3 (BF16 cache), 4 (FP8 c_kv, BF16 k_pe) and 5 (BF16 cache and queries, tensor cores)
+// of the absorbed form: the cache as stored, then the kernels over it. Shapes already checked by
+// latent_attention_forward.
 template <typename Backend>
 Mat latent_attention_forward_cache(const Mat& q_absorbed, const Mat& q_pe, const MatRef& c_kv, const MatRef& k_pe,
                                    int heads, float scale, int start, Mat* scores, Mat* probs, int variant,
@@ -74,7 +76,7 @@ Mat latent_attention_forward_cache(const Mat& q_absorbed, const Mat& q_pe, const
     std::vector<uint16_t> c_kv_bf16;
     QuantizedMatrix c_kv_fp8;
     std::vector<float> e4m3_values;
-    if (variant == 3) {
+    if (variant == 3 || variant == 5) {
         c_kv_bf16 = bf16_rows(c_kv, traced ? &c_kv_values : nullptr);
     } else {
         c_kv_fp8 = quantize(Mat(c_kv), kActivationTile);  // 1x128 tiles, FP32 scales
@@ -84,8 +86,17 @@ Mat latent_attention_forward_cache(const Mat& q_absorbed, const Mat& q_pe, const
     Mat out(q_absorbed.rows(), r);
     if (scores) scores->resize(q_absorbed.rows(), S);
     if (probs) probs->resize(q_absorbed.rows(), S);
+    // Variant 5 multiplies BF16 queries (FlashMLA's inputs); rounded here, so that its scores and
+    // probabilities, when asked for, come from the values it used.
+    Mat q_absorbed_bf16, q_pe_bf16;
+    if (variant == 5) {
+        bf16_rows(q_absorbed, &q_absorbed_bf16);
+        bf16_rows(q_pe, &q_pe_bf16);
+    }
+    const Mat& q_absorbed_used = variant == 5 ? q_absorbed_bf16 : q_absorbed;
+    const Mat& q_pe_used = variant == 5 ? q_pe_bf16 : q_pe;
     Backend::latent_cache(out.data(), scores ? scores->data() : nullptr, probs ? probs->data() : nullptr,
-                          q_absorbed.data(), q_pe.data(), variant == 3 ? c_kv_bf16.data() : nullptr,
+                          q_absorbed_used.data(), q_pe_used.data(), variant != 4 ? c_kv_bf16.data() : nullptr,
                           variant == 4 ? c_kv_fp8.codes.data() : nullptr,
                           variant == 4 ? c_kv_fp8.scales.data() : nullptr,
                           variant == 4 ? e4m3_values.data() : nullptr, k_pe_bf16.data(),
@@ -125,7 +136,9 @@ Mat latent_attention_forward(const Mat& q_absorbed, const Mat& q_pe, const MatRe
     if (variant == 2)
         require(Backend::split_fits(static_cast<int>(r), static_cast<int>(dr)),
                 what + "variant 2's tiles of r + dr = " + std::to_string(r + dr) + " columns do not fit in shared memory");
-    if (variant == 3 || variant == 4) {
+    if (variant == 5)
+        require(r <= 512, what + "variant 5 keeps at most 512 output columns (r) in registers, r is " + std::to_string(r));
+    if (variant >= 3 && variant <= 5) {
         require(Backend::split_fits(static_cast<int>(r), static_cast<int>(dr)),
                 what + "variant " + std::to_string(variant) + "'s tiles of r + dr = " + std::to_string(r + dr) +
                     " columns do not fit in shared memory");

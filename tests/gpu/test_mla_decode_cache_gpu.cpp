@@ -1,5 +1,5 @@
-// gpu/mla_decode.cu's variants 3 (BF16 latent cache) and 4 (FP8 c_kv in 1x128 tiles, BF16 k_pe),
-// run in the emulator:
+// gpu/mla_decode.cu's variants 3 (BF16 latent cache), 4 (FP8 c_kv in 1x128 tiles, BF16 k_pe) and
+// 5 (variant 3 on tensor cores, its own test below), run in the emulator:
 //   - against variant 2 on the cache's values (the BF16 / FP8 cache widened back to FP32): bit for
 //     bit, outputs, scores and probabilities (the same arithmetic on the same FP32 values);
 //   - against core's latent_attention_forward on the FP32 cache, within a bound derived below from
@@ -190,6 +190,55 @@ TEST_CASE("gpu latent attention: the BF16 and FP8 caches stay within the derived
         }
 }
 
+// Variant 5: variant 3 on tensor cores (the emulator's BF16 mma.sync, gpu/mma_isa.h), the queries
+// and the probabilities P in BF16. Against the attention in double on the same BF16 queries and
+// cache: each p_t is rounded once to BF16 before P V, |~p_t - p_t| <= 2^-9 p_t, so output column j
+// moves by at most 2^-9 sum_t p_t |v_tj| / l <= 2^-9 max_t |v_tj|; the FP32 arithmetic adds
+// 1e-5 of the magnitudes (the FP32 rule). Scores and probabilities come from the FP32 kernel that
+// traces variant 2, on the row's log-sum-exp: within the FP32 rule.
+TEST_CASE("gpu latent attention: variant 5 (tensor cores) stays within the bound of BF16 probabilities",
+          "[gpu][mla_decode][mla_cache]") {
+    // A decode step of one 16-head tile; 20 heads (a partial second tile) over 3 queries, r 32 and
+    // dr 8 (48 columns after padding to 16); r = 48 (output columns padded to 64 across the warps).
+    const Case tc_cases[] = {{16, 1, 40, 64, 16}, {20, 3, 60, 32, 8}, {5, 2, 30, 48, 16}};
+    for (const Case& c : tc_cases)
+        for (int splits : {0, 3}) {
+            const Inputs in = inputs(c, 50 + c.rank);
+            const Mat q_absorbed = bf16_values(in.q_absorbed), q_pe = bf16_values(in.q_pe);
+            const Mat c_kv = bf16_values(in.c_kv), k_pe = bf16_values(in.k_pe);
+            const float scale = 0.3f;
+            Mat scores, probs;
+            seek::emu::set_seed(5);
+            const Mat got = seek::emu::latent_attention_forward(in.q_absorbed, in.q_pe, in.c_kv, in.k_pe, c.heads, scale,
+                                                                c.start, &scores, &probs, 5, splits);
+            const Exact exact = exact_attention(q_absorbed, q_pe, c_kv, k_pe, c.T, c.start, scale);
+            INFO("heads " << c.heads << ", T " << c.T << ", start " << c.start << ", r " << c.rank << ", dr "
+                          << c.rope_dim << ", splits " << splits);
+            const double out_max = exact.out.cwiseAbs().maxCoeff();
+            double excess = 0, worst = 0;
+            for (int64_t j = 0; j < c_kv.cols(); ++j) {
+                const double column_max = c_kv.col(j).cwiseAbs().maxCoeff();
+                for (int64_t row = 0; row < got.rows(); ++row) {
+                    const double error = std::fabs(got(row, j) - exact.out(row, j));
+                    worst = std::max(worst, error / out_max);
+                    excess = std::max(excess, error / (std::ldexp(column_max, -9) + 1e-5 * (out_max + column_max)));
+                }
+            }
+            CHECK(excess <= 1.0);
+            CHECK(worst > 0);  // P was rounded: the output is not the exact one (the tensor-core path ran)
+            for (int64_t row = 0; row < scores.rows(); ++row)
+                for (int64_t t = 0; t < scores.cols(); ++t) {
+                    if (std::isinf(exact.scores(row, t))) {
+                        CHECK(std::isinf(scores(row, t)));
+                        CHECK(probs(row, t) == 0.0f);
+                        continue;
+                    }
+                    CHECK(std::fabs(scores(row, t) - exact.scores(row, t)) <= 1e-5 * (1 + std::fabs(exact.scores(row, t))));
+                    CHECK(std::fabs(probs(row, t) - exact.probs(row, t)) <= 1e-5);
+                }
+        }
+}
+
 TEST_CASE("gpu latent attention: the cache variants refuse what variant 2 refuses", "[gpu][mla_decode][mla_cache]") {
     using Catch::Matchers::Contains;
     const Inputs in = inputs({4, 1, 4, 8, 4}, 1);  // S = 5
@@ -199,4 +248,11 @@ TEST_CASE("gpu latent attention: the cache variants refuse what variant 2 refuse
     CHECK_THROWS_WITH(seek::emu::latent_attention_forward(in.q_absorbed, in.q_pe, in.c_kv, in.k_pe, 4, 0.3f, 3, nullptr,
                                                           nullptr, 4),
                       Contains("need 4 cached tokens, got c_kv 5"));
+    const Inputs wide = inputs({2, 1, 2, 520, 8}, 2);  // r past the 512 columns variant 5 holds in registers
+    CHECK_THROWS_WITH(seek::emu::latent_attention_forward(wide.q_absorbed, wide.q_pe, wide.c_kv, wide.k_pe, 2, 0.3f, 2,
+                                                          nullptr, nullptr, 5),
+                      Contains("at most 512 output columns"));
+    CHECK_THROWS_WITH(seek::emu::latent_attention_forward(in.q_absorbed, in.q_pe, in.c_kv, in.k_pe, 4, 0.3f, 4, nullptr,
+                                                          nullptr, 6),
+                      Contains("variant 6"));
 }

@@ -323,8 +323,8 @@ TEST_CASE("gpu latent attention: bad arguments are refused", "[gpu][mla_decode]"
     using Catch::Matchers::Contains;
     const LatentInputs in = latent_inputs({4, 2, 3, 8, 4, 0.3f}, 1);  // S = 5
     CHECK_THROWS_WITH(seek::emu::latent_attention_forward(in.q_absorbed, in.q_pe, in.c_kv, in.k_pe, 4, 0.3f, 3, nullptr,
-                                                          nullptr, 5),
-                      Contains("variant 5 does not exist"));
+                                                          nullptr, 6),
+                      Contains("variant 6 does not exist"));
     CHECK_THROWS_WITH(seek::emu::latent_attention_forward(in.q_absorbed, in.q_pe, in.c_kv, in.k_pe, 3, 0.3f, 3, nullptr,
                                                           nullptr, 1),
                       Contains("not a multiple of 3 heads"));
