@@ -89,8 +89,17 @@ std::string device_description(bool* available);  // gpu/device.cu
 namespace cuda {
 std::string device_description(bool* available);
 bool device_peaks(double* bytes_per_second, double* flops_per_second);
+double& device_milliseconds();
 }
 #endif
+
+double device_kernel_milliseconds(Device device) {
+#if SEEK_HAVE_CUDA
+    if (device == Device::Cuda) return cuda::device_milliseconds();
+#endif
+    (void)device;
+    return 0;
+}
 
 bool device_peaks(Device device, double* bytes_per_second, double* flops_per_second) {
 #if SEEK_HAVE_CUDA

@@ -32,6 +32,10 @@ std::string device_description(Device device, bool* available);
 // False for cpu and emu, and for cuda without a GPU.
 bool device_peaks(Device device, double* bytes_per_second, double* flops_per_second);
 
+// The GPU time of every kernel launch a host function has timed so far (DeviceTimer, seek_cuda.h),
+// in milliseconds: the kernels alone, no copies. 0 for cpu and emu.
+double device_kernel_milliseconds(Device device);
+
 // The table; throws (naming why) when the device cannot run: cuda without CUDA in the build or
 // without a GPU.
 const Kernels& backend_kernels(Device device);

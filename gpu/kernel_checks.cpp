@@ -93,18 +93,24 @@ static void measure(KernelCheck& check, const char* output, const Mat& expected,
 static double fp32_rule() { return trace_tolerance("kernel", DType::F32, "f32"); }
 static double exact_rule() { return trace_tolerance("kernel", DType::I32, "f32"); }
 
-// Median milliseconds of `repeats` calls of `run` (host to device copies included: a call is what
-// the kernel table's entry costs).
+// Median milliseconds of `repeats` calls of `run`: the whole call (host to device copies included:
+// what the kernel table's entry costs) and, from the GPU's events, its kernels alone.
 template <typename Run>
-static double median_milliseconds(int repeats, const Run& run) {
-    std::vector<double> times;
+static void time_calls(Device device, int repeats, const Run& run, KernelCheck& check) {
+    std::vector<double> calls, kernels;
     for (int i = 0; i < repeats; ++i) {
+        const double kernels_before = device_kernel_milliseconds(device);
         const auto start = std::chrono::steady_clock::now();
         run();
-        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        calls.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        kernels.push_back(device_kernel_milliseconds(device) - kernels_before);
     }
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
+    auto median = [](std::vector<double>& times) {
+        std::sort(times.begin(), times.end());
+        return times[times.size() / 2];
+    };
+    check.milliseconds = median(calls);
+    check.kernel_milliseconds = median(kernels);
 }
 
 // The same call on the emulator's build of a kernel or on CUDA's (check_kernels refuses cuda in a
@@ -125,7 +131,7 @@ struct Runner {
     template <typename Run, typename Compare>
     void operator()(KernelCheck check, const Run& run, const Compare& compare) const {
         compare(check, run());
-        if (options.device == Device::Cuda) check.milliseconds = median_milliseconds(options.repeats, run);
+        if (options.device == Device::Cuda) time_calls(options.device, options.repeats, run, check);
         out.push_back(check);
         if (on_check) on_check(check);
     }

@@ -33,7 +33,9 @@ struct KernelCheck {
     double max_rel_error = 0;
     double tolerance = 0;
     bool passed = false;       // every output within its tolerance
-    double milliseconds = 0;   // median per call; 0 when not timed (the emulator)
+    double milliseconds = 0;   // median per call, host copies included; 0 when not timed (the emulator)
+    double kernel_milliseconds = 0;  // median per call of the kernels alone (GPU events); 0 when the
+                                     // op's host functions do not time their launches
     double bytes = 0;          // moved from and to memory per call, at least
     double flops = 0;          // floating-point operations per call
 };

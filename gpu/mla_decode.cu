@@ -57,6 +57,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <type_traits>
 
 #include "gpu/block_reduce.h"
@@ -590,9 +591,12 @@ void scores_and_probs(float* scores, float* probs, const AttentionProblem& p, co
     if (!scores && !probs) return;
     const size_t count = static_cast<size_t>(p.heads) * p.queries * p.keys;
     DeviceArray<float> d_scores(scores ? count : 0), d_probs(probs ? count : 0);
-    SEEK_LAUNCH(attention_probs_kernel, p.heads * p.queries, attention_probs_threads, 0)
-    (d_scores.data, d_probs.data, d_lse, p);
-    SEEK_CUDA_CHECK(cudaGetLastError());
+    {
+        const DeviceTimer timer;  // the kernel alone, for seek kernels
+        SEEK_LAUNCH(attention_probs_kernel, p.heads * p.queries, attention_probs_threads, 0)
+        (d_scores.data, d_probs.data, d_lse, p);
+        SEEK_CUDA_CHECK(cudaGetLastError());
+    }
     if (scores) d_scores.copy_to_host(scores);
     if (probs) d_probs.copy_to_host(probs);
 }
@@ -603,9 +607,12 @@ void attention_rows(float* out, size_t out_count, long long out_head_stride, lon
     const size_t shared_bytes = attention_shared_bytes1(p.dim_a, p.dim_b, p.keys);
     allow_shared_bytes(attention_row_kernel, shared_bytes);
     DeviceArray<float> d_out(out_count), d_lse(static_cast<size_t>(p.heads) * p.queries);
-    SEEK_LAUNCH(attention_row_kernel, p.heads * p.queries, attention_threads1, shared_bytes)
-    (d_out.data, out_head_stride, out_row_stride, d_lse.data, p);
-    SEEK_CUDA_CHECK(cudaGetLastError());
+    {
+        const DeviceTimer timer;  // the kernel alone, for seek kernels
+        SEEK_LAUNCH(attention_row_kernel, p.heads * p.queries, attention_threads1, shared_bytes)
+        (d_out.data, out_head_stride, out_row_stride, d_lse.data, p);
+        SEEK_CUDA_CHECK(cudaGetLastError());
+    }
     d_out.copy_to_host(out);
     scores_and_probs(scores, probs, p, d_lse.data);
 }
@@ -636,6 +643,7 @@ void split_kv_attention(float* out, float* scores, float* probs, const Attention
     DeviceArray<float> d_o_partial(static_cast<size_t>(splits) * rows * rank), d_lse_partial(static_cast<size_t>(splits) * rows);
     DeviceArray<float> d_out(static_cast<size_t>(rows) * rank), d_lse(rows);
     const dim3 grid(splits, p.queries, (p.heads + mla_heads_per_block - 1) / mla_heads_per_block);
+    std::optional<DeviceTimer> timer(std::in_place);  // the two kernels alone, for seek kernels
     if constexpr (std::is_same_v<Cache, Bf16Cache>) {
         if (tensor_cores) {  // variant 5
             const size_t shared_bytes = mla_tc_shared_bytes(rank, rope_dim);
@@ -656,6 +664,7 @@ void split_kv_attention(float* out, float* scores, float* probs, const Attention
     SEEK_LAUNCH(mla_combine_kernel, rows, mla_combine_threads, splits * sizeof(float))
     (d_out.data, d_lse.data, d_o_partial.data, d_lse_partial.data, rows, rank, splits);
     SEEK_CUDA_CHECK(cudaGetLastError());
+    timer.reset();
     d_out.copy_to_host(out);
     scores_and_probs(scores, probs, p, d_lse.data);
 }

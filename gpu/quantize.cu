@@ -175,6 +175,7 @@ void quantize_on_device(uint8_t* d_codes, float* d_scales, const float* d_x, int
     const int tiles = check_quantize_arguments(rows, cols, tile_rows, tile_cols, variant);
     if (tiles == 0) return;
     const int tile_grid_cols = ceil_div(cols, tile_cols);
+    const DeviceTimer timer;  // the kernel alone, for seek kernels
     if (variant == 1) {
         SEEK_LAUNCH(quantize_kernel1, ceil_div(tiles, threads1), threads1, 0)
         (d_codes, d_scales, d_x, rows, cols, tile_rows, tile_cols, tile_grid_cols, tiles, power_of_two_scales);

@@ -7,7 +7,8 @@
 # 2. runs `ctest -L gpu`: the kernels in the emulator, nvcc's register budgets, and the tests that
 #    need a GPU (they report skipped without one);
 # 3. runs `seek kernels --device cuda --scale v3`: every gpu/ kernel and variant of every op against
-#    core at DeepSeek-V3's sizes, timed (median of 5 calls, host copies included);
+#    core at DeepSeek-V3's sizes, timed (median of 5 calls, host copies included; for the FP8
+#    quantization and GEMMs and MLA attention also the kernels alone, from GPU events);
 # 4. traces the bundled toy model on the CPU and on the GPU, every op of the kernel table on the
 #    GPU (absorbed prefill, naive attention, token-by-token decoding), and compares each pair with
 #    the tolerance rule (`seek compare --tol auto`);
@@ -31,13 +32,13 @@ no_build=false
 positional=()
 for argument in "$@"; do
   case "$argument" in
-    --help|-h) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --help|-h) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --no-build) no_build=true ;;
     *) positional+=("$argument") ;;
   esac
 done
 if [ ${#positional[@]} -lt 1 ]; then
-  sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 report="$(mkdir -p "${positional[0]}" && cd "${positional[0]}" && pwd)"
