@@ -31,8 +31,10 @@ Generation generate(const ModelConfig& config, const ModelWeights& weights, cons
 // rngs[i], and comes out exactly as generate(prompts[i], rngs[i]) would make it alone. Each step
 // decodes one token of every unfinished completion in one forward pass whose ops compute each
 // sequence's row from that row alone (LinearPrecision::row_by_row, linear.h); a prompt that appears more than
-// once (a GRPO group) is prefilled once and its cache copied. on_done(done) is called as each
-// completion ends (done: how many have).
+// once (a GRPO group) is prefilled once and its cache copied. With more than one thread
+// (parallel.h) the completions are cut into contiguous shards, each decoded as its own batch on
+// its own thread: the same tokens. on_done(done) is called as each completion ends (done: how many
+// have), one call at a time.
 std::vector<Generation> generate_batch(const ModelConfig& config, const ModelWeights& weights,
                                        const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& options,
                                        std::vector<Rng>& rngs, const std::function<void(int64_t done)>& on_done = {});
