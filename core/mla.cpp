@@ -91,13 +91,19 @@ MatOf<S> attention_forward(const MatRefOf<S>& q, const MatRefOf<S>& k, const Mat
         throw std::invalid_argument("attention: " + std::to_string(T) + " queries from position " +
                                     std::to_string(start) + " need " + std::to_string(start + T) + " keys and values, got " +
                                     std::to_string(k.rows()) + " and " + std::to_string(v.rows()));
+    // Heads are independent: with one sequence (a decode step) they share out the threads, each
+    // head's products the same as on one thread. Inside a parallel loop over sequences they stay on
+    // its thread (parallel.h).
+    const bool parallel = worth_threads(2.0 * heads * T * S_len * (qk_dim + v_dim));
     MatOf<S> scores(heads * T, S_len), probs;
-    for (int64_t h = 0; h < heads; ++h)
+    parallel_for(heads, parallel, [&](int64_t h) {
         scores.middleRows(h * T, T) = q.middleCols(h * qk_dim, qk_dim) * k.middleCols(h * qk_dim, qk_dim).transpose() * scale;
+    });
     causal_softmax(scores, probs, start, T);
     MatOf<S> out(T, heads * v_dim);
-    for (int64_t h = 0; h < heads; ++h)
+    parallel_for(heads, parallel, [&](int64_t h) {
         out.middleCols(h * v_dim, v_dim) = probs.middleRows(h * T, T) * v.middleCols(h * v_dim, v_dim);
+    });
     if (scores_out) *scores_out = std::move(scores);
     if (probs_out) *probs_out = std::move(probs);
     return out;
@@ -284,17 +290,21 @@ Mat mla_forward(const ModelConfig& config, const MlaWeights& w, const RopeTable&
                                                          starts[s], scores_s, probs_s);
             return;
         }
-        // q_absorbed = W_UK^T q_nope, so q_nope · (W_UK c_t) = q_absorbed · c_t  (absorption)
+        // q_absorbed = W_UK^T q_nope, so q_nope · (W_UK c_t) = q_absorbed · c_t  (absorption).
+        // Per head, and the heads share out the threads when this sequence is alone (a decode step
+        // reads all of W_UK and W_UV here).
+        const bool per_head_parallel = worth_threads(2.0 * H * T * r * (dn + dv));
         Mat q_absorbed(H * T, r), q_pe(H * T, dr);
-        for (int64_t h = 0; h < H; ++h) {
+        parallel_for(H, per_head_parallel, [&](int64_t h) {
             q_absorbed.middleRows(h * T, T) = q_s.middleCols(h * dq, dn) * w.kv_b_proj.middleRows(h * (dn + dv), dn);
             q_pe.middleRows(h * T, T) = q_s.middleCols(h * dq + dn, dr);
-        }
+        });
         const Mat o_latent = k.latent_attention(q_absorbed, q_pe, cache.c_kv.topRows(S_len), cache.k_pe.topRows(S_len), H,
                                                 scale, starts[s], scores_s, probs_s);
-        for (int64_t h = 0; h < H; ++h)  // o_h = W_UV o_latent_h, per head after attention
+        parallel_for(H, per_head_parallel, [&](int64_t h) {  // o_h = W_UV o_latent_h, per head after attention
             attn.block(offsets[s], h * dv, T, dv) =
                 o_latent.middleRows(h * T, T) * w.kv_b_proj.middleRows(h * (dn + dv) + dn, dv).transpose();
+        });
         if (traced) q_absorbed_traced = std::move(q_absorbed);
     });
 
