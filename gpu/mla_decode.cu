@@ -57,7 +57,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 #include <type_traits>
 
 #include "gpu/block_reduce.h"
@@ -643,28 +642,29 @@ void split_kv_attention(float* out, float* scores, float* probs, const Attention
     DeviceArray<float> d_o_partial(static_cast<size_t>(splits) * rows * rank), d_lse_partial(static_cast<size_t>(splits) * rows);
     DeviceArray<float> d_out(static_cast<size_t>(rows) * rank), d_lse(rows);
     const dim3 grid(splits, p.queries, (p.heads + mla_heads_per_block - 1) / mla_heads_per_block);
-    std::optional<DeviceTimer> timer(std::in_place);  // the two kernels alone, for seek kernels
-    if constexpr (std::is_same_v<Cache, Bf16Cache>) {
-        if (tensor_cores) {  // variant 5
-            const size_t shared_bytes = mla_tc_shared_bytes(rank, rope_dim);
-            allow_shared_bytes(mla_tensor_core_kernel, shared_bytes);
-            SEEK_LAUNCH(mla_tensor_core_kernel, grid, mla_tc_threads, shared_bytes)
+    {
+        const DeviceTimer timer;  // the two kernels alone, for seek kernels
+        if constexpr (std::is_same_v<Cache, Bf16Cache>) {
+            if (tensor_cores) {  // variant 5
+                const size_t shared_bytes = mla_tc_shared_bytes(rank, rope_dim);
+                allow_shared_bytes(mla_tensor_core_kernel, shared_bytes);
+                SEEK_LAUNCH(mla_tensor_core_kernel, grid, mla_tc_threads, shared_bytes)
+                (d_o_partial.data, d_lse_partial.data, d_q_absorbed, d_q_pe, cache, p.heads, p.queries, p.keys, p.start, rank,
+                 rope_dim, splits, p.scale);
+            }
+        }
+        if (!tensor_cores) {
+            const size_t shared_bytes = mla_split_shared_bytes(rank, rope_dim);
+            allow_shared_bytes(mla_split_kernel<Cache>, shared_bytes);
+            SEEK_LAUNCH(mla_split_kernel<Cache>, grid, mla_split_threads, shared_bytes)
             (d_o_partial.data, d_lse_partial.data, d_q_absorbed, d_q_pe, cache, p.heads, p.queries, p.keys, p.start, rank,
              rope_dim, splits, p.scale);
         }
+        SEEK_CUDA_CHECK(cudaGetLastError());
+        SEEK_LAUNCH(mla_combine_kernel, rows, mla_combine_threads, splits * sizeof(float))
+        (d_out.data, d_lse.data, d_o_partial.data, d_lse_partial.data, rows, rank, splits);
+        SEEK_CUDA_CHECK(cudaGetLastError());
     }
-    if (!tensor_cores) {
-        const size_t shared_bytes = mla_split_shared_bytes(rank, rope_dim);
-        allow_shared_bytes(mla_split_kernel<Cache>, shared_bytes);
-        SEEK_LAUNCH(mla_split_kernel<Cache>, grid, mla_split_threads, shared_bytes)
-        (d_o_partial.data, d_lse_partial.data, d_q_absorbed, d_q_pe, cache, p.heads, p.queries, p.keys, p.start, rank,
-         rope_dim, splits, p.scale);
-    }
-    SEEK_CUDA_CHECK(cudaGetLastError());
-    SEEK_LAUNCH(mla_combine_kernel, rows, mla_combine_threads, splits * sizeof(float))
-    (d_out.data, d_lse.data, d_o_partial.data, d_lse_partial.data, rows, rank, splits);
-    SEEK_CUDA_CHECK(cudaGetLastError());
-    timer.reset();
     d_out.copy_to_host(out);
     scores_and_probs(scores, probs, p, d_lse.data);
 }
