@@ -200,14 +200,10 @@ void add_column_major(float* dst, const float* columns, int64_t rows, int64_t co
 }
 
 // x W^T through Eigen's GEMM; above kSlicedProductWork flops in fixed slices of W's rows (y's
-// columns), so that the slices, and so the sums, are the same for any thread count. A slice can
-// round differently from the whole product (Eigen blocks K by the product's shape), so this
-// threshold is part of every large product's bytes: it stays where it was when kParallelWork
-// was 5e7, and a product between the two runs on one thread.
-constexpr double kSlicedProductWork = 5e7;
+// columns), so that the slices, and so the sums, are the same for any thread count (parallel.h).
 static Mat gemm_nt(const Mat& x, const Mat& weight) {
     const int64_t m = x.rows(), n = weight.rows(), k = x.cols();
-    if (2.0 * m * n * k < kSlicedProductWork) return x * weight.transpose();
+    if (!worth_slicing(2.0 * m * n * k)) return x * weight.transpose();
     constexpr int64_t kSlice = 256;
     Mat y(m, n);
     const int64_t slices = (n + kSlice - 1) / kSlice;

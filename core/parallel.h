@@ -58,6 +58,16 @@ constexpr double kParallelWork = 1e7;  // flops: about 0.2 ms of one core at thi
 
 inline bool worth_threads(double work) { return work >= kParallelWork; }
 
+// A product of at least this many flops is computed in fixed slices of its output (linear's
+// columns, latent attention's keys), which then share out the threads. A slice can round
+// differently from the whole product (Eigen blocks its loops by the product's shape), so the
+// slices are fixed whatever the thread count, and this threshold is part of every large product's
+// bytes: it stays where it was when kParallelWork was 5e7, and a product between the two runs on
+// one thread.
+constexpr double kSlicedProductWork = 5e7;
+
+inline bool worth_slicing(double flops) { return flops >= kSlicedProductWork; }
+
 // The threads a parallel_for with `parallel` would run on: one unless OpenMP has more and this
 // thread is not already in a parallel region.
 inline int parallel_threads(bool parallel) {

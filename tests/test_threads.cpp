@@ -131,6 +131,22 @@ TEST_CASE("threads: attention over many sequences and generated weights give the
     CHECK(std::get<3>(one) == std::get<3>(two));
 }
 
+TEST_CASE("threads: a decode step's latent attention, sliced by keys and latent columns, gives the same bytes on one "
+          "and two threads", "[mla]") {
+    // V3's heads and ranks over 1,100 keys: 190 MFLOP, three key slices (one partial), four latent.
+    const int64_t H = 128, r = 512, dr = 64, S_len = 1100;
+    const Mat q_absorbed = generated_matrix(1, "q_absorbed", H, r, 0.05f), q_pe = generated_matrix(1, "q_pe", H, dr, 0.05f);
+    const Mat c_kv = generated_matrix(1, "c_kv", S_len, r, 1.0f), k_pe = generated_matrix(1, "k_pe", S_len, dr, 1.0f);
+    const auto [one, two] = on_one_and_two_threads([&] {
+        Mat scores, probs;
+        Mat out = latent_attention_forward(q_absorbed, q_pe, c_kv, k_pe, H, 0.07f, S_len - 1, &scores, &probs);
+        return std::make_tuple(out, scores, probs);
+    });
+    CHECK(std::get<0>(one) == std::get<0>(two));
+    CHECK(std::get<1>(one) == std::get<1>(two));
+    CHECK(std::get<2>(one) == std::get<2>(two));
+}
+
 // parallel_for: every index once; on this thread when not asked, when one thread is all there is,
 // or inside another parallel region (OpenMP is then never entered: no team is built).
 TEST_CASE("threads: parallel_for runs every index once, on threads only when it may", "[train]") {
