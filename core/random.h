@@ -17,7 +17,7 @@ uint64_t hash_name(const std::string& name);  // FNV-1a, 64 bit
 
 // Standard normal for (seed, name_hash, index): two hashed counters fed to Box-Muller.
 float normal_at(uint64_t seed, uint64_t name_hash, uint64_t index);
-// out[i] = normal_at(seed, name_hash, first + i) for i < count, four at a time (the same floats).
+// out[i] = normal_at(seed, name_hash, first + i) for i < count, in vector blocks (the same floats).
 void normals_at(uint64_t seed, uint64_t name_hash, uint64_t first, int64_t count, float* out);
 
 // A [rows, cols] matrix of N(0, std^2) values; element (r, c) uses index r * cols + c.
