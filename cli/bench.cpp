@@ -17,6 +17,7 @@
 #endif
 
 #include "../core/analytics.h"
+#include "../core/generate.h"
 #include "../core/linear.h"
 #include "../core/mla.h"
 #include "../core/model.h"
@@ -71,27 +72,39 @@ static const CommandSpec bench_spec = {
     "set OMP_NUM_THREADS=1 to compare one thread. seek's threads share out the sequences' attention,\n"
     "the MoE experts and fixed column slices of large products, as in seek train, only where the work\n"
     "is large enough to pay for starting them (core/parallel.h); the bytes are the same on any thread\n"
-    "count.",
+    "count.\n\n"
+    "bench decode: greedy decoding of the toy model (or --preset/--config, small enough for the CPU)\n"
+    "with weights initialized from --seed as seek train does: --batch prompts of --prompt random token\n"
+    "ids 7..127, each continued by exactly --new tokens (<eos> does not stop them: a fixed amount of\n"
+    "work), through the latent KV cache, as seek generate and seek eval decode. Timed two ways, the\n"
+    "median of --repeats runs each: one sequence at a time (the first four, each alone: batch 1) and\n"
+    "all --batch as one batch (one forward pass per step for every sequence). Reports new tokens per\n"
+    "second, and the model's multiply-adds per second against the measured FMA peak of the run's\n"
+    "threads (decoding a model this small is bound by per-op overhead, not arithmetic). --peer also\n"
+    "runs scripts/bench_torch_decode.py (the same model in eager PyTorch, float32, absorbed latent\n"
+    "cache, the same --batch, --prompt, --new, --repeats and thread count) and prints seek's ratio to it.",
     {
         {"preset", "NAME", "model shape: toy, v2-lite or v3; bench train uses toy unless given", "v3"},
         config_option(),
         {"context", "N", "mla: tokens already in the cache (k suffix allowed: 4k)", "4096"},
-        {"repeats", "N", "mla: timed decode steps per form (median reported)", "5"},
+        {"repeats", "N", "mla: timed decode steps per form; decode: timed runs per form (medians reported)", "5"},
         {"tokens", "N", "moe: tokens in the batch", "64"},
         {"cache", "N", "moe: routed experts kept in memory", "8"},
         {"seed", "N", "seed of the generated weights and inputs", "0"},
-        {"batch", "B", "train, gemm: sequences per step", "16"},
+        {"batch", "B", "train, gemm: sequences per step; decode: sequences decoded", "16"},
         {"seq", "T", "train, gemm: tokens per sequence", "64"},
         {"steps", "N", "train: timed steps per precision", "20"},
         {"warmup", "N", "train: untimed steps first", "3"},
         {"precision", "LIST", "train: comma-separated GEMM precisions (fp32, bf16, fp8)", "fp32,bf16,fp8"},
         {"large", "LIST", "gemm: the large square shapes (m = n = k), comma-separated", "512,1024,2048"},
         {"time", "S", "gemm: seconds each shape runs for, three times (the best counts)", "0.1"},
-        {"peer", "", "train: also run the PyTorch peer and compare", ""},
-        {"peer-script", "PATH", "train: the PyTorch peer", "scripts/bench_torch_train.py"},
+        {"prompt", "N", "decode: prompt tokens per sequence", "8"},
+        {"new", "N", "decode: new tokens per sequence", "64"},
+        {"peer", "", "train, decode: also run the PyTorch peer and compare", ""},
+        {"peer-script", "PATH", "train, decode: the PyTorch peer; auto: scripts/bench_torch_train.py or _decode.py", "auto"},
         {"json", "", "print the results as JSON", ""},
     },
-    "gemm|mla|moe|train",
+    "decode|gemm|mla|moe|train",
     1,
     1,
 };
@@ -464,8 +477,7 @@ static std::string shell_quoted(const std::string& text) {
 }
 
 // The PyTorch peer's JSON line, or {"available": false, "reason": ...} when it cannot run.
-static nlohmann::json run_torch_peer(const std::string& script, int64_t batch, int64_t seq, int64_t steps,
-                                     int64_t warmup, int threads, uint64_t seed) {
+static nlohmann::json run_torch_peer(const std::string& script, const std::string& arguments) {
     const std::string python = "/usr/bin/python3";
     auto unavailable = [](const std::string& reason) { return nlohmann::json{{"available", false}, {"reason", reason}}; };
     if (access(python.c_str(), X_OK) != 0) return unavailable(python + " is not installed");
@@ -473,10 +485,8 @@ static nlohmann::json run_torch_peer(const std::string& script, int64_t batch, i
         return unavailable("the peer script " + script + " is not there (pass its path with --peer-script)");
     // OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when a shell sets them, steer OpenBLAS off its own
     // choice of kernel for this CPU (11% slower measured): the peer runs without them.
-    const std::string command = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE " + python + " " + shell_quoted(script) + " --batch " + std::to_string(batch) +
-                                " --seq " + std::to_string(seq) + " --steps " + std::to_string(steps) + " --warmup " +
-                                std::to_string(warmup) + " --threads " + std::to_string(threads) + " --seed " +
-                                std::to_string(seed) + " 2>&1";
+    const std::string command =
+        "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE " + python + " " + shell_quoted(script) + " " + arguments + " 2>&1";
     std::fprintf(stderr, "running the PyTorch peer: %s\n", command.c_str());
     FILE* pipe = popen(command.c_str(), "r");
     if (!pipe) return unavailable("could not start " + python);
@@ -555,7 +565,10 @@ static int bench_train(const ParsedArgs& args) {
 
     nlohmann::json peer;
     if (args.flag("peer"))
-        peer = run_torch_peer(args.str("peer-script"), batch_size, seq, steps, warmup, threads, seed);
+        peer = run_torch_peer(args.str("peer-script") == "auto" ? "scripts/bench_torch_train.py" : args.str("peer-script"),
+                              "--batch " + std::to_string(batch_size) + " --seq " + std::to_string(seq) + " --steps " +
+                                  std::to_string(steps) + " --warmup " + std::to_string(warmup) + " --threads " +
+                                  std::to_string(threads) + " --seed " + std::to_string(seed));
     // seek's ratio to the peer: fp32 against PyTorch's float32, else the first precision timed.
     const TrainTiming& reference = fp32_rate > 0 ? *std::find_if(timings.begin(), timings.end(),
                                                                  [](const TrainTiming& t) { return t.precision == "fp32"; })
@@ -868,14 +881,140 @@ static int bench_gemm(const ParsedArgs& args) {
     return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// bench decode
+
+static int bench_decode(const ParsedArgs& args) {
+    const ModelConfig config = args.flag("preset") || args.flag("config") ? config_from_args(args) : preset_config("toy");
+    const int64_t batch = args.integer("batch"), prompt_tokens = args.integer("prompt"), new_tokens = args.integer("new");
+    const int64_t repeats = args.integer("repeats");
+    const uint64_t seed = static_cast<uint64_t>(args.integer("seed"));
+    if (batch < 1) throw UsageError("--batch must be >= 1");
+    if (prompt_tokens < 1 || new_tokens < 1) throw UsageError("--prompt and --new must be >= 1");
+    if (prompt_tokens + new_tokens > config.max_position_embeddings)
+        throw UsageError("--prompt + --new is " + std::to_string(prompt_tokens + new_tokens) +
+                         ", more than max_position_embeddings (" + std::to_string(config.max_position_embeddings) + ")");
+    if (repeats < 1) throw UsageError("--repeats must be >= 1");
+    if (config.vocab_size <= 7) throw UsageError(config.name + ": the prompts' token ids 7.. need a larger vocabulary");
+    const ParameterCounts counts = count_parameters(config);
+    const int64_t max_parameters = int64_t{100} << 20;
+    if (counts.total > max_parameters)
+        throw UsageError(config.name + " has " + std::to_string(counts.total) + " parameters; bench decode holds at most " +
+                         std::to_string(max_parameters) + " on the CPU (try --preset toy)");
+#ifdef _OPENMP
+    const int threads = omp_get_max_threads();
+#else
+    const int threads = 1;
+#endif
+
+    keep_freed_memory();
+    const ModelWeights weights = init_model_weights(config, seed);
+    std::vector<std::vector<int32_t>> prompts(batch);
+    Rng prompt_rng(seed + 1);
+    const uint64_t ids = static_cast<uint64_t>(std::min<int64_t>(config.vocab_size, 128) - 7);
+    for (std::vector<int32_t>& prompt : prompts)
+        for (int64_t t = 0; t < prompt_tokens; ++t) prompt.push_back(static_cast<int32_t>(7 + prompt_rng.next_u64() % ids));
+    GenerateOptions options;
+    options.sampling.temperature = 0;  // greedy
+    options.max_new_tokens = new_tokens;
+    options.stop_at_eos = false;
+
+    // One form decodes the first four sequences each alone, the other all of them as one batch.
+    const int64_t singles = std::min<int64_t>(batch, 4);
+    auto decode = [&](bool batched) {
+        const auto start = Clock::now();
+        std::vector<Rng> rngs(batched ? batch : 1, Rng(seed));
+        if (batched) {
+            generate_batch(config, weights, prompts, options, rngs);
+        } else {
+            for (int64_t i = 0; i < singles; ++i) generate(config, weights, prompts[i], options, rngs[0]);
+        }
+        return seconds_since(start);
+    };
+    std::fprintf(stderr, "decoding %lld x %lld new tokens, %lld runs of each form ...", static_cast<long long>(batch),
+                 static_cast<long long>(new_tokens), static_cast<long long>(repeats));
+    decode(true);  // warm-up: the allocator's arenas, the caches
+    std::vector<double> alone_seconds, batched_seconds;
+    for (int64_t run = 0; run < repeats; ++run) {  // in turns, so a shared machine's drift slows both alike
+        alone_seconds.push_back(decode(false));
+        batched_seconds.push_back(decode(true));
+    }
+    std::fprintf(stderr, " done\n");
+    auto median = [](std::vector<double> values) {
+        std::sort(values.begin(), values.end());
+        return values[values.size() / 2];
+    };
+    const double alone_rate = singles * new_tokens / median(alone_seconds);
+    const double batched_rate = batch * new_tokens / median(batched_seconds);
+
+    // The model's multiply-adds per sequence: every prompt token and every new token but the last
+    // goes through the model, token t attending over t + 1 positions (analytics.h).
+    double flops_per_sequence = 0;
+    for (int64_t t = 0; t < prompt_tokens + new_tokens - 1; ++t) flops_per_sequence += flops_per_token(config, t + 1).total;
+    std::fprintf(stderr, "measuring the FMA peak ...\n");
+    const double peak = measured_fma_peak() * threads;
+    const double alone_flops = flops_per_sequence * singles / median(alone_seconds);
+    const double batched_flops = flops_per_sequence * batch / median(batched_seconds);
+
+    nlohmann::json peer;
+    if (args.flag("peer"))
+        peer = run_torch_peer(args.str("peer-script") == "auto" ? "scripts/bench_torch_decode.py" : args.str("peer-script"),
+                              "--batch " + std::to_string(batch) + " --prompt " + std::to_string(prompt_tokens) +
+                                  " --new " + std::to_string(new_tokens) + " --repeats " + std::to_string(repeats) +
+                                  " --threads " + std::to_string(threads) + " --seed " + std::to_string(seed));
+    const bool peer_ran = peer.is_object() && peer.value("available", false);
+    const double peer_alone = peer_ran ? peer.value("tokens_per_s_one_at_a_time", 0.0) : 0;
+    const double peer_batched = peer_ran ? peer.value("tokens_per_s", 0.0) : 0;
+
+    if (args.flag("json")) {
+        nlohmann::json out = {{"preset", config.name}, {"threads", threads}, {"batch", batch},
+                              {"prompt", prompt_tokens}, {"new", new_tokens}, {"repeats", repeats},
+                              {"one_at_a_time", {{"sequences", singles}, {"tokens_per_second", alone_rate},
+                                                 {"gflops_per_second", alone_flops / 1e9}, {"of_peak", alone_flops / peak}}},
+                              {"batched", {{"sequences", batch}, {"tokens_per_second", batched_rate},
+                                           {"gflops_per_second", batched_flops / 1e9}, {"of_peak", batched_flops / peak}}},
+                              {"fma_peak_gflops_per_second", peak / 1e9}};
+        if (args.flag("peer")) {
+            out["peer"] = peer;
+            if (peer_ran && peer_alone > 0 && peer_batched > 0)
+                out["seek_vs_peer"] = {{"one_at_a_time", alone_rate / peer_alone}, {"batched", batched_rate / peer_batched}};
+        }
+        std::printf("%s\n", out.dump(2).c_str());
+        return 0;
+    }
+    std::printf("Greedy decoding, %s: %lld-token prompts, %lld new tokens each, through the latent KV cache\n"
+                "(prefill included), median of %lld runs; %d OpenMP threads; FP32 FMA peak of those threads %.1f GFLOP/s\n\n",
+                config.name.c_str(), static_cast<long long>(prompt_tokens), static_cast<long long>(new_tokens),
+                static_cast<long long>(repeats), threads, peak / 1e9);
+    std::printf("%-26s %10s %12s %10s %9s", "form", "sequences", "tokens/s", "GFLOP/s", "of peak");
+    if (peer_ran) std::printf(" %14s %9s", "PyTorch tok/s", "seek/PT");
+    std::printf("\n");
+    auto row = [&](const char* form, int64_t sequences, double rate, double flops, double peer_rate) {
+        std::printf("%-26s %10lld %12.0f %10.2f %8.1f%%", form, static_cast<long long>(sequences), rate, flops / 1e9,
+                    100 * flops / peak);
+        if (peer_ran) std::printf(" %14.0f %8.1fx", peer_rate, peer_rate > 0 ? rate / peer_rate : 0.0);
+        std::printf("\n");
+    };
+    row("one at a time (batch 1)", singles, alone_rate, alone_flops, peer_alone);
+    row("one batch", batch, batched_rate, batched_flops, peer_batched);
+    if (args.flag("peer") && !peer_ran)
+        std::printf("\nPyTorch peer not run: %s\n", peer.value("reason", std::string("unknown")).c_str());
+    else if (peer_ran)
+        std::printf("\nPyTorch %s peer (scripts/bench_torch_decode.py), float32, torch.get_num_threads() = %lld%s\n",
+                    peer.value("version", std::string("?")).c_str(), static_cast<long long>(peer.value("threads", 0)),
+                    peer.value("batch_matches_alone", false) ? "" : "; its batch did NOT give the tokens of its sequences alone");
+    return 0;
+}
+
 int run_bench(int argc, char** argv) {
     if (wants_help(bench_spec, argc, argv)) return 0;
     const ParsedArgs args = parse_args(bench_spec, argc, argv);
+    if (args.positional[0] == "decode") return bench_decode(args);
     if (args.positional[0] == "gemm") return bench_gemm(args);
     if (args.positional[0] == "mla") return bench_mla(args);
     if (args.positional[0] == "moe") return bench_moe(args);
     if (args.positional[0] == "train") return bench_train(args);
-    throw UsageError("unknown benchmark '" + args.positional[0] + "' (available: gemm, mla, moe, train)");
+    throw UsageError("unknown benchmark '" + args.positional[0] + "' (available: decode, gemm, mla, moe, train)");
 }
 
 }  // namespace seek::cli

@@ -29,7 +29,7 @@ const Subcommand subcommands[] = {
     {"eval", "held-out accuracy, format, think and check/retry rates and length of a model on a task", seek::cli::run_eval},
     {"tokenize", "DeepSeek's BPE tokenizer from a tokenizer.json: the ids and pieces of texts", seek::cli::run_tokenize},
     {"kernels", "check every gpu/ kernel and variant against core (emulator or GPU), and time it on a GPU", seek::cli::run_kernels},
-    {"bench", "benchmarks on this machine (mla: naive vs absorbed decoding; moe: one MoE layer; train: toy training throughput)", seek::cli::run_bench},
+    {"bench", "benchmarks on this machine (decode: toy decoding speed; gemm: FP32 GEMMs vs peak; mla: naive vs absorbed decoding; moe: one MoE layer; train: toy training throughput)", seek::cli::run_bench},
 };
 
 void print_usage(FILE* out) {

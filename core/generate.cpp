@@ -69,7 +69,7 @@ static void decode_completions(const ModelConfig& config, const ModelWeights& we
             }
             const int32_t token = sample_token(&logits(slot, 0), config.vocab_size, options.sampling, rngs[at[slot]]);
             generation.tokens.push_back(token);
-            generation.finished = token == kEosToken;
+            generation.finished = options.stop_at_eos && token == kEosToken;
             if (generation.finished || static_cast<int64_t>(generation.tokens.size()) >= limit[at[slot]]) {
                 retire(slot);
                 continue;

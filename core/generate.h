@@ -15,6 +15,7 @@ namespace seek {
 struct GenerateOptions {
     SamplingOptions sampling;
     int64_t max_new_tokens = 96;  // stops earlier at <eos> or at max_position_embeddings
+    bool stop_at_eos = true;      // false: <eos> is a token like any other (a benchmark's fixed work)
 };
 
 struct Generation {

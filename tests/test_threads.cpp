@@ -72,6 +72,28 @@ TEST_CASE("threads: completions decoded side by side are the ones decoded alone"
     CHECK(lengths.size() > 3);  // they did finish at different steps
 }
 
+TEST_CASE("generate: without stop_at_eos every completion runs to max_new_tokens, the same tokens up to <eos>",
+          "[generate]") {
+    ModelConfig config;
+    const ModelWeights weights = load_model(SEEK_TOY_DIR "/grpo", config);
+    GenerateOptions options;
+    options.sampling.temperature = 0;
+    Rng rng(1);
+    const Generation stopped = generate(config, weights, encode_text("<bos>12+34="), options, rng);
+    REQUIRE(stopped.finished);  // the trained model ends its answer with <eos>
+    REQUIRE(stopped.tokens.back() == kEosToken);
+    options.stop_at_eos = false;
+    options.max_new_tokens = static_cast<int64_t>(stopped.tokens.size()) + 7;
+    const std::vector<std::vector<int32_t>> prompts = {encode_text("<bos>12+34="), encode_text("<bos>5+5=")};
+    std::vector<Rng> rngs(2, Rng(1));
+    const std::vector<Generation> runs_on = generate_batch(config, weights, prompts, options, rngs);
+    for (const Generation& generation : runs_on) {
+        CHECK(!generation.finished);
+        CHECK(static_cast<int64_t>(generation.tokens.size()) == options.max_new_tokens);
+    }
+    CHECK(std::equal(stopped.tokens.begin(), stopped.tokens.end(), runs_on[0].tokens.begin()));
+}
+
 TEST_CASE("threads: GRPO steps give the same bytes on one and two threads", "[grpo]") {
     // Rollouts decoded in two shards, the reference's and the policy's forward side by side.
     const auto [one, two] = on_one_and_two_threads([] {
