@@ -541,7 +541,7 @@ static int bench_train(const ParsedArgs& args) {
                          " on the CPU (try --preset toy)");
 
 #ifdef _OPENMP
-    const int threads = omp_get_max_threads();
+    const int threads = thread_count();
 #else
     const int threads = 1;
 #endif
@@ -772,7 +772,7 @@ static int bench_gemm(const ParsedArgs& args) {
                              "toy-like shapes (try --preset toy, --batch or --seq)");
 
 #ifdef _OPENMP
-    omp_set_num_threads(1);  // one thread: the peak below is one thread's
+    set_thread_count(1);  // one thread: the peak below is one thread's
 #endif
     const double peak = measured_fma_peak();
     const OpenBlas blas = open_openblas();
@@ -902,7 +902,7 @@ static int bench_decode(const ParsedArgs& args) {
         throw UsageError(config.name + " has " + std::to_string(counts.total) + " parameters; bench decode holds at most " +
                          std::to_string(max_parameters) + " on the CPU (try --preset toy)");
 #ifdef _OPENMP
-    const int threads = omp_get_max_threads();
+    const int threads = thread_count();
 #else
     const int threads = 1;
 #endif

@@ -2,16 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
-#endif
-
-#ifdef _OPENMP
-#include <omp.h>
 #endif
 
 #include "fp8.h"
@@ -38,11 +33,8 @@ GemmPrecision gemm_precision_from_name(const std::string& name) {
 void fix_machine_dependent_settings() {
     Eigen::setCpuCacheSizes(32 * 1024, 512 * 1024, 8 * 1024 * 1024);  // L1, L2, L3: common x86-64-v3 sizes
     Eigen::setNbThreads(1);
-#ifdef _OPENMP
-    // OMP_NUM_THREADS, or the idle processors, at most two (parallel.h says why).
-    if (std::getenv("OMP_NUM_THREADS") == nullptr)
-        omp_set_num_threads(default_thread_count(omp_get_num_procs(), other_running_tasks()));
-#endif
+    // OMP_NUM_THREADS, or the idle processors, at most two, decided when first needed (parallel.h).
+    defer_thread_count();
 }
 
 // An operand as a low-precision GEMM multiplies it: BF16-rounded, or FP8 fake-quantized in

@@ -27,9 +27,12 @@
 // when it is idle (30 toy training steps 1.34-1.47 s against 1.56-1.63 s; 20 GRPO steps 4.9-5.6 s
 // against 5.9-7.7 s) but slower as soon as other work shares it (a thread waiting for its time
 // slice holds the others at every join: 30 training steps 1.9 s at two threads beside one busy
-// process, 1.5 s at one). So the count is decided when the program starts, from the tasks the
-// kernel is running at that moment (other_running_tasks). More than two were never measured
-// here: OMP_NUM_THREADS asks for them. The bytes are the same at any count.
+// process, 1.5 s at one). So the count is decided once, from the tasks the kernel is running at
+// that moment (other_running_tasks): the first time a loop could run on threads
+// (resolve_thread_count), not when the program starts, because the readings sleep about 5 ms in
+// all, which a command that never runs a parallel loop (seek info: 8 ms -> 4) would pay for
+// nothing. More than two were never measured here: OMP_NUM_THREADS asks for them. The bytes are
+// the same at any count.
 #pragma once
 
 #include <algorithm>
@@ -54,6 +57,16 @@ inline int default_thread_count(int processors, int others_running) {
 // 0 where /proc/loadavg cannot be read.
 int other_running_tasks();
 
+// The default thread count is pending until resolved: defer_thread_count() (at start, linear.h's
+// fix_machine_dependent_settings) makes it pending unless OMP_NUM_THREADS is set;
+// resolve_thread_count() decides it if it still is; set_thread_count(n) sets n, and the default
+// never overrides it afterwards (tests and benches that compare thread counts call it, never
+// omp_set_num_threads). thread_count() is the count a parallel loop would get.
+void defer_thread_count();
+void resolve_thread_count();
+void set_thread_count(int threads);
+int thread_count();
+
 constexpr double kParallelWork = 1e7;  // flops: about 0.2 ms of one core at this machine's GEMM speed
 
 inline bool worth_threads(double work) { return work >= kParallelWork; }
@@ -72,7 +85,10 @@ inline bool worth_slicing(double flops) { return flops >= kSlicedProductWork; }
 // thread is not already in a parallel region.
 inline int parallel_threads(bool parallel) {
 #ifdef _OPENMP
-    if (parallel && omp_get_max_threads() > 1 && !omp_in_parallel()) return omp_get_max_threads();
+    if (parallel && !omp_in_parallel()) {
+        resolve_thread_count();
+        if (omp_get_max_threads() > 1) return omp_get_max_threads();
+    }
 #endif
     (void)parallel;
     return 1;

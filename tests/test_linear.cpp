@@ -3,13 +3,13 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
-#include <omp.h>
 #include <tuple>
 #include <vector>
 
 #include "core/fp8.h"
 #include "core/fp8_gemm.h"
 #include "core/linear.h"
+#include "core/parallel.h"
 #include "core/quantize.h"
 #include "core/random.h"
 
@@ -124,12 +124,12 @@ TEST_CASE("linear: a product too large for one thread gives the same bytes on an
     // 2 x 40 x 1500 x 500 = 60 MFLOP: above kParallelWork, so both paths split their work.
     const Mat x = generated_matrix(4, "x", 40, 500, 1.0f), w = generated_matrix(4, "w", 1500, 500, 0.05f);
     const Mat few = x.topRows(3);
-    const int threads = omp_get_max_threads();
-    omp_set_num_threads(1);
+    const int threads = thread_count();
+    set_thread_count(1);
     const Mat one = linear_forward(x, w), one_few = linear_forward(few, w);
-    omp_set_num_threads(2);
+    set_thread_count(2);
     const Mat two = linear_forward(x, w), two_few = linear_forward(few, w);
-    omp_set_num_threads(threads);
+    set_thread_count(threads);
     CHECK(one == two);
     CHECK(one_few == two_few);
     CHECK((one.cast<double>() - x.cast<double>() * w.cast<double>().transpose()).cwiseAbs().maxCoeff() < 1e-4);

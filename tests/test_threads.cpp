@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -27,12 +28,12 @@ using namespace seek;
 // Runs `work` on one thread, then on two, and gives both results.
 template <typename Work>
 static auto on_one_and_two_threads(Work work) {
-    const int threads = omp_get_max_threads();
-    omp_set_num_threads(1);
+    const int threads = thread_count();
+    set_thread_count(1);
     auto one = work();
-    omp_set_num_threads(2);
+    set_thread_count(2);
     auto two = work();
-    omp_set_num_threads(threads);
+    set_thread_count(threads);
     return std::make_pair(one, two);
 }
 
@@ -172,7 +173,7 @@ TEST_CASE("threads: a decode step's latent attention, sliced by keys and latent 
 // parallel_for: every index once; on this thread when not asked, when one thread is all there is,
 // or inside another parallel region (OpenMP is then never entered: no team is built).
 TEST_CASE("threads: parallel_for runs every index once, on threads only when it may", "[train]") {
-    const int threads = omp_get_max_threads();
+    const int threads = thread_count();
     auto run = [](int64_t count, bool parallel) {
         std::vector<int> visits(static_cast<size_t>(count), 0), in_region(static_cast<size_t>(count), 0);
         parallel_for(count, parallel, [&](int64_t i) {
@@ -181,7 +182,7 @@ TEST_CASE("threads: parallel_for runs every index once, on threads only when it 
         });
         return std::make_pair(visits, in_region);
     };
-    omp_set_num_threads(2);
+    set_thread_count(2);
     for (int64_t count : {0, 1, 2, 7, 1000}) {
         const auto [visits, in_region] = run(count, true);
         CHECK(std::count(visits.begin(), visits.end(), 1) == count);
@@ -190,10 +191,10 @@ TEST_CASE("threads: parallel_for runs every index once, on threads only when it 
         CHECK(std::count(serial_visits.begin(), serial_visits.end(), 1) == count);
         CHECK(std::count(serial_region.begin(), serial_region.end(), 1) == 0);
     }
-    omp_set_num_threads(1);
+    set_thread_count(1);
     const std::vector<int> one_thread = run(1000, true).second;  // asked, but one thread is all there is
     CHECK(std::count(one_thread.begin(), one_thread.end(), 1) == 0);
-    omp_set_num_threads(2);
+    set_thread_count(2);
     int nested_in_team = 0, team = 0;
 #pragma omp parallel num_threads(2) reduction(+ : nested_in_team, team)
     {
@@ -213,7 +214,7 @@ TEST_CASE("threads: parallel_for runs every index once, on threads only when it 
                                    }),
                       "index 13");
     CHECK(std::count(ran.begin(), ran.end(), 1) == 100);
-    omp_set_num_threads(threads);
+    set_thread_count(threads);
 }
 
 TEST_CASE("threads: the default count is the idle processors, one to two", "[train]") {
@@ -227,4 +228,27 @@ TEST_CASE("threads: the default count is the idle processors, one to two", "[tra
     CHECK(default_thread_count(4, -1) == 2);  // a reading below this task counts as none
     // On Linux /proc/loadavg counts this task among the running ones: never a negative count.
     CHECK(other_running_tasks() >= 0);
+}
+
+TEST_CASE("threads: the default is decided when a loop first could use threads, and never overrides a set count",
+          "[train]") {
+    const int threads = thread_count();
+    const char* env = std::getenv("OMP_NUM_THREADS");
+    const std::string saved = env ? env : "";
+    unsetenv("OMP_NUM_THREADS");
+    set_thread_count(1);
+    defer_thread_count();  // as at start without OMP_NUM_THREADS: pending
+    CHECK(parallel_threads(false) == 1);  // a loop too small for threads decides nothing
+    const int decided = thread_count();   // this decides it
+    CHECK(decided >= 1);
+    CHECK(decided <= kMaxDefaultThreads);
+    set_thread_count(1);
+    CHECK(parallel_threads(true) == 1);  // the explicit count stays
+    setenv("OMP_NUM_THREADS", "1", 1);
+    defer_thread_count();  // OMP_NUM_THREADS set: nothing pending
+    set_thread_count(1);
+    CHECK(thread_count() == 1);
+    if (env) setenv("OMP_NUM_THREADS", saved.c_str(), 1);
+    else unsetenv("OMP_NUM_THREADS");
+    set_thread_count(threads);
 }
