@@ -9,9 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
@@ -115,6 +112,11 @@ static double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+static double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+}
+
 struct DecodeTiming {
     double seconds_per_token = 0;       // median, full context
     double seconds_projections = 0;     // median, empty cache
@@ -133,8 +135,7 @@ static DecodeTiming time_decode(const ModelConfig& config, const MlaWeights& wei
             mla_forward(config, weights, rope, x_new, {0, 1}, &cache, {}, "attn");
             times.push_back(seconds_since(start));
         }
-        std::sort(times.begin(), times.end());
-        return times[times.size() / 2];
+        return median(times);
     };
     DecodeTiming timing;
     const int64_t context = cache.length;
@@ -540,11 +541,7 @@ static int bench_train(const ParsedArgs& args) {
                          " parameters; bench train trains at most " + std::to_string(max_parameters) +
                          " on the CPU (try --preset toy)");
 
-#ifdef _OPENMP
     const int threads = thread_count();
-#else
-    const int threads = 1;
-#endif
     const char* omp_env = std::getenv("OMP_NUM_THREADS");
     const std::string omp_text = omp_env ? std::string("OMP_NUM_THREADS=") + omp_env : "OMP_NUM_THREADS unset";
 
@@ -771,9 +768,7 @@ static int bench_gemm(const ParsedArgs& args) {
             throw UsageError(config.name + ": " + s.layer + " has an operand over 64M values; bench gemm is for " +
                              "toy-like shapes (try --preset toy, --batch or --seq)");
 
-#ifdef _OPENMP
     set_thread_count(1);  // one thread: the peak below is one thread's
-#endif
     const double peak = measured_fma_peak();
     const OpenBlas blas = open_openblas();
 
@@ -901,11 +896,7 @@ static int bench_decode(const ParsedArgs& args) {
     if (counts.total > max_parameters)
         throw UsageError(config.name + " has " + std::to_string(counts.total) + " parameters; bench decode holds at most " +
                          std::to_string(max_parameters) + " on the CPU (try --preset toy)");
-#ifdef _OPENMP
     const int threads = thread_count();
-#else
-    const int threads = 1;
-#endif
 
     keep_freed_memory();
     const ModelWeights weights = init_model_weights(config, seed);
@@ -940,12 +931,8 @@ static int bench_decode(const ParsedArgs& args) {
         batched_seconds.push_back(decode(true));
     }
     std::fprintf(stderr, " done\n");
-    auto median = [](std::vector<double> values) {
-        std::sort(values.begin(), values.end());
-        return values[values.size() / 2];
-    };
-    const double alone_rate = singles * new_tokens / median(alone_seconds);
-    const double batched_rate = batch * new_tokens / median(batched_seconds);
+    const double alone_median = median(alone_seconds), batched_median = median(batched_seconds);
+    const double alone_rate = singles * new_tokens / alone_median, batched_rate = batch * new_tokens / batched_median;
 
     // The model's multiply-adds per sequence: every prompt token and every new token but the last
     // goes through the model, token t attending over t + 1 positions (analytics.h).
@@ -953,8 +940,8 @@ static int bench_decode(const ParsedArgs& args) {
     for (int64_t t = 0; t < prompt_tokens + new_tokens - 1; ++t) flops_per_sequence += flops_per_token(config, t + 1).total;
     std::fprintf(stderr, "measuring the FMA peak ...\n");
     const double peak = measured_fma_peak() * threads;
-    const double alone_flops = flops_per_sequence * singles / median(alone_seconds);
-    const double batched_flops = flops_per_sequence * batch / median(batched_seconds);
+    const double alone_flops = flops_per_sequence * singles / alone_median;
+    const double batched_flops = flops_per_sequence * batch / batched_median;
 
     nlohmann::json peer;
     if (args.flag("peer"))

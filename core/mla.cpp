@@ -148,30 +148,21 @@ Mat latent_attention_forward(const Mat& q_absorbed, const Mat& q_pe, const MatRe
     // for V3 at 4096 keys 0.6 GFLOP. Large ones run in fixed slices (parallel.h): the scores in
     // slices of keys, the output in slices of its r columns, each slice on one thread.
     const int64_t S_len = c_kv.rows(), r = c_kv.cols();
-    constexpr int64_t kKeySlice = 512, kLatentSlice = 128;
     const bool sliced = worth_slicing(2.0 * q_absorbed.rows() * S_len * (r + q_pe.cols()));
-    Mat scores, probs;
-    if (!sliced) {
-        scores = (q_absorbed * c_kv.transpose() + q_pe * k_pe.transpose()) * scale;
-    } else {
-        scores.resize(q_absorbed.rows(), S_len);
-        parallel_for((S_len + kKeySlice - 1) / kKeySlice, true, [&](int64_t slice) {
-            const int64_t first = slice * kKeySlice, keys = std::min(kKeySlice, S_len - first);
-            scores.middleCols(first, keys) = (q_absorbed * c_kv.middleRows(first, keys).transpose() +
-                                              q_pe * k_pe.middleRows(first, keys).transpose()) * scale;
-        });
-    }
+    // one slice of each when small (at least one element wide: empty operands make no slices)
+    const int64_t key_slice = sliced ? 512 : std::max<int64_t>(S_len, 1), latent_slice = sliced ? 128 : std::max<int64_t>(r, 1);
+    Mat scores(q_absorbed.rows(), S_len), probs;
+    parallel_for((S_len + key_slice - 1) / key_slice, sliced, [&](int64_t slice) {
+        const int64_t first = slice * key_slice, keys = std::min(key_slice, S_len - first);
+        scores.middleCols(first, keys) = (q_absorbed * c_kv.middleRows(first, keys).transpose() +
+                                          q_pe * k_pe.middleRows(first, keys).transpose()) * scale;
+    });
     causal_softmax(scores, probs, start, T);
-    Mat o_latent;  // [H·T, r]
-    if (!sliced) {
-        o_latent = probs * c_kv;
-    } else {
-        o_latent.resize(probs.rows(), r);
-        parallel_for((r + kLatentSlice - 1) / kLatentSlice, true, [&](int64_t slice) {
-            const int64_t first = slice * kLatentSlice, columns = std::min(kLatentSlice, r - first);
-            o_latent.middleCols(first, columns).noalias() = probs * c_kv.middleCols(first, columns);
-        });
-    }
+    Mat o_latent(probs.rows(), r);  // [H·T, r]
+    parallel_for((r + latent_slice - 1) / latent_slice, sliced, [&](int64_t slice) {
+        const int64_t first = slice * latent_slice, columns = std::min(latent_slice, r - first);
+        o_latent.middleCols(first, columns).noalias() = probs * c_kv.middleCols(first, columns);
+    });
     if (scores_out) *scores_out = std::move(scores);
     if (probs_out) *probs_out = std::move(probs);
     return o_latent;
