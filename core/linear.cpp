@@ -47,13 +47,28 @@ static Mat rounded_operand(const Mat& x, GemmPrecision precision, const Tile& ti
     return rounded;
 }
 
+static bool rounds_operands(const LinearPrecision& precision) {
+    if (precision.gemm == GemmPrecision::FP32) return false;
+    return precision.gemm == GemmPrecision::BF16 || precision.accumulation.mode != AccumulationMode::TensorCore;
+}
+
+template <typename S>
+Mat rounded_input(const MatOf<S>& x, const LinearPrecision& precision, const Tile& tile) {
+    if constexpr (std::is_same_v<S, float>) {
+        if (rounds_operands(precision)) return rounded_operand(x, precision.gemm, tile);
+    }
+    return Mat();
+}
+
 Mat low_precision_gemm(const Mat& a, const Mat& b, const LinearPrecision& precision, const Tile& a_tile,
-                       const Tile& b_tile) {
+                       const Tile& b_tile, const Mat* a_rounded) {
     if (precision.gemm == GemmPrecision::FP32) return a * b.transpose();
     if (precision.gemm == GemmPrecision::FP8 && precision.accumulation.mode == AccumulationMode::TensorCore)
         return fp8_gemm(quantize(a, a_tile), quantize(b, b_tile), precision.accumulation);
     // Exact: the E4M3 values times their scales, as dequantize(quantize()) gives them.
-    return rounded_operand(a, precision.gemm, a_tile) * rounded_operand(b, precision.gemm, b_tile).transpose();
+    const Mat b_rounded = rounded_operand(b, precision.gemm, b_tile);
+    if (a_rounded) return *a_rounded * b_rounded.transpose();
+    return rounded_operand(a, precision.gemm, a_tile) * b_rounded.transpose();
 }
 
 // Double runs the gradient checks, in fp32 only.
@@ -207,11 +222,12 @@ static Mat gemm_nt(const Mat& x, const Mat& weight) {
 }
 
 template <typename S>
-MatOf<S> linear_forward(const MatOf<S>& x, const MatOf<S>& weight, const LinearPrecision& precision) {
+MatOf<S> linear_forward(const MatOf<S>& x, const MatOf<S>& weight, const LinearPrecision& precision,
+                        const Mat* x_rounded) {
     check_scalar<S>(precision);
     if constexpr (std::is_same_v<S, float>) {
         if (precision.gemm != GemmPrecision::FP32)
-            return low_precision_gemm(x, weight, precision, kActivationTile, kWeightTile);
+            return low_precision_gemm(x, weight, precision, kActivationTile, kWeightTile, x_rounded);
         if (x.cols() != weight.cols())
             throw std::invalid_argument("linear: x has " + std::to_string(x.cols()) + " columns, the weight " +
                                         std::to_string(weight.cols()));
@@ -228,7 +244,7 @@ MatOf<S> linear_forward(const MatOf<S>& x, const MatOf<S>& weight, const LinearP
 // The 128x1 tiles of Wgrad are 1x128 tiles of the transposes.
 template <typename S>
 void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x,
-                     const MatOf<S>& weight, const LinearPrecision& precision) {
+                     const MatOf<S>& weight, const LinearPrecision& precision, const Mat* x_rounded) {
     check_scalar<S>(precision);
     if constexpr (std::is_same_v<S, float>) {
         if (precision.gemm == GemmPrecision::FP8 && precision.accumulation.mode == AccumulationMode::TensorCore) {
@@ -241,12 +257,12 @@ void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const 
             // blocks are W^T's, transposed, and 128x1 tiles of dy and x are 1x128 tiles of dy^T, x^T.
             // Each product goes into a row-major matrix, as low_precision_gemm's does, and is then
             // added: add_product's column-major one would sum in another order.
-            const Tile token_tile = {kActivationTile.cols, kActivationTile.rows};
             const Mat dy_rounded = rounded_operand(dy, precision.gemm, kActivationTile);
             const Mat dx_product = dy_rounded * rounded_operand(weight, precision.gemm, kWeightTile);
             dx += dx_product;
-            const Mat dweight_product = rounded_operand(dy, precision.gemm, token_tile).transpose() *
-                                        rounded_operand(x, precision.gemm, token_tile);
+            const Mat x_tokens = x_rounded ? Mat() : rounded_operand(x, precision.gemm, kTokenTile);
+            const Mat dweight_product = rounded_operand(dy, precision.gemm, kTokenTile).transpose() *
+                                        (x_rounded ? *x_rounded : x_tokens);
             dweight += dweight_product;
             return;
         }
@@ -255,11 +271,13 @@ void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const 
     add_product(dweight, dy.transpose(), x);    // dW += dy^T x
 }
 
-template MatOf<float> linear_forward(const MatOf<float>&, const MatOf<float>&, const LinearPrecision&);
-template MatOf<double> linear_forward(const MatOf<double>&, const MatOf<double>&, const LinearPrecision&);
+template MatOf<float> linear_forward(const MatOf<float>&, const MatOf<float>&, const LinearPrecision&, const Mat*);
+template MatOf<double> linear_forward(const MatOf<double>&, const MatOf<double>&, const LinearPrecision&, const Mat*);
 template void linear_backward(MatOf<float>&, MatOf<float>&, const MatOf<float>&, const MatOf<float>&,
-                              const MatOf<float>&, const LinearPrecision&);
+                              const MatOf<float>&, const LinearPrecision&, const Mat*);
 template void linear_backward(MatOf<double>&, MatOf<double>&, const MatOf<double>&, const MatOf<double>&,
-                              const MatOf<double>&, const LinearPrecision&);
+                              const MatOf<double>&, const LinearPrecision&, const Mat*);
+template Mat rounded_input(const MatOf<float>&, const LinearPrecision&, const Tile&);
+template Mat rounded_input(const MatOf<double>&, const LinearPrecision&, const Tile&);
 
 }  // namespace seek

@@ -27,6 +27,7 @@
 #include <type_traits>
 
 #include "fp8_gemm.h"
+#include "quantize.h"
 #include "tensor.h"
 
 namespace seek {
@@ -60,11 +61,25 @@ inline LinearPrecision fp32_like(const LinearPrecision& precision) {
 //     batched with others.
 //   more (prefill, training): Eigen's blocked GEMM; a product of more than kParallelWork flops
 //     (parallel.h) is cut into fixed 256-column slices, computed on as many threads as there are.
+//
+// x_rounded: x as the low-precision GEMM reads it (rounded_input below), when the caller shares one
+// rounding among several layers that read x; null rounds x here.
 template <typename S>
-MatOf<S> linear_forward(const MatOf<S>& x, const MatOf<S>& weight, const LinearPrecision& precision = {});
+MatOf<S> linear_forward(const MatOf<S>& x, const MatOf<S>& weight, const LinearPrecision& precision = {},
+                        const Mat* x_rounded = nullptr);
 template <typename S>
 void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& weight,
-                     const LinearPrecision& precision = {});
+                     const LinearPrecision& precision = {}, const Mat* x_rounded = nullptr);
+
+// An input x as the FP8 (Exact) or BF16 GEMMs of `precision` read it: in Fprop, kActivationTile
+// (1x128 tiles, one token's channels); in Wgrad, kTokenTile (128x1, along the tokens). Layers that
+// read one x (gate_proj and up_proj) round it once and pass it as x_rounded above. A tile of Fprop
+// lies within one token, so rounding commutes with picking tokens: a MoE rounds its tokens once,
+// before dispatching them to the experts, as V3 does (report §3.3). Empty (nothing to share) for
+// FP32, double, and TensorCore accumulation, which quantizes to codes itself.
+constexpr Tile kTokenTile = {kActivationTile.cols, kActivationTile.rows};
+template <typename S>
+Mat rounded_input(const MatOf<S>& x, const LinearPrecision& precision, const Tile& tile);
 
 constexpr int64_t kFewRows = 8;
 
@@ -104,7 +119,8 @@ void matrix_vector_product(const float* x, int64_t m, int64_t x_stride, const fl
 void fix_machine_dependent_settings();
 
 // A @ B^T with both operands rounded as `precision` says; a_tile and b_tile are their FP8 tiles.
+// a_rounded: a already rounded in a_tile (rounded_input), or null.
 Mat low_precision_gemm(const Mat& a, const Mat& b, const LinearPrecision& precision, const Tile& a_tile,
-                       const Tile& b_tile);
+                       const Tile& b_tile, const Mat* a_rounded = nullptr);
 
 }  // namespace seek

@@ -28,8 +28,12 @@ static MatOf<S> swiglu_hidden(const MatOf<S>& gate, const MatOf<S>& up, MatOf<S>
 
 template <typename S>
 MatOf<S> swiglu_forward(const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
-                        const MatOf<S>& down_proj, const LinearPrecision& precision, SwigluActivationsOf<S>* act) {
-    MatOf<S> gate = linear_forward(x, gate_proj, precision), up = linear_forward(x, up_proj, precision), sigmoid;
+                        const MatOf<S>& down_proj, const LinearPrecision& precision, SwigluActivationsOf<S>* act,
+                        const Mat* x_rounded) {
+    const Mat rounded_here = x_rounded ? Mat() : rounded_input(x, precision, kActivationTile);
+    if (rounded_here.size()) x_rounded = &rounded_here;
+    MatOf<S> gate = linear_forward(x, gate_proj, precision, x_rounded);
+    MatOf<S> up = linear_forward(x, up_proj, precision, x_rounded), sigmoid;
     MatOf<S> hidden = swiglu_hidden<S>(gate, up, act ? &sigmoid : nullptr);
     MatOf<S> y = linear_forward(hidden, down_proj, precision);
     if (act) *act = {std::move(gate), std::move(up), std::move(hidden), std::move(sigmoid)};
@@ -58,8 +62,10 @@ void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, Mat
         dup.data()[i] = dhidden.data()[i] * a * sig;                                     // d/dup = silu(gate)
         dgate.data()[i] = dhidden.data()[i] * up.data()[i] * sig * (S(1) + a * (S(1) - sig));  // silu'(gate) up
     }
-    linear_backward(dx, dgate_proj, dgate, x, gate_proj, precision);
-    linear_backward(dx, dup_proj, dup, x, up_proj, precision);
+    const Mat x_tokens = rounded_input(x, precision, kTokenTile);  // Wgrad's x, once for both
+    const Mat* x_rounded = x_tokens.size() ? &x_tokens : nullptr;
+    linear_backward(dx, dgate_proj, dgate, x, gate_proj, precision, x_rounded);
+    linear_backward(dx, dup_proj, dup, x, up_proj, precision, x_rounded);
 }
 
 Mat swiglu(const Mat& x, const FfnWeights& w, const LinearPrecision& precision, SwigluActivations* act) {
@@ -67,9 +73,10 @@ Mat swiglu(const Mat& x, const FfnWeights& w, const LinearPrecision& precision, 
 }
 
 template MatOf<float> swiglu_forward(const MatOf<float>&, const MatOf<float>&, const MatOf<float>&, const MatOf<float>&,
-                                     const LinearPrecision&, SwigluActivationsOf<float>*);
+                                     const LinearPrecision&, SwigluActivationsOf<float>*, const Mat*);
 template MatOf<double> swiglu_forward(const MatOf<double>&, const MatOf<double>&, const MatOf<double>&,
-                                      const MatOf<double>&, const LinearPrecision&, SwigluActivationsOf<double>*);
+                                      const MatOf<double>&, const LinearPrecision&, SwigluActivationsOf<double>*,
+                                      const Mat*);
 template void swiglu_backward(MatOf<float>&, MatOf<float>&, MatOf<float>&, MatOf<float>&, const MatOf<float>&,
                               const MatOf<float>&, const MatOf<float>&, const MatOf<float>&, const MatOf<float>&,
                               const LinearPrecision&, const SwigluActivationsOf<float>*);
@@ -217,12 +224,20 @@ Mat moe_experts(const Mat& x, const MoePlan& plan, const MoeWeights& w, const Li
     const int64_t E = static_cast<int64_t>(plan.offsets.size()) - 1, K = plan.top_k;
     Mat expert_out(static_cast<int64_t>(plan.slots.size()), x.cols());
     if (act) act->assign(static_cast<size_t>(E), SwigluActivations{});
+    // The tokens rounded once, before dispatch, as V3 quantizes them (linear.h: rounded_input).
+    const Mat x_rounded = rounded_input(x, precision, kActivationTile);
     auto run_expert = [&](int64_t e) {
         const int64_t first = plan.offsets[e], count = plan.offsets[e + 1] - first;
         if (count == 0) return;  // an unused expert is never materialized
-        Mat gathered(count, x.cols());
-        for (int64_t i = 0; i < count; ++i) gathered.row(i) = x.row(plan.slots[first + i] / K);
-        expert_out.middleRows(first, count) = swiglu(gathered, routed_expert(w, e), precision, act ? &(*act)[e] : nullptr);
+        Mat gathered(count, x.cols()), gathered_rounded(x_rounded.size() ? count : 0, x.cols());
+        for (int64_t i = 0; i < count; ++i) {
+            gathered.row(i) = x.row(plan.slots[first + i] / K);
+            if (x_rounded.size()) gathered_rounded.row(i) = x_rounded.row(plan.slots[first + i] / K);
+        }
+        const FfnWeights& expert = routed_expert(w, e);
+        expert_out.middleRows(first, count) =
+            swiglu_forward<float>(gathered, expert.gate_proj, expert.up_proj, expert.down_proj, precision,
+                                  act ? &(*act)[e] : nullptr, x_rounded.size() ? &gathered_rounded : nullptr);
     };
     if (w.store) {
         // Experts loaded on demand share a store and run one at a time, outside any OpenMP region:

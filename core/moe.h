@@ -56,11 +56,12 @@ using SwigluActivations = SwigluActivationsOf<float>;
 
 // SwiGLU FFN : y = (silu(x Wg^T) ⊙ x Wu^T) Wd^T, silu(a) = a σ(a)
 //   silu'(a) = σ(a) (1 + a (1 - σ(a)))
-// Its three projections run in `precision` (linear.h).
+// Its three projections run in `precision` (linear.h); gate_proj and up_proj read x rounded once,
+// or x_rounded when the caller has rounded it already (rounded_input, Fprop's tiles).
 template <typename S>
 MatOf<S> swiglu_forward(const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,
                         const MatOf<S>& down_proj, const LinearPrecision& precision = {},
-                        SwigluActivationsOf<S>* act = nullptr);
+                        SwigluActivationsOf<S>* act = nullptr, const Mat* x_rounded = nullptr);
 template <typename S>
 void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, MatOf<S>& ddown_proj,
                      const MatOf<S>& dy, const MatOf<S>& x, const MatOf<S>& gate_proj, const MatOf<S>& up_proj,

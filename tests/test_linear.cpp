@@ -162,6 +162,14 @@ TEST_CASE("linear: the backward GEMMs give the bits of their plain formulation",
             }
             CHECK(same_bits(dx, dx_plain));
             CHECK(same_bits(dw, dw_plain));
+            // The same with x rounded once by the caller (gate_proj and up_proj share it).
+            const Mat x_fprop = rounded_input(x, precision, kActivationTile), x_wgrad = rounded_input(x, precision, kTokenTile);
+            CHECK((x_fprop.size() == 0) == (gemm == GemmPrecision::FP32));
+            Mat dx_shared = dx_start, dw_shared = dw_start;
+            linear_backward(dx_shared, dw_shared, dy, x, w, precision, x_wgrad.size() ? &x_wgrad : nullptr);
+            CHECK(same_bits(dx_shared, dx));
+            CHECK(same_bits(dw_shared, dw));
+            CHECK(same_bits(linear_forward(x, w, precision, x_fprop.size() ? &x_fprop : nullptr), linear_forward(x, w, precision)));
         }
     }
 }

@@ -3,10 +3,12 @@
 // methods.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <set>
 
 #include "core/gate.h"
 #include "core/moe.h"
+#include "core/quantize.h"
 #include "core/random.h"
 
 using namespace seek;
@@ -489,4 +491,48 @@ TEST_CASE("moe: the balance-loss gradient matches central differences") {
         // (1e-7 measured), against a float64 difference quotient accurate to ~1e-10.
         CHECK(max_rel_diff(numeric.cast<float>(), grad) < 1e-5);
     }
+}
+
+TEST_CASE("moe: FP8 and BF16 experts read the tokens rounded once, before dispatch, to the bits of rounding each expert's rows") {
+    ModelConfig config = preset_config("toy");
+    config.hidden_size = 200;  // two 1x128 tiles per token, the second partial
+    const MoeWeights layer = generated_moe_weights(config, 1, 41);
+    const Mat x = random_matrix(37, config.hidden_size, 42);
+    Routing routing;
+    routing.topk_idx = IndexMat(37, config.num_experts_per_tok);
+    for (int64_t t = 0; t < 37; ++t)
+        for (int64_t k = 0; k < config.num_experts_per_tok; ++k)
+            routing.topk_idx(t, k) = static_cast<int32_t>((t * 5 + k * 3) % config.n_routed_experts);
+    const MoePlan plan = moe_dispatch(routing.topk_idx, config.n_routed_experts);
+    const int64_t K = plan.top_k;
+    for (GemmPrecision gemm : {GemmPrecision::FP8, GemmPrecision::BF16}) {
+        INFO(gemm_precision_name(gemm));
+        LinearPrecision precision;
+        precision.gemm = gemm;
+        const Mat out = moe_experts(x, plan, layer, precision);
+        int64_t experts_run = 0;
+        for (int64_t e = 0; e < config.n_routed_experts; ++e) {
+            const int64_t first = plan.offsets[e], count = plan.offsets[e + 1] - first;
+            if (count == 0) continue;
+            Mat gathered(count, x.cols());
+            for (int64_t i = 0; i < count; ++i) gathered.row(i) = x.row(plan.slots[first + i] / K);
+            // The expert alone, rounding its own gathered rows.
+            const Mat alone = swiglu(gathered, layer.experts[e], precision);
+            CHECK(std::memcmp(alone.data(), out.middleRows(first, count).eval().data(), sizeof(float) * alone.size()) == 0);
+            ++experts_run;
+        }
+        CHECK(experts_run > 4);
+    }
+    // What makes it hold: FP8's Fprop tiles lie within one token. Tiles spanning tokens (128x128)
+    // would not commute with picking them.
+    Mat picked(2, x.cols());
+    picked << x.row(3), x.row(30);
+    const Mat rounded_then_picked_rows = quantize_dequantize(x, kWeightTile);
+    Mat rounded_then_picked(2, x.cols());
+    rounded_then_picked << rounded_then_picked_rows.row(3), rounded_then_picked_rows.row(30);
+    CHECK_FALSE(rounded_then_picked == quantize_dequantize(picked, kWeightTile));
+    Mat row_rounded_then_picked(2, x.cols());
+    const Mat row_rounded = quantize_dequantize(x, kActivationTile);
+    row_rounded_then_picked << row_rounded.row(3), row_rounded.row(30);
+    CHECK(row_rounded_then_picked == quantize_dequantize(picked, kActivationTile));
 }
