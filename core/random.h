@@ -20,6 +20,14 @@ float normal_at(uint64_t seed, uint64_t name_hash, uint64_t index);
 // out[i] = normal_at(seed, name_hash, first + i) for i < count, in vector blocks (the same floats).
 void normals_at(uint64_t seed, uint64_t name_hash, uint64_t first, int64_t count, float* out);
 
+// The vector code normals_at runs: the widest the CPU has, checked at run time (the build targets
+// x86-64-v3, AVX2). Each gives normal_at's floats; AVX-512 only faster (tests/test_random.cpp runs each
+// path the CPU has). Asking for one the CPU lacks throws std::invalid_argument.
+enum class NormalsPath { Scalar, Avx2, Avx512 };
+NormalsPath fastest_normals_path();
+const char* normals_path_name(NormalsPath path);  // "scalar", "avx2", "avx512"
+void normals_at(uint64_t seed, uint64_t name_hash, uint64_t first, int64_t count, float* out, NormalsPath path);
+
 // A [rows, cols] matrix of N(0, std^2) values; element (r, c) uses index r * cols + c.
 Mat generated_matrix(uint64_t seed, const std::string& name, int64_t rows, int64_t cols, float std);
 
