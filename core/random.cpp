@@ -185,13 +185,15 @@ static uint64_t box_muller_block(uint64_t key, uint64_t first, int n, float* out
 // doubles and the same lanes are redone: the same floats. What is faster is splitmix64, whose 64-bit
 // multiplies are one instruction here (VPMULLQ) against avx2's five, and the integer-to-double
 // conversions, one instruction against to_double's six.
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq")
+// Each function carries the target attribute (`#pragma GCC target` is GCC's alone, not clang's).
+#define SEEK_AVX512 __attribute__((target("avx512f,avx512dq")))
+#ifndef __clang__
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's avx512fintrin.h: _mm512_undefined_* by design
+#endif
 namespace avx512 {
 
-static __m512i splitmix64(__m512i x) {
+SEEK_AVX512 static __m512i splitmix64(__m512i x) {
     x = _mm512_add_epi64(x, _mm512_set1_epi64(static_cast<int64_t>(0x9E3779B97F4A7C15ull)));
     x = _mm512_mullo_epi64(_mm512_xor_si512(x, _mm512_srli_epi64(x, 30)), _mm512_set1_epi64(static_cast<int64_t>(0xBF58476D1CE4E5B9ull)));
     x = _mm512_mullo_epi64(_mm512_xor_si512(x, _mm512_srli_epi64(x, 27)), _mm512_set1_epi64(static_cast<int64_t>(0x94D049BB133111EBull)));
@@ -199,7 +201,7 @@ static __m512i splitmix64(__m512i x) {
 }
 
 // avx2::log_unit
-static __m512d log_unit(__m512d u) {
+SEEK_AVX512 static __m512d log_unit(__m512d u) {
     const __m512i bits = _mm512_castpd_si512(u);
     __m512i exponent = _mm512_sub_epi64(_mm512_srli_epi64(bits, 52), _mm512_set1_epi64(1023));
     __m512d m = _mm512_castsi512_pd(_mm512_or_si512(_mm512_and_si512(bits, _mm512_set1_epi64(0x000fffffffffffff)),
@@ -221,7 +223,7 @@ static __m512d log_unit(__m512d u) {
 }
 
 // avx2::cos_small
-static __m512d cos_small(__m512d t) {
+SEEK_AVX512 static __m512d cos_small(__m512d t) {
     const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(t, _mm512_set1_pd(6.36619772367581382433e-01)),
                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.57079632673412561417e+00), t);
@@ -244,7 +246,7 @@ static __m512d cos_small(__m512d t) {
 
 // avx2::box_muller_block for n a multiple of 8, at most kBlock.
 constexpr int kBlock = 64;
-static uint64_t box_muller_block(uint64_t key, uint64_t first, int n, float* out) {
+SEEK_AVX512 static uint64_t box_muller_block(uint64_t key, uint64_t first, int n, float* out) {
     alignas(64) double u1[kBlock], u2[kBlock], value[kBlock];
     __m512i counter = _mm512_add_epi64(_mm512_set1_epi64(static_cast<int64_t>(key + 2 * first)),
                                        _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0));
@@ -275,8 +277,10 @@ static uint64_t box_muller_block(uint64_t key, uint64_t first, int n, float* out
 }
 
 }  // namespace avx512
+#ifndef __clang__
 #pragma GCC diagnostic pop
-#pragma GCC pop_options
+#endif
+#undef SEEK_AVX512
 #endif
 
 NormalsPath fastest_normals_path() {
@@ -336,18 +340,23 @@ const char* normals_path_name(NormalsPath path) {
 }
 
 Mat generated_matrix(uint64_t seed, const std::string& name, int64_t rows, int64_t cols, float std) {
-    Mat m(rows, cols);
+    Mat m;
+    fill_generated(m, seed, name, rows, cols, std);
+    return m;
+}
+
+void fill_generated(Mat& m, uint64_t seed, const std::string& name, int64_t rows, int64_t cols, float std) {
+    m.resize(rows, cols);  // Eigen keeps the allocation when the size is unchanged
     const uint64_t name_hash = hash_name(name);
     float* values = m.data();
     const int64_t count = rows * cols, chunk = 4096;
-    // A value costs about 6 ns here (two hashes, a log and a cosine, in blocks of 64): several hundred
+    // A value costs 3 to 5 ns here (two hashes, a log and a cosine, in blocks of 64): several hundred
     // flops of a product.
     parallel_for((count + chunk - 1) / chunk, worth_threads(5e2 * count), [&](int64_t c) {
         const int64_t first = c * chunk, n = std::min(chunk, count - first);
         normals_at(seed, name_hash, static_cast<uint64_t>(first), n, values + first);
         for (int64_t i = first; i < first + n; ++i) values[i] *= std;
     });
-    return m;
 }
 
 float Rng::normal() {
