@@ -87,20 +87,25 @@ template void swiglu_backward(MatOf<double>&, MatOf<double>&, MatOf<double>&, Ma
 // ---------------------------------------------------------------------------------------------
 // Weights
 
-FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64_t hidden, int64_t width, float std) {
-    auto matrix = [&](const char* leaf, int64_t rows, int64_t cols) {
-        return generated_matrix(seed, module + "." + leaf + ".weight", rows, cols, std > 0 ? std : 1.0f / std::sqrt(float(cols)));
+FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64_t hidden, int64_t width, float std,
+                                 FfnWeights reuse) {
+    auto fill = [&](Mat& m, const char* leaf, int64_t rows, int64_t cols) {
+        fill_generated(m, seed, module + "." + leaf + ".weight", rows, cols, std > 0 ? std : 1.0f / std::sqrt(float(cols)));
     };
-    return {matrix("gate_proj", width, hidden), matrix("up_proj", width, hidden), matrix("down_proj", hidden, width)};
+    fill(reuse.gate_proj, "gate_proj", width, hidden);
+    fill(reuse.up_proj, "up_proj", width, hidden);
+    fill(reuse.down_proj, "down_proj", hidden, width);
+    return reuse;
 }
 
 FfnWeights sized_ffn_weights(int64_t hidden, int64_t width) {
     return FfnWeights{Mat(width, hidden), Mat(width, hidden), Mat(hidden, width)};
 }
 
-FfnWeights generated_expert(const ModelConfig& config, int64_t layer, int64_t expert, uint64_t seed, float std) {
+FfnWeights generated_expert(const ModelConfig& config, int64_t layer, int64_t expert, uint64_t seed, float std,
+                            FfnWeights reuse) {
     return generated_ffn_weights(seed, mlp_module_name(layer) + ".experts." + std::to_string(expert),
-                                 config.hidden_size, config.moe_intermediate_size, std);
+                                 config.hidden_size, config.moe_intermediate_size, std, std::move(reuse));
 }
 
 int64_t expert_bytes(const ModelConfig& config) {
@@ -122,7 +127,10 @@ ExpertStore make_expert_store(const ModelConfig& config, ExpertLoader load, int6
 ExpertStore make_expert_store(const ModelConfig& config, uint64_t seed, int64_t capacity, float std) {
     if (capacity < 1) throw std::runtime_error("expert cache capacity must be >= 1, got " + std::to_string(capacity));
     return make_expert_store(
-        config, [config, seed, std](int64_t layer, int64_t expert) { return generated_expert(config, layer, expert, seed, std); },
+        config,
+        [config, seed, std](int64_t layer, int64_t expert, FfnWeights evicted) {
+            return generated_expert(config, layer, expert, seed, std, std::move(evicted));
+        },
         capacity * expert_bytes(config));
 }
 
@@ -138,12 +146,15 @@ static const FfnWeights& stored_expert(ExpertStore& store, int64_t layer, int64_
         return store.cached.front().second;
     }
     // Evict first, so the store never holds more than its budget, the expert being loaded included.
+    // The last expert evicted lends the loader its storage.
+    FfnWeights evicted;
     while (!store.cached.empty() && store.held_bytes + store.bytes_per_expert > store.capacity_bytes) {
         store.held_bytes -= ffn_bytes(store.cached.back().second);
+        evicted = std::move(store.cached.back().second);
         store.cached.pop_back();
     }
     const auto start = std::chrono::steady_clock::now();
-    FfnWeights loaded = store.load(layer, expert);
+    FfnWeights loaded = store.load(layer, expert, std::move(evicted));
     const int64_t bytes = ffn_bytes(loaded);
     store.cached.emplace_front(key, std::move(loaded));
     store.held_bytes += bytes;

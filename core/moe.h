@@ -71,8 +71,11 @@ void swiglu_backward(MatOf<S>& dx, MatOf<S>& dgate_proj, MatOf<S>& dup_proj, Mat
 Mat swiglu(const Mat& x, const FfnWeights& w, const LinearPrecision& precision = {}, SwigluActivations* act = nullptr);
 
 // N(0, 1/fan_in) projections named `module`.{gate,up,down}_proj.weight; N(0, std^2) when std > 0.
-FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64_t hidden, int64_t width, float std = 0);
-FfnWeights generated_expert(const ModelConfig& config, int64_t layer, int64_t expert, uint64_t seed, float std = 0);
+// `reuse`: matrices whose storage the result may take over (an evicted expert's), or empty.
+FfnWeights generated_ffn_weights(uint64_t seed, const std::string& module, int64_t hidden, int64_t width, float std = 0,
+                                 FfnWeights reuse = {});
+FfnWeights generated_expert(const ModelConfig& config, int64_t layer, int64_t expert, uint64_t seed, float std = 0,
+                            FfnWeights reuse = {});
 // gate_proj, up_proj [width, hidden] and down_proj [hidden, width], allocated and not filled.
 FfnWeights sized_ffn_weights(int64_t hidden, int64_t width);
 
@@ -80,8 +83,9 @@ FfnWeights sized_ffn_weights(int64_t hidden, int64_t width);
 int64_t expert_bytes(const ModelConfig& config);
 
 // Where a store gets an expert it does not hold: generated from (seed, HF name), or read from a
-// checkpoint and dequantized (model.h's streaming source).
-using ExpertLoader = std::function<FfnWeights(int64_t layer, int64_t expert)>;
+// checkpoint and dequantized (model.h's streaming source). `evicted`: the expert the store just
+// dropped to make room (or empty), whose storage the loader may fill instead of allocating.
+using ExpertLoader = std::function<FfnWeights(int64_t layer, int64_t expert, FfnWeights evicted)>;
 
 // Routed experts loaded when first asked for and kept in a least-recently-used cache bounded by
 // bytes (FP32 weights held). One store can serve every MoE layer of a model: entries are keyed by

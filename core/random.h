@@ -30,6 +30,9 @@ void normals_at(uint64_t seed, uint64_t name_hash, uint64_t first, int64_t count
 
 // A [rows, cols] matrix of N(0, std^2) values; element (r, c) uses index r * cols + c.
 Mat generated_matrix(uint64_t seed, const std::string& name, int64_t rows, int64_t cols, float std);
+// The same values written into m, resized to [rows, cols]: storage of that size is reused, which
+// spares a full-scale expert the kernel's page faults and zeroing of fresh memory (seek bench moe).
+void fill_generated(Mat& m, uint64_t seed, const std::string& name, int64_t rows, int64_t cols, float std);
 
 // A sequential generator for sampling and synthetic data (not for weights).
 struct Rng {

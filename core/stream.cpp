@@ -143,11 +143,11 @@ StreamedModel open_streamed(const std::string& directory, const StreamOptions& o
     const int64_t d = config.hidden_size, width = config.moe_intermediate_size;
 
     if (config.n_routed_experts > 0) {
-        ExpertLoader load = [=](int64_t layer, int64_t expert) {
+        ExpertLoader load = [=](int64_t layer, int64_t expert, FfnWeights evicted) {
             const std::string module = mlp_module_name(layer) + ".experts." + std::to_string(expert) + ".";
             if (options.generate_missing_experts && !checkpoint->contains(module + "gate_proj.weight")) {
                 ++stats->experts_generated;
-                return generated_expert(config, layer, expert, options.expert_seed);
+                return generated_expert(config, layer, expert, options.expert_seed, 0, std::move(evicted));
             }
             const auto start = std::chrono::steady_clock::now();
             FfnWeights w{read_tensor(*checkpoint, *stats, module + "gate_proj.weight", {width, d}),
