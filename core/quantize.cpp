@@ -117,51 +117,31 @@ static inline float divide_by_scale(float x, float scale, float reciprocal) {
 
 // out[c] = round_finite_to_e4m3(x[c] / s[c]) * s[c] for c < n: a finite tile's fake quantization.
 // `scale` and `reciprocal` hold one value per element (column tiles) or are broadcast (a stride of 0).
-//
-// E4M3 keeps 3 of the quotient's 23 mantissa bits, so the rounded division decides only on which
-// side of an E4M3 midpoint x / s lies. x times the reciprocal is within 2.5 units in the last place
-// of the rounded quotient (two roundings of 2^-24 each, relative, plus the division's own half
-// unit), so it rounds to the same E4M3 value unless its 20 dropped bits are within a few units of
-// the midpoint pattern 0x80000, or it lies below the normal range, where the grid is coarser. Such a
-// group of eight (about 1 in 4,000 for Gaussian data; every group holding a zero) takes
-// divide_by_scale's two correction steps; the others skip them: a third fewer operations.
 static void fake_quantize_span(const float* in, float* out, int64_t n, const float* scale, const float* reciprocal,
                                int64_t scale_step) {
     int64_t c = 0;
 #if defined(__AVX2__) && defined(__FMA__)
-    // The scalar functions above, eight lanes at a time, operation for operation.
-    const __m256 sign_mask = _mm256_set1_ps(-0.0f), two14 = _mm256_set1_ps(0x1p14f);
-    const __m256i saturate = _mm256_set1_epi32(0x43E00000), half_down = _mm256_set1_epi32(0x7FFFF);
-    const __m256i one = _mm256_set1_epi32(1), keep = _mm256_set1_epi32(~0xFFFFF), smallest_normal = _mm256_set1_epi32(0x3C800000);
-    // Dropped bits within kWindow units of 0x80000: (bits + kWindow - 0x80000) mod 2^20 < 2 kWindow.
-    constexpr int kWindow = 16;
-    const __m256i dropped = _mm256_set1_epi32(0xFFFFF), to_window = _mm256_set1_epi32(kWindow - 0x80000);
-    const __m256i window_width = _mm256_set1_epi32(2 * kWindow);
+    // The same, eight lanes at a time and without a branch: divide_by_scale operation for operation,
+    // then the rounding done by the FPU. With 2^e <= |q| < 2^(e+1), adding c = 2^(e+20) leaves a sum
+    // whose unit in the last place, 2^(e-3), is E4M3's step in q's binade: the addition rounds |q|
+    // to E4M3's grid, nearest even (a carry into the next binade included), and the subtraction is
+    // exact. Below E4M3's smallest normal, 2^-6, the step stays 2^-9: c = 2^14 there, as in
+    // round_finite_to_e4m3. No saturation is needed: in a finite tile |q| exceeds 448 by a unit in the
+    // last place at most, and rounds to 448.
+    const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000), twenty_binades = _mm256_set1_epi32(20 << 23);
+    const __m256i subnormal_step = _mm256_set1_epi32(0x46800000);  // 2^14
     for (; c + 8 <= n; c += 8) {
         const __m256 x = _mm256_loadu_ps(in + c);
         const __m256 s = scale_step ? _mm256_loadu_ps(scale + c) : _mm256_broadcast_ss(scale);
         const __m256 r = scale_step ? _mm256_loadu_ps(reciprocal + c) : _mm256_broadcast_ss(reciprocal);
         __m256 q = _mm256_mul_ps(x, r);
-        __m256i bits = _mm256_min_epu32(_mm256_castps_si256(_mm256_andnot_ps(sign_mask, q)), saturate);
-        const __m256i near_midpoint =
-            _mm256_cmpgt_epi32(window_width, _mm256_and_si256(_mm256_add_epi32(bits, to_window), dropped));
-        const __m256i below_normal = _mm256_cmpgt_epi32(smallest_normal, bits);
-        const __m256i undecided = _mm256_or_si256(near_midpoint, below_normal);
-        __m256 rounded;
-        if (_mm256_testz_si256(undecided, undecided)) {
-            // Every lane normal and clear of a midpoint: round x r, round_finite_to_e4m3's normal case.
-            const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 20), one);
-            rounded = _mm256_castsi256_ps(_mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(bits, half_down), odd), keep));
-        } else {
-            q = _mm256_fmadd_ps(_mm256_fnmadd_ps(q, s, x), r, q);  // divide_by_scale
-            q = _mm256_fmadd_ps(_mm256_fnmadd_ps(q, s, x), r, q);
-            bits = _mm256_min_epu32(_mm256_castps_si256(_mm256_andnot_ps(sign_mask, q)), saturate);
-            const __m256 subnormal = _mm256_sub_ps(_mm256_add_ps(_mm256_castsi256_ps(bits), two14), two14);
-            const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 20), one);
-            const __m256i normal = _mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(bits, half_down), odd), keep);
-            const __m256 below = _mm256_castsi256_ps(_mm256_cmpgt_epi32(smallest_normal, bits));
-            rounded = _mm256_blendv_ps(_mm256_castsi256_ps(normal), subnormal, below);
-        }
+        q = _mm256_fmadd_ps(_mm256_fnmadd_ps(q, s, x), r, q);
+        q = _mm256_fmadd_ps(_mm256_fnmadd_ps(q, s, x), r, q);
+        const __m256 magnitude = _mm256_andnot_ps(sign_mask, q);
+        const __m256 step_maker = _mm256_castsi256_ps(_mm256_max_epi32(
+            _mm256_add_epi32(_mm256_and_si256(_mm256_castps_si256(q), exponent), twenty_binades), subnormal_step));
+        const __m256 rounded = _mm256_sub_ps(_mm256_add_ps(magnitude, step_maker), step_maker);
         _mm256_storeu_ps(out + c, _mm256_mul_ps(_mm256_or_ps(rounded, _mm256_and_ps(sign_mask, x)), s));
     }
 #endif
@@ -196,10 +176,22 @@ static void quantize_dequantize_columns(const Mat& x, int64_t tile_rows, ScaleFo
     std::vector<float> scale(static_cast<size_t>(cols)), reciprocal(static_cast<size_t>(cols));
     for (int64_t row_begin = 0; row_begin < rows; row_begin += tile_rows) {
         const int64_t row_end = std::min(rows, row_begin + tile_rows);
-        std::fill(amax_bits.begin(), amax_bits.end(), 0u);
+        int64_t first_col = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+        // Eight columns at a time down the band, their maxima kept in a register (a band of toy
+        // rows fits in the L1 cache; through memory, the loop would store every row's maxima).
+        const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
+        for (; first_col + 8 <= cols; first_col += 8) {
+            __m256i amax = _mm256_setzero_si256();
+            for (int64_t r = row_begin; r < row_end; ++r)
+                amax = _mm256_max_epu32(amax, _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&x(r, first_col))), magnitude));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(&amax_bits[static_cast<size_t>(first_col)]), amax);
+        }
+#endif
+        std::fill(amax_bits.begin() + first_col, amax_bits.end(), 0u);
         for (int64_t r = row_begin; r < row_end; ++r) {
             const float* in = &x(r, 0);
-            for (int64_t c = 0; c < cols; ++c) amax_bits[c] = std::max(amax_bits[c], magnitude_bits(in[c]));
+            for (int64_t c = first_col; c < cols; ++c) amax_bits[c] = std::max(amax_bits[c], magnitude_bits(in[c]));
         }
         bool finite = true;
         for (int64_t c = 0; c < cols; ++c) {
