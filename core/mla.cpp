@@ -403,17 +403,19 @@ void mla_backward(Mat& dx, MlaWeights& dw, const Mat& dout, const ModelConfig& c
     Mat dkv_a(N, r + dr), dlatent = Mat::Zero(N, r);
     rms_norm_backward(dlatent, dw.kv_a_layernorm, dc_kv, Mat(act.kv_a.leftCols(r)), w.kv_a_layernorm, eps);
     dkv_a << dlatent, dk_pe;
-    linear_backward(dx, dw.kv_a_proj_with_mqa, dkv_a, x, w.kv_a_proj_with_mqa, precision);
+    const Mat x_tokens = rounded_input(x, precision, kTokenTile);  // Wgrad's x, once for both projections of x
+    const Mat* x_rounded = x_tokens.size() ? &x_tokens : nullptr;
+    linear_backward(dx, dw.kv_a_proj_with_mqa, dkv_a, x, w.kv_a_proj_with_mqa, precision, x_rounded);
 
     rope_backward(dq_all, positions, rope, RopeLanes{dn, dq, H});
     if (config.q_lora_rank == 0) {
-        linear_backward(dx, dw.q_proj, dq_all, x, w.q_proj, precision);
+        linear_backward(dx, dw.q_proj, dq_all, x, w.q_proj, precision, x_rounded);
         return;
     }
     Mat dq_norm = Mat::Zero(N, config.q_lora_rank), dq_a = Mat::Zero(N, config.q_lora_rank);
     linear_backward(dq_norm, dw.q_b_proj, dq_all, act.q_norm, w.q_b_proj, precision);
     rms_norm_backward(dq_a, dw.q_a_layernorm, dq_norm, act.q_a, w.q_a_layernorm, eps);
-    linear_backward(dx, dw.q_a_proj, dq_a, x, w.q_a_proj, precision);
+    linear_backward(dx, dw.q_a_proj, dq_a, x, w.q_a_proj, precision, x_rounded);
 }
 
 template void causal_softmax(MatOf<float>&, MatOf<float>&, int64_t, int64_t);
