@@ -768,6 +768,7 @@ static int bench_gemm(const ParsedArgs& args) {
             throw UsageError(config.name + ": " + s.layer + " has an operand over 64M values; bench gemm is for " +
                              "toy-like shapes (try --preset toy, --batch or --seq)");
 
+    keep_freed_memory();  // as seek train: each call's product reuses the memory the last one freed
     set_thread_count(1);  // one thread: the peak below is one thread's
     const double peak = measured_fma_peak();
     const OpenBlas blas = open_openblas();
