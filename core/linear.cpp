@@ -241,11 +241,15 @@ MatOf<S> linear_forward(const MatOf<S>& x, const MatOf<S>& weight, const LinearP
     }
 }
 
-// The 128x1 tiles of Wgrad are 1x128 tiles of the transposes.
+// The 128x1 tiles of Wgrad are 1x128 tiles of the transposes. Dgrad (dx) and Wgrad (dW) are two
+// independent products into different matrices: two jobs that share the threads when the layer is
+// worth it, each computed as it would be alone (inside another parallel loop, one after the other).
 template <typename S>
 void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x,
                      const MatOf<S>& weight, const LinearPrecision& precision, const Mat* x_rounded) {
     check_scalar<S>(precision);
+    enum Job : int64_t { kDgrad, kWgrad };
+    const bool parallel = worth_threads(4.0 * double(dy.rows()) * double(dy.cols()) * double(x.cols()));
     if constexpr (std::is_same_v<S, float>) {
         if (precision.gemm == GemmPrecision::FP8 && precision.accumulation.mode == AccumulationMode::TensorCore) {
             dx += low_precision_gemm(dy, weight.transpose(), precision, kActivationTile, kWeightTile);
@@ -257,18 +261,27 @@ void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const 
             // blocks are W^T's, transposed, and 128x1 tiles of dy and x are 1x128 tiles of dy^T, x^T.
             // Each product goes into a row-major matrix, as low_precision_gemm's does, and is then
             // added: add_product's column-major one would sum in another order.
-            const Mat dy_rounded = rounded_operand(dy, precision.gemm, kActivationTile);
-            const Mat dx_product = dy_rounded * rounded_operand(weight, precision.gemm, kWeightTile);
-            dx += dx_product;
-            const Mat x_tokens = x_rounded ? Mat() : rounded_operand(x, precision.gemm, kTokenTile);
-            const Mat dweight_product = rounded_operand(dy, precision.gemm, kTokenTile).transpose() *
-                                        (x_rounded ? *x_rounded : x_tokens);
-            dweight += dweight_product;
+            parallel_for(2, parallel, [&](int64_t job) {
+                if (job == kDgrad) {
+                    const Mat dy_rounded = rounded_operand(dy, precision.gemm, kActivationTile);
+                    const Mat dx_product = dy_rounded * rounded_operand(weight, precision.gemm, kWeightTile);
+                    dx += dx_product;
+                } else {
+                    const Mat x_tokens = x_rounded ? Mat() : rounded_operand(x, precision.gemm, kTokenTile);
+                    const Mat dweight_product = rounded_operand(dy, precision.gemm, kTokenTile).transpose() *
+                                                (x_rounded ? *x_rounded : x_tokens);
+                    dweight += dweight_product;
+                }
+            });
             return;
         }
     }
-    add_product(dx, dy, weight);                // dx += dy W
-    add_product(dweight, dy.transpose(), x);    // dW += dy^T x
+    parallel_for(2, parallel, [&](int64_t job) {
+        if (job == kDgrad)
+            add_product(dx, dy, weight);              // dx += dy W
+        else
+            add_product(dweight, dy.transpose(), x);  // dW += dy^T x
+    });
 }
 
 template MatOf<float> linear_forward(const MatOf<float>&, const MatOf<float>&, const LinearPrecision&, const Mat*);
