@@ -6,6 +6,7 @@
 #include <immintrin.h>
 #endif
 
+#include "parallel.h"
 #include "safetensors.h"
 
 namespace seek {
@@ -75,12 +76,16 @@ double adamw_step(ModelWeights& weights, ModelWeights& grads, AdamWState& state,
 
     std::vector<Parameter> theta = model_parameters(weights), g = model_parameters(grads);
     std::vector<Parameter> m = model_parameters(state.exp_avg), v = model_parameters(state.exp_avg_sq);
-    for (size_t i = 0; i < theta.size(); ++i) {
-        if (!theta[i].trainable) continue;
+    // Every element is updated on its own, so the tensors share out the threads (about 20 flops
+    // an element, with a division and a square root in double: 1.1 ms for the toy's 757k on one).
+    double elements = 0;
+    for (const Parameter& p : theta) elements += double(shape_numel(p.shape));
+    parallel_for(static_cast<int64_t>(theta.size()), worth_threads(20 * elements), [&](int64_t i) {
+        if (!theta[i].trainable) return;
         const double decay = theta[i].shape.size() > 1 ? o.weight_decay : 0.0;
         adamw_update(theta[i].values, g[i].values, m[i].values, v[i].values, shape_numel(theta[i].shape), o.beta1,
                      o.beta2, o.eps, clip_factor, correction1, correction2, lr, lr * decay);
-    }
+    });
     return norm;
 }
 
