@@ -66,7 +66,9 @@ static const CommandSpec bench_spec = {
     "--steps, --warmup and thread count, and prints its tokens per second and seek's ratio to it;\n"
     "without python3 or torch it says so and exits 0. Both sides get OpenMP's thread count\n"
     "(OMP_NUM_THREADS; unset, the idle processors, at most 2; PyTorch through torch.set_num_threads):\n"
-    "set OMP_NUM_THREADS=1 to compare one thread. seek's threads share out the sequences' attention,\n"
+    "set OMP_NUM_THREADS=1 to compare one thread. --rounds N repeats seek's timing and the peer's in\n"
+    "turn N times and reports each round's ratio and the medians, so that a shared machine's drift\n"
+    "between the two sides shows instead of deciding the ratio. seek's threads share out the sequences' attention,\n"
     "the MoE experts and fixed column slices of large products, as in seek train, only where the work\n"
     "is large enough to pay for starting them (core/parallel.h); the bytes are the same on any thread\n"
     "count.\n\n"
@@ -98,6 +100,7 @@ static const CommandSpec bench_spec = {
         {"prompt", "N", "decode: prompt tokens per sequence", "8"},
         {"new", "N", "decode: new tokens per sequence", "64"},
         {"peer", "", "train, decode: also run the PyTorch peer and compare", ""},
+        {"rounds", "N", "train: times the whole measurement (seek, then the peer) runs, medians reported", "1"},
         {"peer-script", "PATH", "train, decode: the PyTorch peer; auto: scripts/bench_torch_train.py or _decode.py", "auto"},
         {"json", "", "print the results as JSON", ""},
     },
@@ -532,6 +535,8 @@ static int bench_train(const ParsedArgs& args) {
                          std::to_string(config.max_position_embeddings) + ")");
     if (steps < 1) throw UsageError("--steps must be >= 1");
     if (warmup < 0) throw UsageError("--warmup must be >= 0");
+    const int64_t round_count = args.integer("rounds");
+    if (round_count < 1 || round_count > 20) throw UsageError("--rounds must be between 1 and 20");
     const std::vector<GemmPrecision> precisions = precisions_from_text(args.str("precision"));
     // Weights, gradients and two AdamW moments in FP32, plus activations: keep it to toy-like sizes.
     const ParameterCounts counts = count_parameters(config);
@@ -552,26 +557,55 @@ static int bench_train(const ParsedArgs& args) {
     ModelWeights initial = init_model_weights(config, seed);
     const int64_t parameters = parameter_count(initial);
 
-    std::fprintf(stderr, "timing %s: %lld warm-up + %lld timed steps each, taking turns every 5 steps ...",
-                 args.str("precision").c_str(), static_cast<long long>(warmup), static_cast<long long>(steps));
-    const std::vector<TrainTiming> timings = time_training(config, initial, batch, precisions, warmup, steps);
-    std::fprintf(stderr, " done\n");
+    // Rounds of seek's timing and then the peer's; each round's figures, and their medians.
+    struct Round {
+        std::vector<TrainTiming> timings;
+        nlohmann::json peer;
+        double ratio = 0;  // seek's reference precision over the peer, when the peer ran
+    };
+    std::vector<Round> rounds(static_cast<size_t>(round_count));
+    for (int64_t r = 0; r < round_count; ++r) {
+        Round& round = rounds[static_cast<size_t>(r)];
+        std::fprintf(stderr, "%stiming %s: %lld warm-up + %lld timed steps each, taking turns every 5 steps ...",
+                     round_count > 1 ? ("round " + std::to_string(r + 1) + "/" + std::to_string(round_count) + ": ").c_str() : "",
+                     args.str("precision").c_str(), static_cast<long long>(warmup), static_cast<long long>(steps));
+        round.timings = time_training(config, initial, batch, precisions, warmup, steps);
+        std::fprintf(stderr, " done\n");
+        if (args.flag("peer"))
+            round.peer = run_torch_peer(args.str("peer-script") == "auto" ? "scripts/bench_torch_train.py" : args.str("peer-script"),
+                                        "--batch " + std::to_string(batch_size) + " --seq " + std::to_string(seq) + " --steps " +
+                                            std::to_string(steps) + " --warmup " + std::to_string(warmup) + " --threads " +
+                                            std::to_string(threads) + " --seed " + std::to_string(seed));
+        if (round.peer.is_object() && !round.peer.value("available", false)) break;  // it will not run in the next one either
+    }
+    while (!rounds.empty() && rounds.back().timings.empty()) rounds.pop_back();
+    // Each precision's median over the rounds (its final loss is the same in every round).
+    std::vector<TrainTiming> timings = rounds.front().timings;
+    for (size_t i = 0; i < timings.size(); ++i) {
+        std::vector<double> rates;
+        for (const Round& round : rounds) rates.push_back(round.timings[i].tokens_per_second);
+        timings[i].tokens_per_second = median(rates);
+        timings[i].seconds_per_step = static_cast<double>(batch.tokens.size()) / timings[i].tokens_per_second;
+    }
     double fp32_rate = 0;
-    for (const TrainTiming& t : timings)
-        if (t.precision == "fp32") fp32_rate = t.tokens_per_second;
-
-    nlohmann::json peer;
-    if (args.flag("peer"))
-        peer = run_torch_peer(args.str("peer-script") == "auto" ? "scripts/bench_torch_train.py" : args.str("peer-script"),
-                              "--batch " + std::to_string(batch_size) + " --seq " + std::to_string(seq) + " --steps " +
-                                  std::to_string(steps) + " --warmup " + std::to_string(warmup) + " --threads " +
-                                  std::to_string(threads) + " --seed " + std::to_string(seed));
-    // seek's ratio to the peer: fp32 against PyTorch's float32, else the first precision timed.
-    const TrainTiming& reference = fp32_rate > 0 ? *std::find_if(timings.begin(), timings.end(),
-                                                                 [](const TrainTiming& t) { return t.precision == "fp32"; })
-                                                 : timings.front();
+    size_t reference_index = 0;  // seek's ratio to the peer: fp32 against PyTorch's float32, else the first precision
+    for (size_t i = 0; i < timings.size(); ++i)
+        if (timings[i].precision == "fp32") {
+            fp32_rate = timings[i].tokens_per_second;
+            reference_index = i;
+        }
+    const TrainTiming& reference = timings[reference_index];
+    nlohmann::json peer = rounds.back().peer;
     const bool peer_ran = peer.is_object() && peer.value("available", false);
-    const double peer_ratio = peer_ran ? reference.tokens_per_second / peer["tokens_per_s"].get<double>() : 0;
+    std::vector<double> peer_rates, ratios;
+    if (peer_ran)
+        for (Round& round : rounds) {
+            peer_rates.push_back(round.peer["tokens_per_s"].get<double>());
+            round.ratio = round.timings[reference_index].tokens_per_second / peer_rates.back();
+            ratios.push_back(round.ratio);
+        }
+    const double peer_rate = peer_ran ? median(peer_rates) : 0;
+    const double peer_ratio = peer_ran ? median(ratios) : 0;
 
     const int64_t tokens = static_cast<int64_t>(batch.tokens.size());
     if (args.flag("json")) {
@@ -587,19 +621,33 @@ static int bench_train(const ParsedArgs& args) {
                                       {"final_loss", t.final_loss}});
         if (args.flag("peer")) {
             out["peer"] = peer;
-            if (peer_ran) out["seek_vs_peer"] = {{"precision", reference.precision}, {"ratio", peer_ratio}};
+            if (peer_ran) {
+                out["peer"]["tokens_per_s"] = peer_rate;  // the median over the rounds
+                out["seek_vs_peer"] = {{"precision", reference.precision}, {"ratio", peer_ratio}};
+            }
+        }
+        out["rounds"] = nlohmann::json::array();
+        for (const Round& round : rounds) {
+            nlohmann::json item = nlohmann::json::object();
+            for (const TrainTiming& t : round.timings) item[t.precision + "_tokens_per_second"] = t.tokens_per_second;
+            if (peer_ran) {
+                item["peer_tokens_per_s"] = round.peer["tokens_per_s"];
+                item["seek_vs_peer"] = round.ratio;
+            }
+            out["rounds"].push_back(item);
         }
         std::printf("%s\n", out.dump(2).c_str());
         return 0;
     }
 
     std::printf("Training throughput, %s (%lld parameters): %lld sequences x %lld tokens = %lld tokens per step,\n"
-                "forward + backward (MTP, lambda 0.3) + AdamW (clip 1.0); %lld warm-up steps, then the mean of %lld timed steps,\n"
+                "forward + backward (MTP, lambda 0.3) + AdamW (clip 1.0); %lld warm-up steps, then the mean of %lld timed steps%s,\n"
                 "the precisions taking turns every 5 steps (a shared machine's drift slows them alike)\n"
                 "%d OpenMP threads (%s) over sequences and experts, each matrix product on one thread, as seek train\n\n",
                 config.name.c_str(), static_cast<long long>(parameters), static_cast<long long>(batch_size),
                 static_cast<long long>(seq), static_cast<long long>(tokens), static_cast<long long>(warmup),
-                static_cast<long long>(steps), threads, omp_text.c_str());
+                static_cast<long long>(steps), round_count > 1 ? (" (the median of " + std::to_string(rounds.size()) + " rounds)").c_str() : "",
+                threads, omp_text.c_str());
     std::printf("%-10s %12s %12s %9s %12s\n", "precision", "ms / step", "tokens/s", "vs fp32", "final loss");
     for (const TrainTiming& t : timings) {
         char ratio[32] = "-";
@@ -615,8 +663,14 @@ static int bench_train(const ParsedArgs& args) {
     std::printf("\nPyTorch %s peer, float32, torch.get_num_threads() = %lld: %.2f ms / step, %.0f tokens/s\n"
                 "seek %s / PyTorch: %.2fx\n",
                 peer.value("version", std::string("?")).c_str(), static_cast<long long>(peer.value("threads", 0)),
-                peer.value("ms_per_step", 0.0), peer["tokens_per_s"].get<double>(), reference.precision.c_str(),
-                peer_ratio);
+                1e3 * static_cast<double>(tokens) / peer_rate, peer_rate, reference.precision.c_str(), peer_ratio);
+    if (rounds.size() > 1) {
+        std::printf("\n%-8s %14s %14s %9s\n", "round", ("seek " + reference.precision).c_str(), "PyTorch", "ratio");
+        for (size_t r = 0; r < rounds.size(); ++r)
+            std::printf("%-8zu %14.0f %14.0f %8.2fx\n", r + 1, rounds[r].timings[reference_index].tokens_per_second,
+                        rounds[r].peer["tokens_per_s"].get<double>(), rounds[r].ratio);
+        std::printf("(tokens/s; above, the medians over the %zu rounds)\n", rounds.size());
+    }
     return 0;
 }
 

@@ -18,3 +18,10 @@ seek_cli_test(bench_train_peer_missing 0 "PyTorch peer not run: the peer script 
 seek_cli_test(bench_train_peer 0 "seek fp32 / PyTorch: [0-9.]+x|PyTorch peer not run: "
               bench train --batch 2 --seq 8 --warmup 1 --steps 2 --precision fp32 --peer
               --peer-script ${PROJECT_SOURCE_DIR}/scripts/bench_torch_train.py)
+# --rounds: each round's figures in the JSON; the peer's per-round ratios where it is installed.
+seek_cli_test(bench_train_rounds 0 "\"rounds\": \\[.*fp32_tokens_per_second.*fp32_tokens_per_second.*fp32_tokens_per_second"
+              bench train --batch 1 --seq 4 --warmup 0 --steps 1 --precision fp32 --rounds 3 --json)
+seek_cli_test(bench_train_rounds_peer 0 "round +seek fp32 +PyTorch +ratio.*2 +[0-9]+ +[0-9]+ +[0-9.]+x|PyTorch peer not run: "
+              bench train --batch 2 --seq 8 --warmup 0 --steps 1 --precision fp32 --rounds 2 --peer
+              --peer-script ${PROJECT_SOURCE_DIR}/scripts/bench_torch_train.py)
+seek_cli_test(bench_train_bad_rounds 2 "--rounds must be between 1 and 20" bench train --rounds 0)
