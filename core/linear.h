@@ -63,7 +63,8 @@ inline LinearPrecision fp32_like(const LinearPrecision& precision) {
 //     (parallel.h) is cut into fixed 256-column slices, computed on as many threads as there are.
 //
 // x_rounded: x as the low-precision GEMM reads it (rounded_input below), when the caller shares one
-// rounding among several layers that read x; null rounds x here.
+// rounding among several layers that read x; null rounds x here. The backward's two products,
+// dx += dy W and dW += dy^T x, share out the threads when the layer is worth it (parallel.h).
 template <typename S>
 MatOf<S> linear_forward(const MatOf<S>& x, const MatOf<S>& weight, const LinearPrecision& precision = {},
                         const Mat* x_rounded = nullptr);

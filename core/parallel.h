@@ -1,7 +1,8 @@
 // When core/ runs a loop on several threads.
 //
 // OpenMP shares out independent pieces of work: the sequences of a batch in attention, the experts
-// of a MoE layer, the output columns of a large product, the values of a generated matrix. Each
+// of a MoE layer, the output columns of a large product, a linear layer's two backward products
+// (dx and dW), AdamW's tensors, the values of a generated matrix. Each
 // piece is computed exactly as on one thread and written to its own place, so the bytes never
 // depend on the thread count (and Eigen's own threads, which would split a product differently for
 // every count, are off: linear.h).
