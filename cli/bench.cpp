@@ -622,7 +622,8 @@ static int bench_train(const ParsedArgs& args) {
         if (args.flag("peer")) {
             out["peer"] = peer;
             if (peer_ran) {
-                out["peer"]["tokens_per_s"] = peer_rate;  // the median over the rounds
+                out["peer"]["tokens_per_s"] = peer_rate;  // the medians over the rounds
+                out["peer"]["ms_per_step"] = 1e3 * static_cast<double>(tokens) / peer_rate;
                 out["seek_vs_peer"] = {{"precision", reference.precision}, {"ratio", peer_ratio}};
             }
         }
@@ -646,7 +647,7 @@ static int bench_train(const ParsedArgs& args) {
                 "%d OpenMP threads (%s) over sequences and experts, each matrix product on one thread, as seek train\n\n",
                 config.name.c_str(), static_cast<long long>(parameters), static_cast<long long>(batch_size),
                 static_cast<long long>(seq), static_cast<long long>(tokens), static_cast<long long>(warmup),
-                static_cast<long long>(steps), round_count > 1 ? (" (the median of " + std::to_string(rounds.size()) + " rounds)").c_str() : "",
+                static_cast<long long>(steps), rounds.size() > 1 ? (" (the median of " + std::to_string(rounds.size()) + " rounds)").c_str() : "",
                 threads, omp_text.c_str());
     std::printf("%-10s %12s %12s %9s %12s\n", "precision", "ms / step", "tokens/s", "vs fp32", "final loss");
     for (const TrainTiming& t : timings) {
