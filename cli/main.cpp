@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/simd.h"
 #include "commands.h"
 
 namespace {
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
     for (const Subcommand& sub : subcommands) {
         if (name != sub.name) continue;
         try {
+            seek::simd_level();  // an unknown or unavailable SEEK_SIMD stops every command before it starts
             return sub.run(argc - 2, argv + 2);
         } catch (const seek::UsageError& error) {
             std::fprintf(stderr, "seek %s: %s\n", sub.name, error.what());

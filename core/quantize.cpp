@@ -4,12 +4,14 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <vector>
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
 #include "random.h"
+#include "simd.h"
 
 namespace seek {
 
@@ -115,10 +117,48 @@ static inline float divide_by_scale(float x, float scale, float reciprocal) {
     return std::copysign(std::fma(std::fma(-quotient, scale, x), reciprocal, quotient), x);
 }
 
+#if defined(SEEK_AVX512_KERNELS) && defined(__x86_64__) && defined(__GNUC__)
+// fake_quantize_span below with 16 lanes, for a CPU with AVX-512 (simd.h): the same operations on
+// each element, the last n % 16 under a mask. Only this function is compiled for AVX-512.
+#ifndef __clang__
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's avx512fintrin.h: _mm512_undefined_* by design
+#endif
+__attribute__((target("avx512f"))) static void fake_quantize_span_avx512(const float* in, float* out, int64_t n,
+                                                                         const float* scale, const float* reciprocal,
+                                                                         int64_t scale_step) {
+    const __m512i sign_mask = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+    const __m512i exponent = _mm512_set1_epi32(0x7F800000), twenty_binades = _mm512_set1_epi32(20 << 23);
+    const __m512i subnormal_step = _mm512_set1_epi32(0x46800000);  // 2^14
+    for (int64_t c = 0; c < n; c += 16) {
+        const __mmask16 lanes = n - c >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - c)) - 1u);
+        const __m512 x = _mm512_maskz_loadu_ps(lanes, in + c);
+        const __m512 s = scale_step ? _mm512_maskz_loadu_ps(lanes, scale + c) : _mm512_set1_ps(*scale);
+        const __m512 r = scale_step ? _mm512_maskz_loadu_ps(lanes, reciprocal + c) : _mm512_set1_ps(*reciprocal);
+        __m512 q = _mm512_mul_ps(x, r);
+        q = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, s, x), r, q);
+        q = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, s, x), r, q);
+        const __m512i q_bits = _mm512_castps_si512(q);
+        const __m512 magnitude = _mm512_castsi512_ps(_mm512_andnot_si512(sign_mask, q_bits));
+        const __m512 step_maker = _mm512_castsi512_ps(
+            _mm512_max_epi32(_mm512_add_epi32(_mm512_and_si512(q_bits, exponent), twenty_binades), subnormal_step));
+        const __m512 rounded = _mm512_sub_ps(_mm512_add_ps(magnitude, step_maker), step_maker);
+        const __m512i signed_rounded = _mm512_or_si512(_mm512_castps_si512(rounded), _mm512_and_si512(sign_mask, _mm512_castps_si512(x)));
+        _mm512_mask_storeu_ps(out + c, lanes, _mm512_mul_ps(_mm512_castsi512_ps(signed_rounded), s));
+    }
+}
+#ifndef __clang__
+#pragma GCC diagnostic pop
+#endif
+#endif
+
 // out[c] = round_finite_to_e4m3(x[c] / s[c]) * s[c] for c < n: a finite tile's fake quantization.
 // `scale` and `reciprocal` hold one value per element (column tiles) or are broadcast (a stride of 0).
-static void fake_quantize_span(const float* in, float* out, int64_t n, const float* scale, const float* reciprocal,
-                               int64_t scale_step) {
+static void fake_quantize_span(SimdLevel level, const float* in, float* out, int64_t n, const float* scale,
+                               const float* reciprocal, int64_t scale_step) {
+#if defined(SEEK_AVX512_KERNELS) && defined(__x86_64__) && defined(__GNUC__)
+    if (level == SimdLevel::Avx512) return fake_quantize_span_avx512(in, out, n, scale, reciprocal, scale_step);
+#endif
     int64_t c = 0;
 #if defined(__AVX2__) && defined(__FMA__)
     // The same, eight lanes at a time and without a branch: divide_by_scale operation for operation,
@@ -131,7 +171,7 @@ static void fake_quantize_span(const float* in, float* out, int64_t n, const flo
     const __m256 sign_mask = _mm256_set1_ps(-0.0f);
     const __m256i exponent = _mm256_set1_epi32(0x7F800000), twenty_binades = _mm256_set1_epi32(20 << 23);
     const __m256i subnormal_step = _mm256_set1_epi32(0x46800000);  // 2^14
-    for (; c + 8 <= n; c += 8) {
+    for (; level != SimdLevel::Scalar && c + 8 <= n; c += 8) {
         const __m256 x = _mm256_loadu_ps(in + c);
         const __m256 s = scale_step ? _mm256_loadu_ps(scale + c) : _mm256_broadcast_ss(scale);
         const __m256 r = scale_step ? _mm256_loadu_ps(reciprocal + c) : _mm256_broadcast_ss(reciprocal);
@@ -170,7 +210,7 @@ static constexpr uint32_t kInfinityBits = 0x7F800000u;
 
 // Tiles one column wide (Wgrad's 128x1 along the tokens): a band of tile_rows rows holds one tile
 // per column, so the amax and the rounding run along the rows' contiguous floats, every column at once.
-static void quantize_dequantize_columns(const Mat& x, int64_t tile_rows, ScaleFormat format, Mat& out) {
+static void quantize_dequantize_columns(SimdLevel level, const Mat& x, int64_t tile_rows, ScaleFormat format, Mat& out) {
     const int64_t rows = x.rows(), cols = x.cols();
     std::vector<uint32_t> amax_bits(static_cast<size_t>(cols));
     std::vector<float> scale(static_cast<size_t>(cols)), reciprocal(static_cast<size_t>(cols));
@@ -208,7 +248,7 @@ static void quantize_dequantize_columns(const Mat& x, int64_t tile_rows, ScaleFo
             const float* in = &x(r, 0);
             float* o = &out(r, 0);
             if (finite)
-                fake_quantize_span(in, o, cols, scale.data(), reciprocal.data(), 1);
+                fake_quantize_span(level, in, o, cols, scale.data(), reciprocal.data(), 1);
             else
                 fake_quantize_span_nonfinite(in, o, cols, scale.data(), 1);
         }
@@ -216,10 +256,16 @@ static void quantize_dequantize_columns(const Mat& x, int64_t tile_rows, ScaleFo
 }
 
 Mat quantize_dequantize(const Mat& x, const Tile& tile, ScaleFormat format) {
+    return quantize_dequantize_with(simd_level(), x, tile, format);
+}
+
+Mat quantize_dequantize_with(SimdLevel level, const Mat& x, const Tile& tile, ScaleFormat format) {
+    if (!simd_level_available(level))
+        throw std::invalid_argument(std::string("quantize_dequantize: no ") + simd_level_name(level) + " loop in this build or CPU");
     const int64_t rows = x.rows(), cols = x.cols();
     Mat out(rows, cols);
     if (tile.cols == 1 && tile.rows > 1) {
-        quantize_dequantize_columns(x, tile.rows, format, out);
+        quantize_dequantize_columns(level, x, tile.rows, format, out);
         return out;
     }
     // Three passes, so that no tile waits on the divisions of the one before (a toy's rows are
@@ -267,7 +313,7 @@ Mat quantize_dequantize(const Mat& x, const Tile& tile, ScaleFormat format) {
                     float* o = &out(r, tile_col * tile.cols);
                     const int64_t width = width_of(tile_col);
                     if (amax_bits[t] < kInfinityBits)
-                        fake_quantize_span(in, o, width, &scale[t], &reciprocal[t], 0);
+                        fake_quantize_span(level, in, o, width, &scale[t], &reciprocal[t], 0);
                     else
                         fake_quantize_span_nonfinite(in, o, width, &scale[t], 0);
                 }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "fp8.h"
+#include "simd.h"
 #include "tensor.h"
 
 namespace seek {
@@ -73,6 +74,9 @@ Mat dequantize(const QuantizedMatrix& q);
 // is rounded to the E4M3 grid in float arithmetic (round_to_e4m3) instead of being encoded and
 // decoded, which is many times faster; tests/test_quantize.cpp checks the two agree on every bit.
 Mat quantize_dequantize(const Mat& x, const Tile& tile, ScaleFormat format = ScaleFormat::Float32);
+// The same with the rounding loop at a given vector width (simd.h), for tests: the same bits at
+// every width available (an unavailable one throws std::invalid_argument).
+Mat quantize_dequantize_with(SimdLevel level, const Mat& x, const Tile& tile, ScaleFormat format = ScaleFormat::Float32);
 
 // fp8_decode(fp8_encode(v, E4M3, Saturation::Finite)): v rounded to the nearest E4M3 value, ties
 // to even, saturating at +-448, with v's sign (also on a zero); NaN stays NaN.

@@ -33,3 +33,6 @@ seek_cli_test(usage_model_folder_of_models 2 "--model [^\n]*data/toy: no config[
               eval --model ${SEEK_TOY} --n 1)
 seek_cli_test(usage_model_folder_empty 2 "no config[.]json there, so no model [(]a checkpoint folder holds"
               generate --model ${CMAKE_SOURCE_DIR}/cli --prompt 1)
+# SEEK_SIMD narrows the vectors of core's dispatched loops for a measurement; a level it does not know is an error, not a fallback.
+seek_cli_test(usage_bad_simd 1 "^seek info: error: SEEK_SIMD=bogus: expected scalar, avx2 or avx512" info --preset toy)
+set_tests_properties(cli.usage_bad_simd PROPERTIES ENVIRONMENT "SEEK_SIMD=bogus")

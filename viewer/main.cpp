@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "core/analytics.h"
+#include "core/simd.h"
 #include "common/args.h"
 #include "draw.h"
 #include "layout.h"
@@ -320,6 +321,12 @@ int main(int argc, char** argv) {
     } catch (const UsageError& error) {
         std::fprintf(stderr, "seekscope: %s\n", error.what());
         return 2;
+    }
+    try {
+        seek::simd_level();  // an unknown or unavailable SEEK_SIMD stops here, not in a panel
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "seekscope: error: %s\n", error.what());
+        return 1;
     }
 
     glfwSetErrorCallback(
