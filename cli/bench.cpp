@@ -14,6 +14,7 @@
 #endif
 
 #include "../core/analytics.h"
+#include "../core/gemm.h"
 #include "../core/generate.h"
 #include "../core/linear.h"
 #include "../core/mla.h"
@@ -47,8 +48,9 @@ static const CommandSpec bench_spec = {
     "without it (what resident weights would give), GFLOP/s, the peak resident memory, and the compute\n"
     "time against its byte bound: the weights the batch needs read once at the bandwidth the bench measures.\n\n"
     "bench gemm: the FP32 GEMMs of linear.h against this machine's own limit, on one thread. The bench\n"
-    "first measures the peak: twelve independent chains of 8-lane fused multiply-adds (the widest the\n"
-    "build's -march allows), the most FLOP/s one thread can issue. Then linear_forward (y = x W^T) and\n"
+    "first measures the peak: twelve independent chains of fused multiply-adds as wide as the registers\n"
+    "of the GEMM kernel the run uses (gemm.h: 16 lanes with AVX-512, 8 with AVX2; SEEK_SIMD picks a\n"
+    "narrower one), the most FLOP/s one thread can issue. Then linear_forward (y = x W^T) and\n"
     "linear_backward (dx = dy W, dW = dy^T x) at every shape of a training step of the model (default\n"
     "the toy preset; --batch x --seq tokens, the routed experts at their average share of them) and at\n"
     "large square shapes (--large), each timed as the best of three runs of at least --time s. Reports\n"
@@ -680,40 +682,89 @@ static int bench_train(const ParsedArgs& args) {
 
 // The most FP32 FLOP/s one thread can issue here: twelve independent chains of fused multiply-adds
 // (two FMA ports x a latency of four cycles need eight in flight; twelve leave room), each over
-// the build's widest register. The best of three passes of about 0.4 GFLOP.
-static double measured_fma_peak() {
+// the register width of the GEMM kernel this run uses (gemm.h: 16 lanes with AVX-512, 8 with AVX2).
+// The best of three passes of about 0.4 GFLOP (0.8 with 16 lanes).
+template <typename Vec, int kLanes, typename Fma>
+static double fma_chains_per_second(Vec start(float), Fma fma, float lane0(Vec)) {
     constexpr int kChains = 12;
     constexpr int64_t kIterations = 2'000'000;
     double best = 0;
     for (int pass = 0; pass < 3; ++pass) {
+        Vec chain[kChains];
+        for (int c = 0; c < kChains; ++c) chain[c] = start(1.0f + 0.01f * c);
+        const Vec scale = start(0.999999f), offset = start(1e-6f);  // stays near 1
+        const auto begin = Clock::now();
+        for (int64_t i = 0; i < kIterations; ++i)
+            for (int c = 0; c < kChains; ++c) chain[c] = fma(chain[c], scale, offset);
+        const double seconds = seconds_since(begin);
         float sink = 0;
-        const auto start = Clock::now();
-#if defined(__AVX2__) && defined(__FMA__)
-        constexpr int kLanes = 8;
-        __m256 chain[kChains];
-        for (int c = 0; c < kChains; ++c) chain[c] = _mm256_set1_ps(1.0f + 0.01f * c);
-        const __m256 scale = _mm256_set1_ps(0.999999f), offset = _mm256_set1_ps(1e-6f);  // stays near 1
-        for (int64_t i = 0; i < kIterations; ++i)
-            for (int c = 0; c < kChains; ++c) chain[c] = _mm256_fmadd_ps(chain[c], scale, offset);
-        alignas(32) float lanes[kLanes];
-        for (int c = 0; c < kChains; ++c) {
-            _mm256_store_ps(lanes, chain[c]);
-            for (float lane : lanes) sink += lane;
-        }
-#else
-        constexpr int kLanes = 1;  // a build without 256-bit FMA: scalar multiply-adds are its peak
-        float chain[kChains];
-        for (int c = 0; c < kChains; ++c) chain[c] = 1.0f + 0.01f * c;
-        for (int64_t i = 0; i < kIterations; ++i)
-            for (int c = 0; c < kChains; ++c) chain[c] = chain[c] * 0.999999f + 1e-6f;
-        for (float value : chain) sink += value;
-#endif
-        const double seconds = seconds_since(start);
+        for (int c = 0; c < kChains; ++c) sink += lane0(chain[c]);
         volatile float keep = sink;  // the chains' results are used: the loop cannot be removed
         (void)keep;
         best = std::max(best, 2.0 * kLanes * kChains * kIterations / std::max(seconds, 1e-9));
     }
     return best;
+}
+
+static double scalar_fma_peak() {
+    return fma_chains_per_second<float, 1>([](float v) { return v; }, [](float a, float b, float c) { return a * b + c; },
+                                           [](float v) { return v; });
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+static double avx2_fma_peak() {
+    return fma_chains_per_second<__m256, 8>(
+        [](float v) { return _mm256_set1_ps(v); }, [](__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); },
+        [](__m256 v) { return _mm256_cvtss_f32(v); });
+}
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// fma_chains_per_second with 16 lanes, written out: compiled for AVX-512 alone (the rest of the file
+// is not; lambdas inside it would not be) and called only where gemm runs its AVX-512 kernel, so
+// only on a CPU that has it.
+__attribute__((target("avx512f"))) static double avx512_fma_peak() {
+    constexpr int kChains = 12;
+    constexpr int64_t kIterations = 2'000'000;
+    double best = 0;
+    for (int pass = 0; pass < 3; ++pass) {
+        __m512 chain[kChains];
+        for (int c = 0; c < kChains; ++c) chain[c] = _mm512_set1_ps(1.0f + 0.01f * c);
+        const __m512 scale = _mm512_set1_ps(0.999999f), offset = _mm512_set1_ps(1e-6f);
+        const auto begin = Clock::now();
+        for (int64_t i = 0; i < kIterations; ++i)
+            for (int c = 0; c < kChains; ++c) chain[c] = _mm512_fmadd_ps(chain[c], scale, offset);
+        const double seconds = seconds_since(begin);
+        float sink = 0;
+        for (int c = 0; c < kChains; ++c) sink += _mm512_cvtss_f32(chain[c]);
+        volatile float keep = sink;
+        (void)keep;
+        const double flops = 2.0 * 16 * kChains * kIterations / (seconds > 1e-9 ? seconds : 1e-9);
+        best = flops > best ? flops : best;
+    }
+    return best;
+}
+#endif
+
+// The peak of the register width gemm's kernel uses, and that width in words.
+static double measured_fma_peak() {
+    switch (simd_level()) {
+#if defined(__x86_64__) && defined(__GNUC__)
+        case SimdLevel::Avx512: return avx512_fma_peak();
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+        case SimdLevel::Avx2: return avx2_fma_peak();
+#endif
+        default: return scalar_fma_peak();
+    }
+}
+
+static const char* fma_peak_width() {
+    switch (simd_level()) {
+        case SimdLevel::Avx512: return "16-lane";
+        case SimdLevel::Avx2: return "8-lane";
+        default: return "scalar";
+    }
 }
 
 // Seconds per call of `run`: calls repeated for at least `at_least` seconds, the best of three such runs.
@@ -875,7 +926,7 @@ static int bench_gemm(const ParsedArgs& args) {
 
     if (args.flag("json")) {
         nlohmann::json out = {{"bench", "gemm"}, {"model", config.name}, {"tokens", batch_size * seq},
-                              {"peak_gflops", peak / 1e9}, {"openblas", blas.sgemm ? blas.version : ""}};
+                              {"peak_gflops", peak / 1e9}, {"simd", simd_level_name(simd_level())}, {"openblas", blas.sgemm ? blas.version : ""}};
         for (const Row& r : rows) {
             nlohmann::json item = {{"layer", r.shape.layer}, {"m", r.shape.m}, {"n", r.shape.n}, {"k", r.shape.k},
                                    {"forward_gflops", r.forward / 1e9}, {"backward_gflops", r.backward / 1e9}};
@@ -891,15 +942,9 @@ static int bench_gemm(const ParsedArgs& args) {
         return 0;
     }
 
-    std::printf("FP32 GEMMs of linear.h on one thread (Eigen %d.%d.%d), %s: %lld tokens per step\n", EIGEN_WORLD_VERSION,
-                EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION, config.name.c_str(), static_cast<long long>(batch_size * seq));
-    std::printf("peak, measured: %.1f GFLOP/s (12 chains of %s fused multiply-adds)\n", peak / 1e9,
-#if defined(__AVX2__) && defined(__FMA__)
-                "8-lane"
-#else
-                "scalar"
-#endif
-    );
+    std::printf("FP32 GEMMs of linear.h on one thread (gemm.h, its %s kernel), %s: %lld tokens per step\n",
+                simd_level_name(simd_level()), config.name.c_str(), static_cast<long long>(batch_size * seq));
+    std::printf("peak, measured: %.1f GFLOP/s (12 chains of %s fused multiply-adds)\n", peak / 1e9, fma_peak_width());
     if (blas.sgemm)
         std::printf("OpenBLAS: %s, one thread\n", blas.version.c_str());
     else

@@ -10,6 +10,7 @@
 #endif
 
 #include "fp8.h"
+#include "gemm.h"
 #include "parallel.h"
 
 namespace seek {
@@ -60,15 +61,39 @@ Mat rounded_input(const MatOf<S>& x, const LinearPrecision& precision, const Til
     return Mat();
 }
 
+// The three products of a linear layer, through gemm.h: every element one chain of fused
+// multiply-adds in the order of the sum, whatever the shape, the threads or the CPU.
+static MatrixView rows_of(const Mat& m) { return {m.data(), m.cols(), 1}; }        // m as stored
+static MatrixView transpose_of(const Mat& m) { return {m.data(), 1, m.cols()}; }   // m^T, read in place
+
+// a b^T (y = x W^T)
+static Mat product_nt(const Mat& a, const Mat& b) {
+    if (a.cols() != b.cols())
+        throw std::invalid_argument("linear: x has " + std::to_string(a.cols()) + " columns, the weight " + std::to_string(b.cols()));
+    Mat product(a.rows(), b.rows());
+    gemm(a.rows(), b.rows(), a.cols(), rows_of(a), transpose_of(b), product.data(), product.cols(), false);
+    return product;
+}
+
+// dst += a b (dx += dy W)
+static void add_product_nn(Mat& dst, const Mat& a, const Mat& b) {
+    gemm(a.rows(), b.cols(), a.cols(), rows_of(a), rows_of(b), dst.data(), dst.cols(), true);
+}
+
+// dst += a^T b (dW += dy^T x)
+static void add_product_tn(Mat& dst, const Mat& a, const Mat& b) {
+    gemm(a.cols(), b.cols(), a.rows(), transpose_of(a), rows_of(b), dst.data(), dst.cols(), true);
+}
+
 Mat low_precision_gemm(const Mat& a, const Mat& b, const LinearPrecision& precision, const Tile& a_tile,
                        const Tile& b_tile, const Mat* a_rounded) {
-    if (precision.gemm == GemmPrecision::FP32) return a * b.transpose();
+    if (precision.gemm == GemmPrecision::FP32) return product_nt(a, b);
     if (precision.gemm == GemmPrecision::FP8 && precision.accumulation.mode == AccumulationMode::TensorCore)
         return fp8_gemm(quantize(a, a_tile), quantize(b, b_tile), precision.accumulation);
     // Exact: the E4M3 values times their scales, as dequantize(quantize()) gives them.
     const Mat b_rounded = rounded_operand(b, precision.gemm, b_tile);
-    if (a_rounded) return *a_rounded * b_rounded.transpose();
-    return rounded_operand(a, precision.gemm, a_tile) * b_rounded.transpose();
+    if (a_rounded) return product_nt(*a_rounded, b_rounded);
+    return product_nt(rounded_operand(a, precision.gemm, a_tile), b_rounded);
 }
 
 // Double runs the gradient checks, in fp32 only.
@@ -165,63 +190,6 @@ void matrix_vector_product(const float* x, int64_t m, int64_t x_stride, const fl
 // ---------------------------------------------------------------------------------------------
 
 template <typename S>
-static void add_column_major_block(S* dst, const S* columns, int64_t row_begin, int64_t row_end, int64_t col_begin,
-                                   int64_t col_end, int64_t cols, int64_t column_stride) {
-    for (int64_t i = row_begin; i < row_end; ++i)
-        for (int64_t j = col_begin; j < col_end; ++j) dst[i * cols + j] += columns[j * column_stride + i];
-}
-
-void add_column_major(double* dst, const double* columns, int64_t rows, int64_t cols, int64_t column_stride) {
-    add_column_major_block(dst, columns, 0, rows, 0, cols, cols, column_stride);
-}
-
-void add_column_major(float* dst, const float* columns, int64_t rows, int64_t cols, int64_t column_stride) {
-    int64_t full_rows = 0, full_cols = 0;
-#if defined(__AVX2__) && defined(__FMA__)
-    full_rows = rows / 8 * 8;
-    full_cols = cols / 8 * 8;
-    for (int64_t i = 0; i < full_rows; i += 8)
-        for (int64_t j = 0; j < full_cols; j += 8) {
-            __m256 c[8], t[8], u[8];  // c[k]: rows i .. i + 7 of column j + k
-            for (int k = 0; k < 8; ++k) c[k] = _mm256_loadu_ps(columns + (j + k) * column_stride + i);
-            for (int k = 0; k < 8; k += 2) {
-                t[k] = _mm256_unpacklo_ps(c[k], c[k + 1]);
-                t[k + 1] = _mm256_unpackhi_ps(c[k], c[k + 1]);
-            }
-            for (int k = 0; k < 8; k += 4) {
-                u[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);
-                u[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xEE);
-                u[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
-                u[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
-            }
-            for (int k = 0; k < 4; ++k) {  // row i + k from the low halves, row i + k + 4 from the high
-                float* low = dst + (i + k) * cols + j;
-                float* high = dst + (i + k + 4) * cols + j;
-                _mm256_storeu_ps(low, _mm256_add_ps(_mm256_loadu_ps(low), _mm256_permute2f128_ps(u[k], u[k + 4], 0x20)));
-                _mm256_storeu_ps(high, _mm256_add_ps(_mm256_loadu_ps(high), _mm256_permute2f128_ps(u[k], u[k + 4], 0x31)));
-            }
-        }
-#endif
-    add_column_major_block(dst, columns, 0, full_rows, full_cols, cols, cols, column_stride);  // the right edge
-    add_column_major_block(dst, columns, full_rows, rows, 0, cols, cols, column_stride);       // the bottom
-}
-
-// x W^T through Eigen's GEMM; above kSlicedProductWork flops in fixed slices of W's rows (y's
-// columns), so that the slices, and so the sums, are the same for any thread count (parallel.h).
-static Mat gemm_nt(const Mat& x, const Mat& weight) {
-    const int64_t m = x.rows(), n = weight.rows(), k = x.cols();
-    if (!worth_slicing(2.0 * m * n * k)) return x * weight.transpose();
-    constexpr int64_t kSlice = 256;
-    Mat y(m, n);
-    const int64_t slices = (n + kSlice - 1) / kSlice;
-    parallel_for(slices, true, [&](int64_t s) {
-        const int64_t first = s * kSlice, count = std::min(kSlice, n - first);
-        y.middleCols(first, count).noalias() = x * weight.middleRows(first, count).transpose();
-    });
-    return y;
-}
-
-template <typename S>
 MatOf<S> linear_forward(const MatOf<S>& x, const MatOf<S>& weight, const LinearPrecision& precision,
                         const Mat* x_rounded) {
     check_scalar<S>(precision);
@@ -231,7 +199,7 @@ MatOf<S> linear_forward(const MatOf<S>& x, const MatOf<S>& weight, const LinearP
         if (x.cols() != weight.cols())
             throw std::invalid_argument("linear: x has " + std::to_string(x.cols()) + " columns, the weight " +
                                         std::to_string(weight.cols()));
-        if (x.rows() > kFewRows && !precision.row_by_row) return gemm_nt(x, weight);
+        if (x.rows() > kFewRows && !precision.row_by_row) return product_nt(x, weight);
         Mat y(x.rows(), weight.rows());
         matrix_vector_product(x.data(), x.rows(), x.cols(), weight.data(), weight.rows(), weight.cols(), x.cols(),
                               y.data(), y.cols());
@@ -248,6 +216,11 @@ template <typename S>
 void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const MatOf<S>& x,
                      const MatOf<S>& weight, const LinearPrecision& precision, const Mat* x_rounded) {
     check_scalar<S>(precision);
+    if (dy.rows() != x.rows() || dy.cols() != weight.rows() || x.cols() != weight.cols() || dx.rows() != x.rows() ||
+        dx.cols() != x.cols() || dweight.rows() != weight.rows() || dweight.cols() != weight.cols())
+        throw std::invalid_argument("linear backward: shapes do not match: dy " + std::to_string(dy.rows()) + "x" +
+                                    std::to_string(dy.cols()) + ", x " + std::to_string(x.rows()) + "x" + std::to_string(x.cols()) +
+                                    ", weight " + std::to_string(weight.rows()) + "x" + std::to_string(weight.cols()));
     enum Job : int64_t { kDgrad, kWgrad };
     const bool parallel = worth_threads(4.0 * double(dy.rows()) * double(dy.cols()) * double(x.cols()));
     if constexpr (std::is_same_v<S, float>) {
@@ -256,32 +229,28 @@ void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const 
             dweight += low_precision_gemm(dy.transpose(), x.transpose(), precision, kActivationTile, kActivationTile);
             return;
         }
-        if (precision.gemm != GemmPrecision::FP32) {
-            // As low_precision_gemm on the transposes above, without copying them: W's 128x128
-            // blocks are W^T's, transposed, and 128x1 tiles of dy and x are 1x128 tiles of dy^T, x^T.
-            // Each product goes into a row-major matrix, as low_precision_gemm's does, and is then
-            // added: add_product's column-major one would sum in another order.
-            parallel_for(2, parallel, [&](int64_t job) {
-                if (job == kDgrad) {
-                    const Mat dy_rounded = rounded_operand(dy, precision.gemm, kActivationTile);
-                    const Mat dx_product = dy_rounded * rounded_operand(weight, precision.gemm, kWeightTile);
-                    dx += dx_product;
-                } else {
-                    const Mat x_tokens = x_rounded ? Mat() : rounded_operand(x, precision.gemm, kTokenTile);
-                    const Mat dweight_product = rounded_operand(dy, precision.gemm, kTokenTile).transpose() *
-                                                (x_rounded ? *x_rounded : x_tokens);
-                    dweight += dweight_product;
-                }
-            });
-            return;
-        }
+        // Low precision as low_precision_gemm on the transposes above, without copying them: W's
+        // 128x128 blocks are W^T's, transposed, and 128x1 tiles of dy and x are 1x128 tiles of dy^T, x^T.
+        const bool rounds = precision.gemm != GemmPrecision::FP32;
+        parallel_for(2, parallel, [&](int64_t job) {
+            if (job == kDgrad) {  // dx += dy W
+                if (!rounds) return add_product_nn(dx, dy, weight);
+                add_product_nn(dx, rounded_operand(dy, precision.gemm, kActivationTile),
+                               rounded_operand(weight, precision.gemm, kWeightTile));
+            } else {  // dW += dy^T x
+                if (!rounds) return add_product_tn(dweight, dy, x);
+                const Mat x_tokens = x_rounded ? Mat() : rounded_operand(x, precision.gemm, kTokenTile);
+                add_product_tn(dweight, rounded_operand(dy, precision.gemm, kTokenTile), x_rounded ? *x_rounded : x_tokens);
+            }
+        });
+    } else {
+        parallel_for(2, parallel, [&](int64_t job) {
+            if (job == kDgrad)
+                dx.noalias() += dy * weight;
+            else
+                dweight.noalias() += dy.transpose() * x;
+        });
     }
-    parallel_for(2, parallel, [&](int64_t job) {
-        if (job == kDgrad)
-            add_product(dx, dy, weight);              // dx += dy W
-        else
-            add_product(dweight, dy.transpose(), x);  // dW += dy^T x
-    });
 }
 
 template MatOf<float> linear_forward(const MatOf<float>&, const MatOf<float>&, const LinearPrecision&, const Mat*);

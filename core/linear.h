@@ -22,7 +22,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <type_traits>
 
@@ -59,8 +58,8 @@ inline LinearPrecision fp32_like(const LinearPrecision& precision) {
 //     matrix-vector path, matrix_vector_product below. W is read once for all rows, and each row's
 //     output is a pure function of that row, so a sequence decodes to the same bytes alone or
 //     batched with others.
-//   more (prefill, training): Eigen's blocked GEMM; a product of more than kParallelWork flops
-//     (parallel.h) is cut into fixed 256-column slices, computed on as many threads as there are.
+//   more (prefill, training): gemm.h, whose sums are in one order whatever the shape, the CPU or
+//     the threads; a product of at least kParallelWork flops (parallel.h) shares its rows among them.
 //
 // x_rounded: x as the low-precision GEMM reads it (rounded_input below), when the caller shares one
 // rounding among several layers that read x; null rounds x here. The backward's two products,
@@ -83,27 +82,6 @@ template <typename S>
 Mat rounded_input(const MatOf<S>& x, const LinearPrecision& precision, const Tile& tile);
 
 constexpr int64_t kFewRows = 8;
-
-// dst[i, j] += columns[j * column_stride + i]: a column-major matrix added to a row-major one
-// ([rows, cols], rows contiguous), 8 x 8 blocks transposed in registers.
-void add_column_major(float* dst, const float* columns, int64_t rows, int64_t cols, int64_t column_stride);
-void add_column_major(double* dst, const double* columns, int64_t rows, int64_t cols, int64_t column_stride);
-
-// dst += lhs * rhs, to the bits of Eigen's own `dst += lhs * rhs` and faster. Eigen cannot rule out
-// that dst aliases an operand, so it multiplies into a column-major temporary and adds that. With
-// 1024 rows (a toy batch) every column of that temporary starts at the same address modulo 4 KB,
-// all in one set of the L1 cache, and adding it to a row-major dst missed on every element (at
-// 1024 x 32 x 64: 257 us for the add, 69 us for the product). Here the same product goes into a
-// column-major temporary too (the same sums), its columns 16 floats apart from a multiple of 4 KB.
-template <typename S, typename Lhs, typename Rhs>
-void add_product(MatOf<S>& dst, const Lhs& lhs, const Rhs& rhs) {
-    using ColumnMajor = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
-    const Eigen::Index rows = dst.rows(), cols = dst.cols(), stride = rows + 16;
-    const std::unique_ptr<S[]> storage(new S[static_cast<size_t>(stride * cols)]);  // the product fills it
-    Eigen::Map<ColumnMajor, 0, Eigen::OuterStride<>> product(storage.get(), rows, cols, Eigen::OuterStride<>(stride));
-    product.noalias() = lhs * rhs;
-    add_column_major(dst.data(), storage.get(), rows, cols, stride);
-}
 
 // y = x W^T (x [m, k], W [n, k], y [m, n]; row strides given, rows contiguous), each element
 //   y[i, j] = ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)),

@@ -135,10 +135,19 @@ TEST_CASE("linear: a product too large for one thread gives the same bytes on an
     CHECK((one.cast<double>() - x.cast<double>() * w.cast<double>().transpose()).cwiseAbs().maxCoeff() < 1e-4);
 }
 
-// The backward GEMMs are written for speed (a padded column-major product added in 8 x 8 blocks;
-// low-precision operands rounded in 128x1 tiles instead of transposed copies rounded in 1x128
-// ones). Each must give the bits of the plain formulation: Eigen's own `dx += dy W`, and the
-// low-precision GEMM of the materialized transposes.
+// The backward GEMMs read their operands in place (dy^T and x^T are not copied) and, in low
+// precision, round dy and x in 128x1 tiles instead of rounding transposed copies in 1x128 ones.
+// Each must give the bits of the plain formulation: the materialized transposes, rounded as
+// low_precision_gemm rounds them, summed as gemm.h defines (a naive fused multiply-add chain from
+// dx's and dW's own values).
+static Mat naive_add_product(const Mat& start, const Mat& a, const Mat& b) {  // start + a b
+    Mat sum = start;
+    for (Eigen::Index i = 0; i < a.rows(); ++i)
+        for (Eigen::Index j = 0; j < b.cols(); ++j)
+            for (Eigen::Index p = 0; p < a.cols(); ++p) sum(i, j) = std::fma(a(i, p), b(p, j), sum(i, j));
+    return sum;
+}
+
 TEST_CASE("linear: the backward GEMMs give the bits of their plain formulation", "[linear]") {
     for (const auto& [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 9, 5}, {8, 8, 8}, {17, 48, 64},
                                   {256, 64, 48}, {300, 150, 130}, {1024, 24, 64}}) {
@@ -151,17 +160,17 @@ TEST_CASE("linear: the backward GEMMs give the bits of their plain formulation",
             const LinearPrecision precision{gemm, {}};
             Mat dx = dx_start, dw = dw_start;
             linear_backward(dx, dw, dy, x, w, precision);
-            Mat dx_plain = dx_start, dw_plain = dw_start;
-            if (gemm == GemmPrecision::FP32) {
-                dx_plain += dy * w;
-                dw_plain += dy.transpose() * x;
-            } else {
-                const Mat w_t = w.transpose(), dy_t = dy.transpose(), x_t = x.transpose();
-                dx_plain += low_precision_gemm(dy, w_t, precision, kActivationTile, kWeightTile);
-                dw_plain += low_precision_gemm(dy_t, x_t, precision, kActivationTile, kActivationTile);
-            }
-            CHECK(same_bits(dx, dx_plain));
-            CHECK(same_bits(dw, dw_plain));
+            // The operands as the low-precision GEMMs read them: 1x128 tiles of the transposes.
+            auto rounded = [&](const Mat& operand, const Tile& tile) -> Mat {
+                if (gemm == GemmPrecision::FP32) return operand;
+                if (gemm == GemmPrecision::FP8) return quantize_dequantize(operand, tile);
+                return operand.unaryExpr([](float v) { return bf16_decode(bf16_encode(v)); });
+            };
+            const Mat w_t = w.transpose(), dy_t = dy.transpose(), x_t = x.transpose();
+            const Mat dy_fprop = rounded(dy, kActivationTile), w_blocks = rounded(w_t, kWeightTile).transpose();
+            const Mat dy_t_rounded = rounded(dy_t, kActivationTile), x_t_rounded = rounded(x_t, kActivationTile);
+            CHECK(same_bits(dx, naive_add_product(dx_start, dy_fprop, w_blocks)));
+            CHECK(same_bits(dw, naive_add_product(dw_start, dy_t_rounded, Mat(x_t_rounded.transpose()))));
             // The same with x rounded once by the caller (gate_proj and up_proj share it).
             const Mat x_fprop = rounded_input(x, precision, kActivationTile), x_wgrad = rounded_input(x, precision, kTokenTile);
             CHECK((x_fprop.size() == 0) == (gemm == GemmPrecision::FP32));
@@ -174,16 +183,8 @@ TEST_CASE("linear: the backward GEMMs give the bits of their plain formulation",
     }
 }
 
-TEST_CASE("linear: add_column_major adds every element once, at its place", "[linear]") {
-    for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{0, 5}, {1, 1}, {8, 8}, {9, 17}, {16, 7}, {33, 40}}) {
-        const int64_t stride = rows + 3;
-        std::vector<float> columns(static_cast<size_t>(stride * cols));
-        for (size_t i = 0; i < columns.size(); ++i) columns[i] = float(i % 1000) * 0.5f;
-        Mat dst = generated_matrix(1, "dst", rows, cols, 1.0f), expected = dst;
-        for (int64_t i = 0; i < rows; ++i)
-            for (int64_t j = 0; j < cols; ++j) expected(i, j) += columns[static_cast<size_t>(j * stride + i)];
-        add_column_major(dst.data(), columns.data(), rows, cols, stride);
-        INFO(rows << " x " << cols);
-        CHECK(same_bits(dst, expected));
-    }
+TEST_CASE("linear: a backward with mismatched shapes is refused, naming them", "[linear]") {
+    const Mat x = Mat::Ones(4, 6), w = Mat::Ones(5, 6), dy = Mat::Ones(4, 3);
+    Mat dx = Mat::Zero(4, 6), dw = Mat::Zero(5, 6);
+    CHECK_THROWS_WITH(linear_backward(dx, dw, dy, x, w), Catch::Contains("dy 4x3") && Catch::Contains("weight 5x6"));
 }
