@@ -41,7 +41,7 @@ static inline Mask mask_for(int64_t n) {
 
 const GemmKernelFunctions* gemm_avx2_functions() {
     static const GemmKernelFunctions functions = {gemm_avx2::kBlockRows, gemm_avx2::kDepth, gemm_avx2::packed_b_floats,
-                                                  gemm_avx2::pack_b, gemm_avx2::pass_over_block};
+                                                  gemm_avx2::pack_b, gemm_avx2::packed_a_floats, gemm_avx2::pass_over_block};
     return &functions;
 }
 #else
@@ -90,7 +90,10 @@ static void run_gemm(SimdLevel level, bool threads, int64_t m, int64_t n, int64_
         const float* a_pass = a.data + p0 * a.col_stride;
         const bool from_c = accumulate || p0 > 0;  // a later pass continues the chain C holds
         parallel_for(blocks, threads && worth_threads(2.0 * double(m) * double(n) * double(depth)), [&](int64_t block) {
-            f.pass_over_block(block, m, n, depth, a_pass, a.row_stride, a.col_stride, packed, c, c_stride, from_c);
+            thread_local std::vector<float> a_strips;  // this thread's own: the lambda runs on each
+            a_strips.resize(static_cast<size_t>(f.packed_a_floats()));
+            f.pass_over_block(block, m, n, depth, a_pass, a.row_stride, a.col_stride, packed, c, c_stride, from_c,
+                              a_strips.data());
         });
     }
 }

@@ -11,8 +11,9 @@ struct GemmKernelFunctions {
     int64_t depth;       // terms of the sum per pass
     int64_t (*packed_b_floats)(int64_t n);
     void (*pack_b)(int64_t depth, int64_t n, const float* b, int64_t b_row, int64_t b_col, float* packed);
+    int64_t (*packed_a_floats)();
     void (*pass_over_block)(int64_t block, int64_t m, int64_t n, int64_t depth, const float* a, int64_t a_row,
-                            int64_t a_col, const float* packed, float* c, int64_t c_stride, bool from_c);
+                            int64_t a_col, const float* packed, float* c, int64_t c_stride, bool from_c, float* a_strips);
 };
 
 // Null when the build has no such kernel (the compiler cannot target it); the CPU is not asked here.

@@ -1,7 +1,7 @@
 // When core/ runs a loop on several threads.
 //
 // OpenMP shares out independent pieces of work: the sequences of a batch in attention, the experts
-// of a MoE layer, the output columns of a large product, a linear layer's two backward products
+// of a MoE layer, the row blocks of a linear layer's product (gemm.h), its two backward products
 // (dx and dW), AdamW's tensors, the values of a generated matrix. Each
 // piece is computed exactly as on one thread and written to its own place, so the bytes never
 // depend on the thread count (and Eigen's own threads, which would split a product differently for
@@ -18,7 +18,7 @@
 // took 20 GRPO steps 13% faster than one; at 1e7, 23%. 3e6 gained nothing more.)
 //
 // worth_threads depends on the work alone, never on the thread count, so a caller may also let it
-// decide how work is cut (linear.cpp's column slices). parallel_for then starts threads only when
+// decide how work is cut (latent attention's key slices). parallel_for then starts threads only when
 // there are threads to start: a region OpenMP runs on one thread (an `if` clause that is false, a
 // thread count of one, a region inside another) still costs a team, an allocation and a futex
 // wake per loop, which was 3% of GRPO's time at one thread.
@@ -72,9 +72,9 @@ constexpr double kParallelWork = 1e7;  // flops: about 0.2 ms of one core at thi
 
 inline bool worth_threads(double work) { return work >= kParallelWork; }
 
-// A product of at least this many flops is computed in fixed slices of its output (linear's
-// columns, latent attention's keys), which then share out the threads. A slice can round
-// differently from the whole product (Eigen blocks its loops by the product's shape), so the
+// An Eigen product of at least this many flops is computed in fixed slices of its output (latent
+// attention's keys), which then share out the threads. A slice can round differently from the
+// whole product (Eigen blocks its loops by the product's shape), so the
 // slices are fixed whatever the thread count, and this threshold is part of every large product's
 // bytes: it stays where it was when kParallelWork was 5e7, and a product between the two runs on
 // one thread.

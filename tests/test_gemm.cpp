@@ -55,10 +55,13 @@ TEST_CASE("gemm: every kernel gives the bits of the naive fused multiply-add cha
         if (simd_level_available(kernel)) kernels.push_back(kernel);
     CHECK(simd_level_available(simd_level()));
     // Shapes around the kernels' edges: rows around 4 and 8 (micro-kernels) and 48 and 96 (blocks),
-    // columns around 16 and 32 (panels), depths around 256 (passes), and the empty sum.
+    // columns around 16 and 32 (panels), depths around 256 (passes), the empty sum, and strides of
+    // A past kPackedAStride (gemm_kernel.inc).
     const std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes = {
         {1, 1, 1}, {1, 1, 0}, {3, 5, 7}, {4, 16, 8}, {5, 17, 9}, {8, 32, 64}, {9, 33, 255}, {7, 31, 256},
-        {13, 48, 257}, {47, 24, 100}, {49, 64, 48}, {96, 96, 16}, {97, 40, 513}, {200, 70, 30}, {1, 100, 300}};
+        {13, 48, 257}, {47, 24, 100}, {49, 64, 48}, {96, 96, 16}, {97, 40, 513}, {200, 70, 30}, {1, 100, 300},
+        // A's rows or steps 1 KB floats apart or more, which the kernels copy into strips first.
+        {1030, 40, 300}, {20, 40, 1100}};
     uint64_t seed = 1;
     for (const auto& [m, n, k] : shapes)
         for (bool a_transposed : {false, true})
