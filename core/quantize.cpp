@@ -123,29 +123,73 @@ static inline float divide_by_scale(float x, float scale, float reciprocal) {
 #ifndef __clang__
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's avx512fintrin.h: _mm512_undefined_* by design
+#pragma GCC diagnostic ignored "-Wuninitialized"        // the same, in _mm512_reduce_max_epu32
 #endif
-__attribute__((target("avx512f"))) static void fake_quantize_span_avx512(const float* in, float* out, int64_t n,
-                                                                         const float* scale, const float* reciprocal,
-                                                                         int64_t scale_step) {
+__attribute__((target("avx512f"))) static inline __m512 fake_quantize_16(__m512 x, __m512 s, __m512 r) {
     const __m512i sign_mask = _mm512_set1_epi32(static_cast<int>(0x80000000u));
     const __m512i exponent = _mm512_set1_epi32(0x7F800000), twenty_binades = _mm512_set1_epi32(20 << 23);
     const __m512i subnormal_step = _mm512_set1_epi32(0x46800000);  // 2^14
-    for (int64_t c = 0; c < n; c += 16) {
-        const __mmask16 lanes = n - c >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - c)) - 1u);
-        const __m512 x = _mm512_maskz_loadu_ps(lanes, in + c);
-        const __m512 s = scale_step ? _mm512_maskz_loadu_ps(lanes, scale + c) : _mm512_set1_ps(*scale);
-        const __m512 r = scale_step ? _mm512_maskz_loadu_ps(lanes, reciprocal + c) : _mm512_set1_ps(*reciprocal);
-        __m512 q = _mm512_mul_ps(x, r);
-        q = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, s, x), r, q);
-        q = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, s, x), r, q);
-        const __m512i q_bits = _mm512_castps_si512(q);
-        const __m512 magnitude = _mm512_castsi512_ps(_mm512_andnot_si512(sign_mask, q_bits));
-        const __m512 step_maker = _mm512_castsi512_ps(
-            _mm512_max_epi32(_mm512_add_epi32(_mm512_and_si512(q_bits, exponent), twenty_binades), subnormal_step));
-        const __m512 rounded = _mm512_sub_ps(_mm512_add_ps(magnitude, step_maker), step_maker);
-        const __m512i signed_rounded = _mm512_or_si512(_mm512_castps_si512(rounded), _mm512_and_si512(sign_mask, _mm512_castps_si512(x)));
-        _mm512_mask_storeu_ps(out + c, lanes, _mm512_mul_ps(_mm512_castsi512_ps(signed_rounded), s));
+    __m512 q = _mm512_mul_ps(x, r);
+    q = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, s, x), r, q);
+    q = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, s, x), r, q);
+    const __m512i q_bits = _mm512_castps_si512(q);
+    const __m512 magnitude = _mm512_castsi512_ps(_mm512_andnot_si512(sign_mask, q_bits));
+    const __m512 step_maker = _mm512_castsi512_ps(
+        _mm512_max_epi32(_mm512_add_epi32(_mm512_and_si512(q_bits, exponent), twenty_binades), subnormal_step));
+    const __m512 rounded = _mm512_sub_ps(_mm512_add_ps(magnitude, step_maker), step_maker);
+    const __m512i signed_rounded = _mm512_or_si512(_mm512_castps_si512(rounded), _mm512_and_si512(sign_mask, _mm512_castps_si512(x)));
+    return _mm512_mul_ps(_mm512_castsi512_ps(signed_rounded), s);
+}
+
+__attribute__((target("avx512f"))) static void fake_quantize_span_avx512(const float* in, float* out, int64_t n,
+                                                                         const float* scale, const float* reciprocal,
+                                                                         int64_t scale_step) {
+    int64_t c = 0;
+    if (scale_step) {
+        for (; c + 16 <= n; c += 16)
+            _mm512_storeu_ps(out + c, fake_quantize_16(_mm512_loadu_ps(in + c), _mm512_loadu_ps(scale + c), _mm512_loadu_ps(reciprocal + c)));
+    } else {
+        const __m512 s = _mm512_set1_ps(*scale), r = _mm512_set1_ps(*reciprocal);
+        for (; c + 16 <= n; c += 16) _mm512_storeu_ps(out + c, fake_quantize_16(_mm512_loadu_ps(in + c), s, r));
     }
+    if (c == n) return;
+    // The last n % 16 under a mask: the lanes past n are neither read nor written.
+    const __mmask16 lanes = static_cast<__mmask16>((1u << (n - c)) - 1u);
+    const __m512 s = scale_step ? _mm512_maskz_loadu_ps(lanes, scale + c) : _mm512_set1_ps(*scale);
+    const __m512 r = scale_step ? _mm512_maskz_loadu_ps(lanes, reciprocal + c) : _mm512_set1_ps(*reciprocal);
+    _mm512_mask_storeu_ps(out + c, lanes, fake_quantize_16(_mm512_maskz_loadu_ps(lanes, in + c), s, r));
+}
+
+// The largest magnitude_bits of in[0 .. n), 16 lanes at a time (the masked-off lanes load as 0).
+__attribute__((target("avx512f"))) static uint32_t largest_magnitude_bits_avx512(const float* in, int64_t n) {
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+    __m512i amax = _mm512_setzero_si512();
+    int64_t c = 0;
+    for (; c + 16 <= n; c += 16) amax = _mm512_max_epu32(amax, _mm512_and_si512(_mm512_loadu_si512(in + c), magnitude));
+    if (c < n) {
+        const __mmask16 lanes = static_cast<__mmask16>((1u << (n - c)) - 1u);
+        amax = _mm512_max_epu32(amax, _mm512_and_si512(_mm512_maskz_loadu_epi32(lanes, in + c), magnitude));
+    }
+    return _mm512_reduce_max_epu32(amax);
+}
+
+// Column by column: amax[c] = the largest magnitude_bits of column c over rows [0, rows) of a
+// row-major block (rows `stride` floats apart), 32 columns at a time; returns the first column
+// it did not do (cols rounded down to 32).
+__attribute__((target("avx512f"))) static int64_t column_magnitude_bits_avx512(const float* block, int64_t rows, int64_t cols,
+                                                                             int64_t stride, uint32_t* amax) {
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+    int64_t c = 0;
+    for (; c + 32 <= cols; c += 32) {
+        __m512i low = _mm512_setzero_si512(), high = _mm512_setzero_si512();
+        for (int64_t r = 0; r < rows; ++r) {
+            low = _mm512_max_epu32(low, _mm512_and_si512(_mm512_loadu_si512(block + r * stride + c), magnitude));
+            high = _mm512_max_epu32(high, _mm512_and_si512(_mm512_loadu_si512(block + r * stride + c + 16), magnitude));
+        }
+        _mm512_storeu_si512(amax + c, low);
+        _mm512_storeu_si512(amax + c + 16, high);
+    }
+    return c;
 }
 #ifndef __clang__
 #pragma GCC diagnostic pop
@@ -217,6 +261,10 @@ static void quantize_dequantize_columns(SimdLevel level, const Mat& x, int64_t t
     for (int64_t row_begin = 0; row_begin < rows; row_begin += tile_rows) {
         const int64_t row_end = std::min(rows, row_begin + tile_rows);
         int64_t first_col = 0;
+#if defined(SEEK_AVX512_KERNELS) && defined(__x86_64__) && defined(__GNUC__)
+        if (level == SimdLevel::Avx512)
+            first_col = column_magnitude_bits_avx512(&x(row_begin, 0), row_end - row_begin, cols, cols, amax_bits.data());
+#endif
 #if defined(__AVX2__) && defined(__FMA__)
         // Eight columns at a time down the band, their maxima kept in a register (a band of toy
         // rows fits in the L1 cache; through memory, the loop would store every row's maxima).
@@ -287,8 +335,15 @@ Mat quantize_dequantize_with(SimdLevel level, const Mat& x, const Tile& tile, Sc
             for (int64_t r = tile_row * tile.rows; r < rows_of(tile_row); ++r)
                 for (int64_t tile_col = 0; tile_col < tile_cols; ++tile_col) {
                     const float* in = &x(r, tile_col * tile.cols);
+                    const int64_t width = width_of(tile_col);
                     uint32_t amax = tile_amax[tile_col];
-                    for (int64_t c = 0, width = width_of(tile_col); c < width; ++c) amax = std::max(amax, magnitude_bits(in[c]));
+#if defined(SEEK_AVX512_KERNELS) && defined(__x86_64__) && defined(__GNUC__)
+                    if (level == SimdLevel::Avx512) {
+                        tile_amax[tile_col] = std::max(amax, largest_magnitude_bits_avx512(in, width));
+                        continue;
+                    }
+#endif
+                    for (int64_t c = 0; c < width; ++c) amax = std::max(amax, magnitude_bits(in[c]));
                     tile_amax[tile_col] = amax;
                 }
         }
