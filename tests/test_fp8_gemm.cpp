@@ -48,7 +48,7 @@ TEST_CASE("fp8 gemm: exact accumulation equals the FP32 GEMM of the dequantized 
     const QuantizedMatrix a = quantize(generated_matrix(1, "a", 5, K, 2.0f), kActivationTile);
     const QuantizedMatrix b = quantize(generated_matrix(1, "b", 130, K, 0.05f), kWeightTile);
     const Mat c = fp8_gemm(a, b, AccumulationModel{});
-    const Mat fp32 = dequantize(a) * dequantize(b).transpose();  // Eigen's FP32 GEMM
+    const Mat fp32 = dequantize(a) * dequantize(b).transpose();  // an FP32 GEMM (Eigen's)
     const MatD fp64 = reference_gemm(a, b);
     // Both are sums of K products in FP32: each differs from the exact sum by at most about
     // (K + 3) u sum_k |a_k b_k| (u = 2^-24: recursive summation plus the roundings of the scales).

@@ -83,8 +83,8 @@ TEST_CASE("gpu fp8_gemm: a NaN code poisons its row and column only, as in core"
 // The FP8 linear: y = x W^T with x in 1x128 tiles and W in 128x128 blocks, quantized on the device.
 //   - against quantize() + fp8_gemm (Exact): the same codes (test_quantize_gpu.cpp) and the same
 //     GEMM (above), so the same bits;
-//   - against core's linear_forward(x, W, fp8), which computes sum_k ~a_k ~b_k in FP32 (Eigen's
-//     order), ~a = fl(code_a s_a) and ~b = fl(code_b s_b) its dequantized operands. Let
+//   - against core's linear_forward(x, W, fp8), which computes sum_k ~a_k ~b_k in FP32 (gemm.h:
+//     one fused chain in k order), ~a = fl(code_a s_a) and ~b = fl(code_b s_b) its dequantized operands. Let
 //     S = sum_k |~a_k| |~b_k| and R = sum_k (code_a s_a)(code_b s_b) the exact scaled sum.
 //     core:   |y_core - R| <= (gamma_K + gamma_2) S   (K-term sum; ~a ~b is the exact term to 2 roundings)
 //     kernel: |y_gpu - R|  <= gamma_(B + 2 + n_b) S   (each block of B <= 128 exact products summed in FP32,

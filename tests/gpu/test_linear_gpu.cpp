@@ -27,7 +27,8 @@ Mat random_matrix(int rows, int cols, uint64_t seed) { return seek::test::rows_o
 // with or without fused multiply-adds, is within gamma_K S of the exact value (Higham, Accuracy and
 // Stability of Numerical Algorithms, §3.1: each product and each addition rounds at most once, and
 // no term passes through more than K roundings). The kernels sum in k order (nvcc fusing the
-// multiply-adds on a GPU); core is Eigen's blocked GEMM, in its own order: both within gamma_K S of
+// multiply-adds on a GPU); core is gemm.h's chain of fused multiply-adds, also in k order but not
+// necessarily fused where the kernel's are: both within gamma_K S of
 // the truth, so within 2 gamma_K S of each other. A dropped or doubled term x_k w_k, about S / K,
 // or a term read from the wrong place, is far above 2 K u S for every K here.
 struct Comparison {
@@ -79,7 +80,7 @@ TEST_CASE("gpu linear: every variant matches core's fp32 linear_forward in the e
         const Mat x = random_matrix(shape.M, shape.K, 100 + shape.K);
         const Mat weight = random_matrix(shape.N, shape.K, 200 + shape.N);
         const Mat expected = seek::linear_forward(x, weight, seek::LinearPrecision{});
-        // A float64 re-derivation, independent of Eigen's float GEMM: products of floats are exact
+        // A float64 re-derivation, independent of core's float GEMM: products of floats are exact
         // in double, and double's own summation error (K 2^-53 S) is far below the bound. Each
         // kernel output is within gamma_K S of it, plus half an ulp for rounding it to float:
         // gamma_K S + u S / 2 <= (1 + 1 / (2K)) gamma_K S.

@@ -111,7 +111,7 @@ bool same_bits(const Mat& a, const Mat& b) {
 //   dh_j <= 1.1 dg_j (|u_j| + du_j) + |silu(g_j)| du_j + 6 u (|silu(g_j)| + 1.1 dg_j)(|u_j| + du_j).
 //   y_c = Wd_c . h: sum_j |Wd_cj| dh_j from the inputs, plus gamma_m sum_j |Wd_cj| (|h_j| + dh_j)
 //   from its own sum (m = width).
-// Core (Eigen's blocked GEMM) and the kernels (in order from index 0) are each within this bound
+// Core (gemm.h's fused chain in k order) and the kernels (in order from index 0) are each within this bound
 // of the exact value, so within twice it of each other. Computed in double. A kernel that drops or
 // repeats one of the n terms errs by about |term| ~ G / n, some n^2 u / 2 ~ 10^3 times the bound
 // at n = 64: caught.
