@@ -41,7 +41,7 @@ static inline Mask mask_for(int64_t n) {
 
 const GemmKernelFunctions* gemm_avx2_functions() {
     static const GemmKernelFunctions functions = {gemm_avx2::kBlockRows, gemm_avx2::kDepth, gemm_avx2::packed_b_floats,
-                                                  gemm_avx2::pack_b, gemm_avx2::packed_a_floats, gemm_avx2::pass_over_block};
+                                                  gemm_avx2::pack_b, gemm_avx2::pass_over_block};
     return &functions;
 }
 #else
@@ -81,7 +81,8 @@ static void run_gemm(SimdLevel level, bool threads, int64_t m, int64_t n, int64_
     // B's panels, in a buffer every product on this thread reuses. The threads of the loop below read
     // this one through the pointer: by its name, each would find its own.
     thread_local std::vector<float> packed_buffer;
-    packed_buffer.resize(static_cast<size_t>(std::max<int64_t>(static_cast<int64_t>(packed_buffer.size()), f.packed_b_floats(n))));
+    const size_t packed_floats = static_cast<size_t>(f.packed_b_floats(n));
+    if (packed_buffer.size() < packed_floats) packed_buffer.resize(packed_floats);
     float* const packed = packed_buffer.data();
     const int64_t blocks = (m + f.block_rows - 1) / f.block_rows;
     for (int64_t p0 = 0; p0 < k; p0 += f.depth) {
@@ -91,7 +92,7 @@ static void run_gemm(SimdLevel level, bool threads, int64_t m, int64_t n, int64_
         const bool from_c = accumulate || p0 > 0;  // a later pass continues the chain C holds
         parallel_for(blocks, threads && worth_threads(2.0 * double(m) * double(n) * double(depth)), [&](int64_t block) {
             thread_local std::vector<float> a_strips;  // this thread's own: the lambda runs on each
-            a_strips.resize(static_cast<size_t>(f.packed_a_floats()));
+            a_strips.resize(static_cast<size_t>(f.block_rows * f.depth));
             f.pass_over_block(block, m, n, depth, a_pass, a.row_stride, a.col_stride, packed, c, c_stride, from_c,
                               a_strips.data());
         });

@@ -16,7 +16,9 @@
 //    then 2 kRows independent fused multiply-adds keep the FMA units busy;
 //  - B is packed per pass of at most kDepth terms into panels of two vectors' width, zero-padded
 //    past the last column, so the micro-kernel reads it contiguously and never needs a masked load;
-//  - A is read where it lies (a row of x, or a column of dy in Wgrad): only its broadcasts touch it.
+//  - A is read where it lies (a row of x, or a column of dy in Wgrad): only its broadcasts touch it,
+//    unless its rows or steps are 4 KB apart or more; then each block's rows are first copied into
+//    contiguous strips, which L1 holds where the strided reads would evict each other.
 // The chain is cut into passes of kDepth terms for the caches; each pass starts from what the last
 // one stored in C, the same float the registers held, so the cut changes no bit.
 #pragma once

@@ -29,7 +29,7 @@ static inline Mask mask_for(int64_t n) { return static_cast<Mask>((1u << n) - 1u
 
 const GemmKernelFunctions* gemm_avx512_functions() {
     static const GemmKernelFunctions functions = {gemm_avx512::kBlockRows, gemm_avx512::kDepth, gemm_avx512::packed_b_floats,
-                                                  gemm_avx512::pack_b, gemm_avx512::packed_a_floats, gemm_avx512::pass_over_block};
+                                                  gemm_avx512::pack_b, gemm_avx512::pass_over_block};
     return &functions;
 }
 

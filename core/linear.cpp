@@ -66,10 +66,15 @@ Mat rounded_input(const MatOf<S>& x, const LinearPrecision& precision, const Til
 static MatrixView rows_of(const Mat& m) { return {m.data(), m.cols(), 1}; }        // m as stored
 static MatrixView transpose_of(const Mat& m) { return {m.data(), 1, m.cols()}; }   // m^T, read in place
 
+static void check_inner_dimension(const Mat& x, const Mat& weight) {
+    if (x.cols() != weight.cols())
+        throw std::invalid_argument("linear: x has " + std::to_string(x.cols()) + " columns, the weight " +
+                                    std::to_string(weight.cols()));
+}
+
 // a b^T (y = x W^T)
 static Mat product_nt(const Mat& a, const Mat& b) {
-    if (a.cols() != b.cols())
-        throw std::invalid_argument("linear: x has " + std::to_string(a.cols()) + " columns, the weight " + std::to_string(b.cols()));
+    check_inner_dimension(a, b);
     Mat product(a.rows(), b.rows());
     gemm(a.rows(), b.rows(), a.cols(), rows_of(a), transpose_of(b), product.data(), product.cols(), false);
     return product;
@@ -196,9 +201,7 @@ MatOf<S> linear_forward(const MatOf<S>& x, const MatOf<S>& weight, const LinearP
     if constexpr (std::is_same_v<S, float>) {
         if (precision.gemm != GemmPrecision::FP32)
             return low_precision_gemm(x, weight, precision, kActivationTile, kWeightTile, x_rounded);
-        if (x.cols() != weight.cols())
-            throw std::invalid_argument("linear: x has " + std::to_string(x.cols()) + " columns, the weight " +
-                                        std::to_string(weight.cols()));
+        check_inner_dimension(x, weight);
         if (x.rows() > kFewRows && !precision.row_by_row) return product_nt(x, weight);
         Mat y(x.rows(), weight.rows());
         matrix_vector_product(x.data(), x.rows(), x.cols(), weight.data(), weight.rows(), weight.cols(), x.cols(),

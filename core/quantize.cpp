@@ -117,9 +117,10 @@ static inline float divide_by_scale(float x, float scale, float reciprocal) {
     return std::copysign(std::fma(std::fma(-quotient, scale, x), reciprocal, quotient), x);
 }
 
-#if defined(SEEK_AVX512_KERNELS) && defined(__x86_64__) && defined(__GNUC__)
-// fake_quantize_span below with 16 lanes, for a CPU with AVX-512 (simd.h): the same operations on
-// each element, the last n % 16 under a mask. Only this function is compiled for AVX-512.
+#ifdef SEEK_AVX512_FUNCTIONS
+// fake_quantize_span and the tiles' largest |x| below with 16 lanes, for a CPU with AVX-512
+// (simd.h): the same operations on each element, the last n % 16 under a mask. Only these
+// functions are compiled for AVX-512 (their target attribute).
 #ifndef __clang__
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's avx512fintrin.h: _mm512_undefined_* by design
@@ -200,7 +201,7 @@ __attribute__((target("avx512f"))) static int64_t column_magnitude_bits_avx512(c
 // `scale` and `reciprocal` hold one value per element (column tiles) or are broadcast (a stride of 0).
 static void fake_quantize_span(SimdLevel level, const float* in, float* out, int64_t n, const float* scale,
                                const float* reciprocal, int64_t scale_step) {
-#if defined(SEEK_AVX512_KERNELS) && defined(__x86_64__) && defined(__GNUC__)
+#ifdef SEEK_AVX512_FUNCTIONS
     if (level == SimdLevel::Avx512) return fake_quantize_span_avx512(in, out, n, scale, reciprocal, scale_step);
 #endif
     int64_t c = 0;
@@ -261,7 +262,7 @@ static void quantize_dequantize_columns(SimdLevel level, const Mat& x, int64_t t
     for (int64_t row_begin = 0; row_begin < rows; row_begin += tile_rows) {
         const int64_t row_end = std::min(rows, row_begin + tile_rows);
         int64_t first_col = 0;
-#if defined(SEEK_AVX512_KERNELS) && defined(__x86_64__) && defined(__GNUC__)
+#ifdef SEEK_AVX512_FUNCTIONS
         if (level == SimdLevel::Avx512)
             first_col = column_magnitude_bits_avx512(&x(row_begin, 0), row_end - row_begin, cols, cols, amax_bits.data());
 #endif
@@ -337,7 +338,7 @@ Mat quantize_dequantize_with(SimdLevel level, const Mat& x, const Tile& tile, Sc
                     const float* in = &x(r, tile_col * tile.cols);
                     const int64_t width = width_of(tile_col);
                     uint32_t amax = tile_amax[tile_col];
-#if defined(SEEK_AVX512_KERNELS) && defined(__x86_64__) && defined(__GNUC__)
+#ifdef SEEK_AVX512_FUNCTIONS
                     if (level == SimdLevel::Avx512) {
                         tile_amax[tile_col] = std::max(amax, largest_magnitude_bits_avx512(in, width));
                         continue;

@@ -25,7 +25,7 @@ bool simd_level_available(SimdLevel level) {
             return false;
 #endif
         case SimdLevel::Avx512:
-#if defined(SEEK_AVX512_KERNELS) && defined(__x86_64__) && defined(__GNUC__)
+#ifdef SEEK_AVX512_FUNCTIONS
             return __builtin_cpu_supports("avx512f");
 #else
             return false;

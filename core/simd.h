@@ -5,6 +5,12 @@
 // every level to the scalar definition.
 #pragma once
 
+// Defined where core/'s own files may hold AVX-512 code (target attributes or *_avx512.cpp): the
+// compiler accepts -mavx512f (core/CMakeLists.txt) and targets x86-64 with GCC's builtins.
+#if defined(SEEK_AVX512_KERNELS) && defined(__x86_64__) && defined(__GNUC__)
+#define SEEK_AVX512_FUNCTIONS 1
+#endif
+
 namespace seek {
 
 enum class SimdLevel { Scalar, Avx2, Avx512 };

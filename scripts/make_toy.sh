@@ -5,7 +5,7 @@
 #   scripts/make_toy.sh [--grpo-only] [--update] [BUILD_DIR] [WORK_DIR]
 #
 #   base  seek train (a corpus of mostly direct answers, some worked traces)  ~2.5 min on 2 cores
-#   grpo  seek grpo from that base, 200 steps on 4-5 digit additions          ~20 s on 2 idle cores
+#   grpo  seek grpo from that base, 200 steps on 4-5 digit additions          ~30 s on 2 idle cores
 #
 # --grpo-only starts the GRPO run from the bundled base instead of training one.
 # --update copies the new models and logs into data/toy instead of comparing.
