@@ -117,93 +117,10 @@ static inline float divide_by_scale(float x, float scale, float reciprocal) {
     return std::copysign(std::fma(std::fma(-quotient, scale, x), reciprocal, quotient), x);
 }
 
-#ifdef SEEK_AVX512_FUNCTIONS
-// fake_quantize_span and the tiles' largest |x| below with 16 lanes, for a CPU with AVX-512
-// (simd.h): the same operations on each element, the last n % 16 under a mask. Only these
-// functions are compiled for AVX-512 (their target attribute).
-#ifndef __clang__
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's avx512fintrin.h: _mm512_undefined_* by design
-#pragma GCC diagnostic ignored "-Wuninitialized"        // the same, in _mm512_reduce_max_epu32
-#endif
-__attribute__((target("avx512f"))) static inline __m512 fake_quantize_16(__m512 x, __m512 s, __m512 r) {
-    const __m512i sign_mask = _mm512_set1_epi32(static_cast<int>(0x80000000u));
-    const __m512i exponent = _mm512_set1_epi32(0x7F800000), twenty_binades = _mm512_set1_epi32(20 << 23);
-    const __m512i subnormal_step = _mm512_set1_epi32(0x46800000);  // 2^14
-    __m512 q = _mm512_mul_ps(x, r);
-    q = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, s, x), r, q);
-    q = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, s, x), r, q);
-    const __m512i q_bits = _mm512_castps_si512(q);
-    const __m512 magnitude = _mm512_castsi512_ps(_mm512_andnot_si512(sign_mask, q_bits));
-    const __m512 step_maker = _mm512_castsi512_ps(
-        _mm512_max_epi32(_mm512_add_epi32(_mm512_and_si512(q_bits, exponent), twenty_binades), subnormal_step));
-    const __m512 rounded = _mm512_sub_ps(_mm512_add_ps(magnitude, step_maker), step_maker);
-    const __m512i signed_rounded = _mm512_or_si512(_mm512_castps_si512(rounded), _mm512_and_si512(sign_mask, _mm512_castps_si512(x)));
-    return _mm512_mul_ps(_mm512_castsi512_ps(signed_rounded), s);
-}
-
-__attribute__((target("avx512f"))) static void fake_quantize_span_avx512(const float* in, float* out, int64_t n,
-                                                                         const float* scale, const float* reciprocal,
-                                                                         int64_t scale_step) {
-    int64_t c = 0;
-    if (scale_step) {
-        for (; c + 16 <= n; c += 16)
-            _mm512_storeu_ps(out + c, fake_quantize_16(_mm512_loadu_ps(in + c), _mm512_loadu_ps(scale + c), _mm512_loadu_ps(reciprocal + c)));
-    } else {
-        const __m512 s = _mm512_set1_ps(*scale), r = _mm512_set1_ps(*reciprocal);
-        for (; c + 16 <= n; c += 16) _mm512_storeu_ps(out + c, fake_quantize_16(_mm512_loadu_ps(in + c), s, r));
-    }
-    if (c == n) return;
-    // The last n % 16 under a mask: the lanes past n are neither read nor written.
-    const __mmask16 lanes = static_cast<__mmask16>((1u << (n - c)) - 1u);
-    const __m512 s = scale_step ? _mm512_maskz_loadu_ps(lanes, scale + c) : _mm512_set1_ps(*scale);
-    const __m512 r = scale_step ? _mm512_maskz_loadu_ps(lanes, reciprocal + c) : _mm512_set1_ps(*reciprocal);
-    _mm512_mask_storeu_ps(out + c, lanes, fake_quantize_16(_mm512_maskz_loadu_ps(lanes, in + c), s, r));
-}
-
-// The largest magnitude_bits of in[0 .. n), 16 lanes at a time (the masked-off lanes load as 0).
-__attribute__((target("avx512f"))) static uint32_t largest_magnitude_bits_avx512(const float* in, int64_t n) {
-    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
-    __m512i amax = _mm512_setzero_si512();
-    int64_t c = 0;
-    for (; c + 16 <= n; c += 16) amax = _mm512_max_epu32(amax, _mm512_and_si512(_mm512_loadu_si512(in + c), magnitude));
-    if (c < n) {
-        const __mmask16 lanes = static_cast<__mmask16>((1u << (n - c)) - 1u);
-        amax = _mm512_max_epu32(amax, _mm512_and_si512(_mm512_maskz_loadu_epi32(lanes, in + c), magnitude));
-    }
-    return _mm512_reduce_max_epu32(amax);
-}
-
-// Column by column: amax[c] = the largest magnitude_bits of column c over rows [0, rows) of a
-// row-major block (rows `stride` floats apart), 32 columns at a time; returns the first column
-// it did not do (cols rounded down to 32).
-__attribute__((target("avx512f"))) static int64_t column_magnitude_bits_avx512(const float* block, int64_t rows, int64_t cols,
-                                                                             int64_t stride, uint32_t* amax) {
-    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
-    int64_t c = 0;
-    for (; c + 32 <= cols; c += 32) {
-        __m512i low = _mm512_setzero_si512(), high = _mm512_setzero_si512();
-        for (int64_t r = 0; r < rows; ++r) {
-            low = _mm512_max_epu32(low, _mm512_and_si512(_mm512_loadu_si512(block + r * stride + c), magnitude));
-            high = _mm512_max_epu32(high, _mm512_and_si512(_mm512_loadu_si512(block + r * stride + c + 16), magnitude));
-        }
-        _mm512_storeu_si512(amax + c, low);
-        _mm512_storeu_si512(amax + c + 16, high);
-    }
-    return c;
-}
-#ifndef __clang__
-#pragma GCC diagnostic pop
-#endif
-#endif
-
 // out[c] = round_finite_to_e4m3(x[c] / s[c]) * s[c] for c < n: a finite tile's fake quantization.
 // `scale` and `reciprocal` hold one value per element (column tiles) or are broadcast (a stride of 0).
 static void fake_quantize_span(SimdLevel level, const float* in, float* out, int64_t n, const float* scale,
                                const float* reciprocal, int64_t scale_step) {
-#ifdef SEEK_AVX512_FUNCTIONS
-    if (level == SimdLevel::Avx512) return fake_quantize_span_avx512(in, out, n, scale, reciprocal, scale_step);
-#endif
     int64_t c = 0;
 #if defined(__AVX2__) && defined(__FMA__)
     // The same, eight lanes at a time and without a branch: divide_by_scale operation for operation,
@@ -253,6 +170,142 @@ static inline uint32_t magnitude_bits(float v) {
 
 static constexpr uint32_t kInfinityBits = 0x7F800000u;
 
+#ifdef SEEK_AVX512_FUNCTIONS
+// quantize_dequantize with 16 lanes, for a CPU with AVX-512 (simd.h): the operations of the loops
+// further down on each element, the columns past a tile's or the matrix's edge under a mask (neither
+// read nor written). Only these functions are compiled for AVX-512 (their target attribute).
+#ifndef __clang__
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's avx512fintrin.h: _mm512_undefined_* by design
+#pragma GCC diagnostic ignored "-Wuninitialized"        // the same, in _mm512_reduce_max_epu32
+#endif
+// round_finite_to_e4m3(x / s) * s, 16 lanes: fake_quantize_span's AVX2 loop below, operation for operation.
+__attribute__((target("avx512f"))) static inline __m512 fake_quantize_16(__m512 x, __m512 s, __m512 r) {
+    const __m512i sign_mask = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+    const __m512i exponent = _mm512_set1_epi32(0x7F800000), twenty_binades = _mm512_set1_epi32(20 << 23);
+    const __m512i subnormal_step = _mm512_set1_epi32(0x46800000);  // 2^14
+    __m512 q = _mm512_mul_ps(x, r);
+    q = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, s, x), r, q);
+    q = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, s, x), r, q);
+    const __m512i q_bits = _mm512_castps_si512(q);
+    const __m512 magnitude = _mm512_castsi512_ps(_mm512_andnot_si512(sign_mask, q_bits));
+    const __m512 step_maker = _mm512_castsi512_ps(
+        _mm512_max_epi32(_mm512_add_epi32(_mm512_and_si512(q_bits, exponent), twenty_binades), subnormal_step));
+    const __m512 rounded = _mm512_sub_ps(_mm512_add_ps(magnitude, step_maker), step_maker);
+    const __m512i signed_rounded = _mm512_or_si512(_mm512_castps_si512(rounded), _mm512_and_si512(sign_mask, _mm512_castps_si512(x)));
+    return _mm512_mul_ps(_mm512_castsi512_ps(signed_rounded), s);
+}
+
+// scale_for_amax and 1 / s for 16 finite amaxes (as bits) at once: the same divisions, lane by lane.
+__attribute__((target("avx512f"))) static inline void scales_16(__m512i amax_bits, ScaleFormat format, __m512& scale,
+                                                                __m512& reciprocal) {
+    scale = _mm512_div_ps(_mm512_max_ps(_mm512_castsi512_ps(amax_bits), _mm512_set1_ps(kAmaxFloor)),
+                          _mm512_set1_ps(kE4M3MaxFinite));
+    if (format == ScaleFormat::PowerOfTwo) {
+        // 2^ceil(log2 s): s when its mantissa is zero, else the next power of two up (s is normal here).
+        const __m512i bits = _mm512_castps_si512(scale);
+        const __mmask16 power_of_two = _mm512_testn_epi32_mask(bits, _mm512_set1_epi32(0x007FFFFF));
+        const __m512i next = _mm512_add_epi32(_mm512_and_si512(bits, _mm512_set1_epi32(0x7F800000)), _mm512_set1_epi32(1 << 23));
+        scale = _mm512_castsi512_ps(_mm512_mask_blend_epi32(power_of_two, next, bits));
+    }
+    reciprocal = _mm512_div_ps(_mm512_set1_ps(1.0f), scale);
+}
+
+static inline __mmask16 first_lanes(int64_t n) { return static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u); }
+
+// Every tile shape but a column (1x128 activations, 128x128 weights, a whole matrix), sixteen tiles
+// at a time in row-major tile order: their largest |x|, their sixteen scales in one vector, then the
+// rounding. A toy's 1x128 tiles are single rows of 48 or 64 floats: one by one, each tile would wait
+// on its own reduction and divisions; sixteen at a time, they overlap.
+__attribute__((target("avx512f"))) static void quantize_dequantize_tiles_avx512(const Mat& x, const Tile& tile,
+                                                                               ScaleFormat format, Mat& out) {
+    const int64_t rows = x.rows(), cols = x.cols(), tile_cols = tile_count(cols, tile.cols);
+    const int64_t tiles = tile_count(rows, tile.rows) * tile_cols;
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+    alignas(64) uint32_t amax_bits[16];
+    alignas(64) float scale[16], reciprocal[16];
+    int64_t row_begin[16], row_end[16], col_begin[16], width[16];
+    for (int64_t first = 0; first < tiles; first += 16) {
+        const int64_t count = std::min<int64_t>(16, tiles - first);
+        for (int64_t i = 0; i < 16; ++i) {
+            const int64_t tile_row = (first + i) / tile_cols, tile_col = (first + i) % tile_cols;
+            row_begin[i] = tile_row * tile.rows;
+            row_end[i] = i < count ? std::min(rows, row_begin[i] + tile.rows) : row_begin[i];  // past the last: empty
+            col_begin[i] = tile_col * tile.cols;
+            width[i] = std::min(tile.cols, cols - col_begin[i]);
+        }
+        for (int64_t i = 0; i < 16; ++i) {
+            __m512i amax = _mm512_setzero_si512();
+            for (int64_t r = row_begin[i]; r < row_end[i]; ++r) {
+                const float* in = &x(r, col_begin[i]);
+                int64_t c = 0;
+                for (; c + 16 <= width[i]; c += 16) amax = _mm512_max_epu32(amax, _mm512_and_si512(_mm512_loadu_si512(in + c), magnitude));
+                if (c < width[i])
+                    amax = _mm512_max_epu32(amax, _mm512_and_si512(_mm512_maskz_loadu_epi32(first_lanes(width[i] - c), in + c), magnitude));
+            }
+            amax_bits[i] = _mm512_reduce_max_epu32(amax);
+        }
+        __m512 scales, reciprocals;
+        scales_16(_mm512_load_si512(amax_bits), format, scales, reciprocals);
+        _mm512_store_ps(scale, scales);
+        _mm512_store_ps(reciprocal, reciprocals);
+        for (int64_t i = 0; i < count; ++i) {
+            if (amax_bits[i] >= kInfinityBits) {  // an infinity or a NaN: quantize's amax, and divisions
+                const float nonfinite_scale =
+                    scale_for_amax(tile_amax(x, row_begin[i], row_end[i], col_begin[i], col_begin[i] + width[i]), format);
+                for (int64_t r = row_begin[i]; r < row_end[i]; ++r)
+                    fake_quantize_span_nonfinite(&x(r, col_begin[i]), &out(r, col_begin[i]), width[i], &nonfinite_scale, 0);
+                continue;
+            }
+            const __m512 s = _mm512_set1_ps(scale[i]), rs = _mm512_set1_ps(reciprocal[i]);
+            for (int64_t r = row_begin[i]; r < row_end[i]; ++r) {
+                const float* in = &x(r, col_begin[i]);
+                float* o = &out(r, col_begin[i]);
+                int64_t c = 0;
+                for (; c + 16 <= width[i]; c += 16) _mm512_storeu_ps(o + c, fake_quantize_16(_mm512_loadu_ps(in + c), s, rs));
+                if (c < width[i]) {
+                    const __mmask16 lanes = first_lanes(width[i] - c);
+                    _mm512_mask_storeu_ps(o + c, lanes, fake_quantize_16(_mm512_maskz_loadu_ps(lanes, in + c), s, rs));
+                }
+            }
+        }
+    }
+}
+
+// Tiles one column wide (Wgrad's 128x1 along the tokens): in a band of tile_rows rows every column
+// is a tile, so sixteen columns at a time get their largest |x| down the band, their scales in one
+// vector, and their rounding, row after row of contiguous floats.
+__attribute__((target("avx512f"))) static void quantize_dequantize_columns_avx512(const Mat& x, int64_t tile_rows,
+                                                                                 ScaleFormat format, Mat& out) {
+    const int64_t rows = x.rows(), cols = x.cols();
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+    for (int64_t row_begin = 0; row_begin < rows; row_begin += tile_rows) {
+        const int64_t row_end = std::min(rows, row_begin + tile_rows);
+        for (int64_t col_begin = 0; col_begin < cols; col_begin += 16) {
+            const __mmask16 lanes = first_lanes(cols - col_begin);
+            __m512i amax = _mm512_setzero_si512();
+            for (int64_t r = row_begin; r < row_end; ++r)
+                amax = _mm512_max_epu32(amax, _mm512_and_si512(_mm512_maskz_loadu_epi32(lanes, &x(r, col_begin)), magnitude));
+            if (_mm512_mask_cmpge_epu32_mask(lanes, amax, _mm512_set1_epi32(static_cast<int>(kInfinityBits)))) {
+                // A column with an infinity or a NaN among these: all sixteen by division, as quantize does.
+                for (int64_t c = col_begin; c < std::min(cols, col_begin + 16); ++c) {
+                    const float column_scale = scale_for_amax(tile_amax(x, row_begin, row_end, c, c + 1), format);
+                    for (int64_t r = row_begin; r < row_end; ++r) out(r, c) = round_to_e4m3(x(r, c) / column_scale) * column_scale;
+                }
+                continue;
+            }
+            __m512 s, rs;
+            scales_16(amax, format, s, rs);
+            for (int64_t r = row_begin; r < row_end; ++r)
+                _mm512_mask_storeu_ps(&out(r, col_begin), lanes, fake_quantize_16(_mm512_maskz_loadu_ps(lanes, &x(r, col_begin)), s, rs));
+        }
+    }
+}
+#ifndef __clang__
+#pragma GCC diagnostic pop
+#endif
+#endif
+
 // Tiles one column wide (Wgrad's 128x1 along the tokens): a band of tile_rows rows holds one tile
 // per column, so the amax and the rounding run along the rows' contiguous floats, every column at once.
 static void quantize_dequantize_columns(SimdLevel level, const Mat& x, int64_t tile_rows, ScaleFormat format, Mat& out) {
@@ -262,10 +315,6 @@ static void quantize_dequantize_columns(SimdLevel level, const Mat& x, int64_t t
     for (int64_t row_begin = 0; row_begin < rows; row_begin += tile_rows) {
         const int64_t row_end = std::min(rows, row_begin + tile_rows);
         int64_t first_col = 0;
-#ifdef SEEK_AVX512_FUNCTIONS
-        if (level == SimdLevel::Avx512)
-            first_col = column_magnitude_bits_avx512(&x(row_begin, 0), row_end - row_begin, cols, cols, amax_bits.data());
-#endif
 #if defined(__AVX2__) && defined(__FMA__)
         // Eight columns at a time down the band, their maxima kept in a register (a band of toy
         // rows fits in the L1 cache; through memory, the loop would store every row's maxima).
@@ -313,6 +362,15 @@ Mat quantize_dequantize_with(SimdLevel level, const Mat& x, const Tile& tile, Sc
         throw std::invalid_argument(std::string("quantize_dequantize: no ") + simd_level_name(level) + " loop in this build or CPU");
     const int64_t rows = x.rows(), cols = x.cols();
     Mat out(rows, cols);
+#ifdef SEEK_AVX512_FUNCTIONS
+    if (level == SimdLevel::Avx512) {
+        if (tile.cols == 1 && tile.rows > 1)
+            quantize_dequantize_columns_avx512(x, tile.rows, format, out);
+        else
+            quantize_dequantize_tiles_avx512(x, tile, format, out);
+        return out;
+    }
+#endif
     if (tile.cols == 1 && tile.rows > 1) {
         quantize_dequantize_columns(level, x, tile.rows, format, out);
         return out;
@@ -338,12 +396,6 @@ Mat quantize_dequantize_with(SimdLevel level, const Mat& x, const Tile& tile, Sc
                     const float* in = &x(r, tile_col * tile.cols);
                     const int64_t width = width_of(tile_col);
                     uint32_t amax = tile_amax[tile_col];
-#ifdef SEEK_AVX512_FUNCTIONS
-                    if (level == SimdLevel::Avx512) {
-                        tile_amax[tile_col] = std::max(amax, largest_magnitude_bits_avx512(in, width));
-                        continue;
-                    }
-#endif
                     for (int64_t c = 0; c < width; ++c) amax = std::max(amax, magnitude_bits(in[c]));
                     tile_amax[tile_col] = amax;
                 }
