@@ -234,16 +234,27 @@ void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const 
         }
         // Low precision as low_precision_gemm on the transposes above, without copying them: W's
         // 128x128 blocks are W^T's, transposed, and 128x1 tiles of dy and x are 1x128 tiles of dy^T, x^T.
-        const bool rounds = precision.gemm != GemmPrecision::FP32;
+        if (precision.gemm == GemmPrecision::FP32) {
+            parallel_for(2, parallel, [&](int64_t job) {
+                if (job == kDgrad)
+                    add_product_nn(dx, dy, weight);
+                else
+                    add_product_tn(dweight, dy, x);
+            });
+            return;
+        }
+        // dy in Dgrad's 1x128 tiles and Wgrad's 128x1 in one pass over dy; BF16 rounds element by
+        // element, so one rounding serves both.
+        const RowAndColumnTiles dy_rounded = precision.gemm == GemmPrecision::FP8
+                                                 ? quantize_dequantize_rows_and_columns(dy, kQuantGroup)
+                                                 : RowAndColumnTiles{rounded_operand(dy, precision.gemm, kActivationTile), Mat()};
+        const Mat& dy_tokens = precision.gemm == GemmPrecision::FP8 ? dy_rounded.column_tiles : dy_rounded.row_tiles;
         parallel_for(2, parallel, [&](int64_t job) {
             if (job == kDgrad) {  // dx += dy W
-                if (!rounds) return add_product_nn(dx, dy, weight);
-                add_product_nn(dx, rounded_operand(dy, precision.gemm, kActivationTile),
-                               rounded_operand(weight, precision.gemm, kWeightTile));
+                add_product_nn(dx, dy_rounded.row_tiles, rounded_operand(weight, precision.gemm, kWeightTile));
             } else {  // dW += dy^T x
-                if (!rounds) return add_product_tn(dweight, dy, x);
                 const Mat x_tokens = x_rounded ? Mat() : rounded_operand(x, precision.gemm, kTokenTile);
-                add_product_tn(dweight, rounded_operand(dy, precision.gemm, kTokenTile), x_rounded ? *x_rounded : x_tokens);
+                add_product_tn(dweight, dy_tokens, x_rounded ? *x_rounded : x_tokens);
             }
         });
     } else {

@@ -78,6 +78,19 @@ Mat quantize_dequantize(const Mat& x, const Tile& tile, ScaleFormat format = Sca
 // every width available (an unavailable one throws std::invalid_argument).
 Mat quantize_dequantize_with(SimdLevel level, const Mat& x, const Tile& tile, ScaleFormat format = ScaleFormat::Float32);
 
+// quantize_dequantize(x, 1 x group) and quantize_dequantize(x, group x 1) in one pass over x, bit
+// for bit the two calls: the operands the backward of a linear layer takes from dy (Dgrad's row
+// tiles, Wgrad's column tiles, linear.h), whose second read of dy was a seventh of an FP8 step.
+struct RowAndColumnTiles {
+    Mat row_tiles;     // 1 x group
+    Mat column_tiles;  // group x 1
+};
+RowAndColumnTiles quantize_dequantize_rows_and_columns(const Mat& x, int64_t group = kQuantGroup,
+                                                       ScaleFormat format = ScaleFormat::Float32);
+// The same with a given vector width (simd.h), for tests; below AVX-512, the two calls.
+RowAndColumnTiles quantize_dequantize_rows_and_columns_with(SimdLevel level, const Mat& x, int64_t group = kQuantGroup,
+                                                            ScaleFormat format = ScaleFormat::Float32);
+
 // fp8_decode(fp8_encode(v, E4M3, Saturation::Finite)): v rounded to the nearest E4M3 value, ties
 // to even, saturating at +-448, with v's sign (also on a zero); NaN stays NaN.
 float round_to_e4m3(float v);

@@ -232,3 +232,47 @@ TEST_CASE("quantize: quantize_dequantize equals dequantize(quantize()) bit for b
     CHECK(mismatches == 0);
     CHECK(compared > 1000000);
 }
+
+TEST_CASE("quantize: rows and columns in one pass equal the two quantize_dequantize calls bit for bit", "[quantize]") {
+    Rng rng(77);
+    int64_t compared = 0, mismatches = 0;
+    for (int trial = 0; trial < 40; ++trial) {
+        // Bands and strips that rarely end at a multiple of 16 or of the group.
+        const int64_t rows = 1 + static_cast<int64_t>(rng.uniform() * 300);
+        const int64_t cols = 1 + static_cast<int64_t>(rng.uniform() * 300);
+        Mat x(rows, cols);
+        for (int64_t i = 0; i < x.size(); ++i) {
+            float v = rng.normal() * static_cast<float>(std::exp(6 * rng.normal()));  // many binades
+            if (trial % 4 == 1 && rng.uniform() < 0.5) v = rng.uniform() < 0.5 ? 0.0f : -0.0f;
+            if (trial % 4 == 2) v *= 1e-38f;  // float subnormals: amax floored
+            x.data()[i] = v;
+        }
+        if (trial % 8 == 5) x(rows / 2, cols / 3) = std::numeric_limits<float>::quiet_NaN();
+        if (trial % 8 == 7) x(rows - 1, 0) = std::numeric_limits<float>::infinity();
+        for (int64_t group : {int64_t(128), int64_t(16), int64_t(48), int64_t(7)}) {
+            for (ScaleFormat format : {ScaleFormat::Float32, ScaleFormat::PowerOfTwo}) {
+                const Mat by_rows = quantize_dequantize(x, {1, group}, format);
+                const Mat by_columns = quantize_dequantize(x, {group, 1}, format);
+                for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512}) {
+                    if (!simd_level_available(level)) continue;
+                    const RowAndColumnTiles both = quantize_dequantize_rows_and_columns_with(level, x, group, format);
+                    REQUIRE(both.row_tiles.rows() == rows);
+                    REQUIRE(both.column_tiles.cols() == cols);
+                    for (int64_t i = 0; i < x.size(); ++i) {
+                        compared += 2;
+                        const bool same = same_float(both.row_tiles.data()[i], by_rows.data()[i]) &&
+                                          same_float(both.column_tiles.data()[i], by_columns.data()[i]);
+                        if (!same && ++mismatches <= 5)
+                            FAIL_CHECK(simd_level_name(level) << ": trial " << trial << ", group " << group << ", element " << i
+                                                              << ": x = " << x.data()[i] << ", rows " << both.row_tiles.data()[i]
+                                                              << " vs " << by_rows.data()[i] << ", columns "
+                                                              << both.column_tiles.data()[i] << " vs " << by_columns.data()[i]);
+                    }
+                }
+            }
+        }
+    }
+    INFO(compared << " elements compared");
+    CHECK(mismatches == 0);
+    CHECK(compared > 1000000);
+}
