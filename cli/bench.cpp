@@ -37,7 +37,9 @@ static const CommandSpec bench_spec = {
     "as a prefill of random hidden states would leave it. Reports the median time per token over\n"
     "--repeats runs, the same with an empty cache (projections only), the KV-cache bytes each form\n"
     "reads per token, the attention-core FLOPs, how far the two outputs differ, and each form's time against\n"
-    "the memory bound: weights + cache read once at the read bandwidth the bench measures first.\n"
+    "the memory bound: weights + cache read once at the read bandwidth the bench measures first. Then\n"
+    "each form against a floor that also counts its attention core's FLOPs at the FMA peak the bench\n"
+    "measures on the same threads, since a step streams weights and computes attention one after the other.\n"
     "At full V3 scale this needs about 2.5 GB of memory for weights and the naive cache.\n\n"
     "bench moe: the first MoE layer of the model (V3: layer 3, 256 routed experts + 1 shared, top-8)\n"
     "on --tokens random hidden states after RMSNorm, FP32 on the CPU: gate, shared expert, and the routed\n"
@@ -176,6 +178,18 @@ static double measured_read_bandwidth() {
     return best;
 }
 
+static double measured_fma_peak();
+
+// The FMA peak of the threads this bench runs on, each measuring its own at the same time: two
+// threads on one core share its FMA units (an SMT pair measures about one core's peak between them).
+static double measured_fma_peak_of_threads() {
+    std::vector<double> peaks(static_cast<size_t>(parallel_threads(true)));
+    parallel_for(static_cast<int64_t>(peaks.size()), true, [&](int64_t i) { peaks[static_cast<size_t>(i)] = measured_fma_peak(); });
+    double sum = 0;
+    for (double peak : peaks) sum += peak;
+    return sum;
+}
+
 static int bench_mla(const ParsedArgs& args) {
     const ModelConfig config = config_from_args(args);
     const int64_t context = args.integer("context"), repeats = args.integer("repeats");
@@ -224,6 +238,10 @@ static int bench_mla(const ParsedArgs& args) {
     const double bandwidth = measured_read_bandwidth();
     // The memory-bound time of a decode step: its weights and its cache read once at that bandwidth.
     auto bound_seconds = [&](double cache_bytes) { return (4.0 * weight_floats + cache_bytes) / bandwidth; };
+    // The projections stream the weights, then the attention core computes over the cache, then
+    // o_proj streams again: one after the other, so the core's FLOPs at the FMA peak come on top.
+    const double peak = measured_fma_peak_of_threads();
+    auto floor_seconds = [&](double cache_bytes, double flops) { return bound_seconds(cache_bytes) + flops / peak; };
 
     if (args.flag("json")) {
         nlohmann::json out = {
@@ -232,6 +250,9 @@ static int bench_mla(const ParsedArgs& args) {
             {"read_bytes_per_second", bandwidth},
             {"naive_of_memory_bound", bound_seconds(naive_cache_bytes) / naive_timing.seconds_per_token},
             {"absorb_of_memory_bound", bound_seconds(absorb_cache_bytes) / absorb_timing.seconds_per_token},
+            {"fma_peak_flops_per_second", peak},
+            {"naive_of_memory_and_compute_floor", floor_seconds(naive_cache_bytes, naive_flops) / naive_timing.seconds_per_token},
+            {"absorb_of_memory_and_compute_floor", floor_seconds(absorb_cache_bytes, absorb_flops) / absorb_timing.seconds_per_token},
             {"naive", {{"seconds_per_token", naive_timing.seconds_per_token},
                        {"seconds_projections_only", naive_timing.seconds_projections},
                        {"cache_bytes_read", naive_cache_bytes}, {"attention_flops", naive_flops}}},
@@ -260,6 +281,12 @@ static int bench_mla(const ParsedArgs& args) {
     std::printf("bound: weights + cache read once at this machine's measured %.1f GB/s (this run's threads summing 512 MB);\n"
                 "\"of bound\" is bound / measured time, 1.00 being as fast as memory allows.\n",
                 bandwidth / 1e9);
+    std::printf("floor: the bound plus the attention core's FLOPs at the measured FMA peak of the same threads (%.1f GFLOP/s),\n"
+                "as a step runs them one after the other: naive %.2f ms (%.2f of it), absorb %.2f ms (%.2f of it).\n",
+                peak / 1e9, 1e3 * floor_seconds(naive_cache_bytes, naive_flops),
+                floor_seconds(naive_cache_bytes, naive_flops) / naive_timing.seconds_per_token,
+                1e3 * floor_seconds(absorb_cache_bytes, absorb_flops),
+                floor_seconds(absorb_cache_bytes, absorb_flops) / absorb_timing.seconds_per_token);
     std::printf("naive caches %lld floats per token (K and V of %lld heads), absorb %lld: %.1fx less to read,\n"
                 "for %.1fx the attention FLOPs (absorbed attention works in the %lld-wide latent).\n",
                 static_cast<long long>(H * (dq + dv)), static_cast<long long>(H), static_cast<long long>(r + dr),
