@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -211,7 +212,32 @@ __attribute__((target("avx512f"))) static inline void scales_16(__m512i amax_bit
     reciprocal = _mm512_div_ps(_mm512_set1_ps(1.0f), scale);
 }
 
+// scales_16 from and to arrays of 16.
+__attribute__((target("avx512f"))) static inline void scales_16_of(const uint32_t* amax_bits, ScaleFormat format, float* scale,
+                                                                   float* reciprocal) {
+    __m512 scales, reciprocals;
+    scales_16(_mm512_loadu_si512(amax_bits), format, scales, reciprocals);
+    _mm512_storeu_ps(scale, scales);
+    _mm512_storeu_ps(reciprocal, reciprocals);
+}
+
 static inline __mmask16 first_lanes(int64_t n) { return static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u); }
+
+// f(std::integral_constant<int, vectors>()) for vectors in 1 .. 8: a run-time count to a template's.
+template <typename F>
+static void dispatch_vectors(int64_t vectors, F&& f) {
+    switch (vectors) {
+        case 1: return f(std::integral_constant<int, 1>());
+        case 2: return f(std::integral_constant<int, 2>());
+        case 3: return f(std::integral_constant<int, 3>());
+        case 4: return f(std::integral_constant<int, 4>());
+        case 5: return f(std::integral_constant<int, 5>());
+        case 6: return f(std::integral_constant<int, 6>());
+        case 7: return f(std::integral_constant<int, 7>());
+        case 8: return f(std::integral_constant<int, 8>());
+        default: throw std::logic_error("dispatch_vectors: 1 to 8 vectors");
+    }
+}
 
 // Every tile shape but a column (1x128 activations, 128x128 weights, a whole matrix), sixteen tiles
 // at a time in row-major tile order: their largest |x|, their sixteen scales in one vector, then the
@@ -245,10 +271,7 @@ __attribute__((target("avx512f"))) static void quantize_dequantize_tiles_avx512(
             }
             amax_bits[i] = _mm512_reduce_max_epu32(amax);
         }
-        __m512 scales, reciprocals;
-        scales_16(_mm512_load_si512(amax_bits), format, scales, reciprocals);
-        _mm512_store_ps(scale, scales);
-        _mm512_store_ps(reciprocal, reciprocals);
+        scales_16_of(amax_bits, format, scale, reciprocal);
         for (int64_t i = 0; i < count; ++i) {
             if (amax_bits[i] >= kInfinityBits) {  // an infinity or a NaN: quantize's amax, and divisions
                 const float nonfinite_scale =
@@ -301,6 +324,108 @@ __attribute__((target("avx512f"))) static void quantize_dequantize_columns_avx51
         }
     }
 }
+// The common case of both functions above and below: 1 x group tiles on a matrix at most `group` and
+// 128 columns wide (every activation of the toy), so each row is one tile of NV vectors, the last
+// under a mask. With NV known, a row's vectors and a band's column maxima and scales stay in
+// registers, and no tile bounds are computed.
+template <int NV>
+__attribute__((target("avx512f"))) static inline __m512 load_row_vector(const float* row, int v, __mmask16 last) {
+    return v < NV - 1 ? _mm512_loadu_ps(row + 16 * v) : _mm512_maskz_loadu_ps(last, row + 16 * v);
+}
+template <int NV>
+__attribute__((target("avx512f"))) static inline void store_row_vector(float* row, int v, __mmask16 last, __m512 value) {
+    if (v < NV - 1)
+        _mm512_storeu_ps(row + 16 * v, value);
+    else
+        _mm512_mask_storeu_ps(row + 16 * v, last, value);
+}
+
+// quantize_dequantize_tiles_avx512 for those rows: sixteen rows' maxima, their scales, their rounding.
+template <int NV>
+__attribute__((target("avx512f"))) static void quantize_dequantize_row_tiles_avx512(const Mat& x, ScaleFormat format, Mat& out) {
+    const int64_t rows = x.rows(), cols = x.cols();
+    const __mmask16 last = first_lanes(cols - 16 * (NV - 1));
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+    alignas(64) uint32_t amax_bits[16];
+    alignas(64) float scale[16], reciprocal[16];
+    for (int64_t first = 0; first < rows; first += 16) {
+        const int64_t count = std::min<int64_t>(16, rows - first);
+        for (int64_t i = 0; i < 16; ++i) {
+            __m512i amax = _mm512_setzero_si512();
+            if (i < count)
+                for (int v = 0; v < NV; ++v)
+                    amax = _mm512_max_epu32(amax, _mm512_and_si512(_mm512_castps_si512(load_row_vector<NV>(&x(first + i, 0), v, last)), magnitude));
+            amax_bits[i] = _mm512_reduce_max_epu32(amax);
+        }
+        scales_16_of(amax_bits, format, scale, reciprocal);
+        for (int64_t i = 0; i < count; ++i) {
+            const float* in = &x(first + i, 0);
+            float* o = &out(first + i, 0);
+            if (amax_bits[i] >= kInfinityBits) {  // an infinity or a NaN: quantize's amax, and divisions
+                const float nonfinite_scale = scale_for_amax(tile_amax(x, first + i, first + i + 1, 0, cols), format);
+                fake_quantize_span_nonfinite(in, o, cols, &nonfinite_scale, 0);
+                continue;
+            }
+            const __m512 s = _mm512_set1_ps(scale[i]), rs = _mm512_set1_ps(reciprocal[i]);
+            for (int v = 0; v < NV; ++v) store_row_vector<NV>(o, v, last, fake_quantize_16(load_row_vector<NV>(in, v, last), s, rs));
+        }
+    }
+}
+
+// quantize_dequantize_rows_and_columns_avx512 for those rows, or, without kRowTiles, the column
+// tiles alone (group x 1, for a matrix at most 128 wide): a band's column maxima and column scales
+// in registers, its rows' maxima and scales in arrays, the band read row after row. Returns false,
+// for the general functions to redo it, on an infinity or a NaN.
+template <int NV, bool kRowTiles>
+__attribute__((target("avx512f"))) static bool quantize_dequantize_narrow_avx512(const Mat& x, int64_t group, ScaleFormat format,
+                                                                                Mat* row_tiles, Mat& column_tiles) {
+    const int64_t rows = x.rows(), cols = x.cols();
+    const __mmask16 last = first_lanes(cols - 16 * (NV - 1));
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF), infinity = _mm512_set1_epi32(static_cast<int>(kInfinityBits));
+    std::vector<uint32_t> row_amax(kRowTiles ? static_cast<size_t>((group + 15) / 16 * 16) : 0);
+    std::vector<float> row_scale(row_amax.size()), row_reciprocal(row_amax.size());
+    for (int64_t row_begin = 0; row_begin < rows; row_begin += group) {
+        const int64_t band_rows = std::min(group, rows - row_begin);
+        __m512i column_amax[NV];
+        for (int v = 0; v < NV; ++v) column_amax[v] = _mm512_setzero_si512();
+        for (int64_t i = 0; i < (kRowTiles ? static_cast<int64_t>(row_amax.size()) : band_rows); ++i) {
+            __m512i amax = _mm512_setzero_si512();
+            if (i < band_rows)
+                for (int v = 0; v < NV; ++v) {
+                    const __m512i bits =
+                        _mm512_and_si512(_mm512_castps_si512(load_row_vector<NV>(&x(row_begin + i, 0), v, last)), magnitude);
+                    column_amax[v] = _mm512_max_epu32(column_amax[v], bits);
+                    if (kRowTiles) amax = _mm512_max_epu32(amax, bits);
+                }
+            if (kRowTiles) row_amax[static_cast<size_t>(i)] = _mm512_reduce_max_epu32(amax);
+        }
+        __mmask16 nonfinite = 0;
+        __m512 column_scale[NV], column_reciprocal[NV];
+        for (int v = 0; v < NV; ++v) {
+            nonfinite |= _mm512_cmpge_epu32_mask(column_amax[v], infinity);
+            scales_16(column_amax[v], format, column_scale[v], column_reciprocal[v]);
+        }
+        for (size_t i = 0; i < row_amax.size(); i += 16) {
+            nonfinite |= _mm512_cmpge_epu32_mask(_mm512_loadu_si512(&row_amax[i]), infinity);
+            scales_16_of(&row_amax[i], format, &row_scale[i], &row_reciprocal[i]);
+        }
+        if (nonfinite) return false;
+        for (int64_t i = 0; i < band_rows; ++i) {
+            const float* in = &x(row_begin + i, 0);
+            float* by_column = &column_tiles(row_begin + i, 0);
+            for (int v = 0; v < NV; ++v) {
+                const __m512 value = load_row_vector<NV>(in, v, last);
+                store_row_vector<NV>(by_column, v, last, fake_quantize_16(value, column_scale[v], column_reciprocal[v]));
+                if (kRowTiles)
+                    store_row_vector<NV>(&(*row_tiles)(row_begin + i, 0), v, last,
+                                         fake_quantize_16(value, _mm512_set1_ps(row_scale[static_cast<size_t>(i)]),
+                                                          _mm512_set1_ps(row_reciprocal[static_cast<size_t>(i)])));
+            }
+        }
+    }
+    return true;
+}
+
 // Both tilings of a band of `group` rows at once (quantize_dequantize_rows_and_columns): the first
 // pass reads the band once for every row tile's and every column's largest |x|, the second rounds
 // each vector twice, by its row tile's scale and by its column's, from the L1 or L2 cache the first
@@ -446,8 +571,16 @@ Mat quantize_dequantize_with(SimdLevel level, const Mat& x, const Tile& tile, Sc
     Mat out(rows, cols);
 #ifdef SEEK_AVX512_FUNCTIONS
     if (level == SimdLevel::Avx512) {
-        if (tile.cols == 1 && tile.rows > 1)
-            quantize_dequantize_columns_avx512(x, tile.rows, format, out);
+        const int64_t vectors = (cols + 15) / 16;  // a row's, when a row is one tile
+        bool columns_done = false;
+        if (tile.cols == 1 && tile.rows > 1 && vectors >= 1 && vectors <= 8)
+            dispatch_vectors(vectors, [&](auto nv) {
+                columns_done = quantize_dequantize_narrow_avx512<decltype(nv)::value, false>(x, tile.rows, format, nullptr, out);
+            });
+        if (tile.cols == 1 && tile.rows > 1) {
+            if (!columns_done) quantize_dequantize_columns_avx512(x, tile.rows, format, out);
+        } else if (tile.rows == 1 && cols <= tile.cols && vectors >= 1 && vectors <= 8)
+            dispatch_vectors(vectors, [&](auto nv) { quantize_dequantize_row_tiles_avx512<decltype(nv)::value>(x, format, out); });
         else
             quantize_dequantize_tiles_avx512(x, tile, format, out);
         return out;
@@ -521,7 +654,14 @@ RowAndColumnTiles quantize_dequantize_rows_and_columns_with(SimdLevel level, con
     if (level == SimdLevel::Avx512 && group % 16 == 0 && group > 0) {
         if (!simd_level_available(level)) throw std::invalid_argument("quantize_dequantize: no avx512 loop in this build or CPU");
         RowAndColumnTiles out{Mat(x.rows(), x.cols()), Mat(x.rows(), x.cols())};
-        quantize_dequantize_rows_and_columns_avx512(x, group, format, out);
+        const int64_t vectors = (x.cols() + 15) / 16;  // a row's, when a row is one tile
+        bool done = false;
+        if (x.cols() <= group && vectors >= 1 && vectors <= 8)
+            dispatch_vectors(vectors, [&](auto nv) {
+                done = quantize_dequantize_narrow_avx512<decltype(nv)::value, true>(x, group, format, &out.row_tiles,
+                                                                                    out.column_tiles);
+            });
+        if (!done) quantize_dequantize_rows_and_columns_avx512(x, group, format, out);
         return out;
     }
 #endif
