@@ -80,7 +80,7 @@ Mat quantize_dequantize_with(SimdLevel level, const Mat& x, const Tile& tile, Sc
 
 // quantize_dequantize(x, 1 x group) and quantize_dequantize(x, group x 1) in one pass over x, bit
 // for bit the two calls: the operands the backward of a linear layer takes from dy (Dgrad's row
-// tiles, Wgrad's column tiles, linear.h), whose second read of dy was a seventh of an FP8 step.
+// tiles, Wgrad's column tiles, linear.h), read once instead of twice.
 struct RowAndColumnTiles {
     Mat row_tiles;     // 1 x group
     Mat column_tiles;  // group x 1
