@@ -324,10 +324,11 @@ __attribute__((target("avx512f"))) static void quantize_dequantize_columns_avx51
         }
     }
 }
-// The common case of both functions above and below: 1 x group tiles on a matrix at most `group` and
-// 128 columns wide (every activation of the toy), so each row is one tile of NV vectors, the last
-// under a mask. With NV known, a row's vectors and a band's column maxima and scales stay in
-// registers, and no tile bounds are computed.
+
+// The common case of both functions above: a matrix at most 128 columns wide (every activation of
+// the toy), whose rows, in 1 x group tiles with group >= its width, are one tile each, of NV vectors,
+// the last under a mask. With NV known, a row's vectors and a band's column maxima and scales stay
+// in registers, and no tile bounds are computed.
 template <int NV>
 __attribute__((target("avx512f"))) static inline __m512 load_row_vector(const float* row, int v, __mmask16 last) {
     return v < NV - 1 ? _mm512_loadu_ps(row + 16 * v) : _mm512_maskz_loadu_ps(last, row + 16 * v);
@@ -372,10 +373,10 @@ __attribute__((target("avx512f"))) static void quantize_dequantize_row_tiles_avx
     }
 }
 
-// quantize_dequantize_rows_and_columns_avx512 for those rows, or, without kRowTiles, the column
-// tiles alone (group x 1, for a matrix at most 128 wide): a band's column maxima and column scales
-// in registers, its rows' maxima and scales in arrays, the band read row after row. Returns false,
-// for the general functions to redo it, on an infinity or a NaN.
+// Column tiles (group x 1) of such a matrix, and with kRowTiles its row tiles (1 x group) too, from
+// one read of x (quantize_dequantize_rows_and_columns): a band's column maxima and column scales in
+// registers, its rows' maxima and scales in arrays, the band read row after row. Returns false, for
+// the general functions to redo it all, on an infinity or a NaN.
 template <int NV, bool kRowTiles>
 __attribute__((target("avx512f"))) static bool quantize_dequantize_narrow_avx512(const Mat& x, int64_t group, ScaleFormat format,
                                                                                 Mat* row_tiles, Mat& column_tiles) {
@@ -426,88 +427,6 @@ __attribute__((target("avx512f"))) static bool quantize_dequantize_narrow_avx512
     return true;
 }
 
-// Both tilings of a band of `group` rows at once (quantize_dequantize_rows_and_columns): the first
-// pass reads the band once for every row tile's and every column's largest |x|, the second rounds
-// each vector twice, by its row tile's scale and by its column's, from the L1 or L2 cache the first
-// pass left the band in. A 16-lane strip lies in one row tile (group is a multiple of 16).
-__attribute__((target("avx512f"))) static void quantize_dequantize_rows_and_columns_avx512(const Mat& x, int64_t group,
-                                                                                          ScaleFormat format,
-                                                                                          RowAndColumnTiles& out) {
-    const int64_t rows = x.rows(), cols = x.cols(), strips = (cols + 15) / 16, row_tiles = tile_count(cols, group);
-    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF), infinity = _mm512_set1_epi32(static_cast<int>(kInfinityBits));
-    // Per band: each column's amax, scale and reciprocal (strips x 16), each row tile's (padded to 16).
-    const int64_t row_tiles_padded = (group * row_tiles + 15) / 16 * 16;
-    std::vector<float> column_scale(static_cast<size_t>(strips * 16)), column_reciprocal(column_scale.size());
-    std::vector<uint32_t> row_amax(static_cast<size_t>(row_tiles_padded));
-    std::vector<float> row_scale(row_amax.size()), row_reciprocal(row_amax.size());
-    std::vector<uint32_t> column_amax(column_scale.size());
-    for (int64_t row_begin = 0; row_begin < rows; row_begin += group) {
-        const int64_t row_end = std::min(rows, row_begin + group);
-        std::fill(column_amax.begin(), column_amax.end(), 0u);
-        std::fill(row_amax.begin(), row_amax.end(), 0u);
-        for (int64_t r = row_begin; r < row_end; ++r) {
-            const float* in = &x(r, 0);
-            for (int64_t tile = 0; tile < row_tiles; ++tile) {
-                __m512i amax = _mm512_setzero_si512();
-                for (int64_t strip = tile * group / 16; strip < std::min(strips, (tile + 1) * group / 16); ++strip) {
-                    const __m512i v = _mm512_and_si512(_mm512_maskz_loadu_epi32(first_lanes(cols - strip * 16), in + strip * 16), magnitude);
-                    uint32_t* strip_amax = &column_amax[strip * 16];
-                    _mm512_storeu_si512(strip_amax, _mm512_max_epu32(_mm512_loadu_si512(strip_amax), v));
-                    amax = _mm512_max_epu32(amax, v);
-                }
-                row_amax[(r - row_begin) * row_tiles + tile] = _mm512_reduce_max_epu32(amax);
-            }
-        }
-        bool finite = true;
-        for (int64_t strip = 0; strip < strips; ++strip) {
-            const __m512i amax = _mm512_loadu_si512(&column_amax[strip * 16]);
-            finite = finite && !_mm512_cmpge_epu32_mask(amax, infinity);
-            __m512 s, rs;
-            scales_16(amax, format, s, rs);
-            _mm512_storeu_ps(&column_scale[strip * 16], s);
-            _mm512_storeu_ps(&column_reciprocal[strip * 16], rs);
-        }
-        for (int64_t t = 0; t < row_tiles_padded; t += 16) {
-            const __m512i amax = _mm512_loadu_si512(&row_amax[t]);
-            finite = finite && !_mm512_cmpge_epu32_mask(amax, infinity);
-            __m512 s, rs;
-            scales_16(amax, format, s, rs);
-            _mm512_storeu_ps(&row_scale[t], s);
-            _mm512_storeu_ps(&row_reciprocal[t], rs);
-        }
-        if (!finite) {  // an infinity or a NaN in the band: quantize's amaxes, and divisions
-            for (int64_t r = row_begin; r < row_end; ++r)
-                for (int64_t c = 0; c < cols; ++c) {
-                    const int64_t tile = c / group;
-                    const float by_row = scale_for_amax(tile_amax(x, r, r + 1, tile * group, std::min(cols, (tile + 1) * group)), format);
-                    const float by_column = scale_for_amax(tile_amax(x, row_begin, row_end, c, c + 1), format);
-                    out.row_tiles(r, c) = round_to_e4m3(x(r, c) / by_row) * by_row;
-                    out.column_tiles(r, c) = round_to_e4m3(x(r, c) / by_column) * by_column;
-                }
-            continue;
-        }
-        for (int64_t r = row_begin; r < row_end; ++r) {
-            const float* in = &x(r, 0);
-            float* by_row = &out.row_tiles(r, 0);
-            float* by_column = &out.column_tiles(r, 0);
-            const int64_t first_tile = (r - row_begin) * row_tiles;
-            for (int64_t strip = 0; strip < strips; ++strip) {
-                const int64_t c = strip * 16, tile = first_tile + c / group;
-                const __mmask16 lanes = first_lanes(cols - c);
-                const __m512 v = _mm512_maskz_loadu_ps(lanes, in + c);
-                const __m512 rounded_by_row = fake_quantize_16(v, _mm512_set1_ps(row_scale[tile]), _mm512_set1_ps(row_reciprocal[tile]));
-                const __m512 rounded_by_column = fake_quantize_16(v, _mm512_loadu_ps(&column_scale[c]), _mm512_loadu_ps(&column_reciprocal[c]));
-                if (lanes == 0xFFFF) {
-                    _mm512_storeu_ps(by_row + c, rounded_by_row);
-                    _mm512_storeu_ps(by_column + c, rounded_by_column);
-                } else {
-                    _mm512_mask_storeu_ps(by_row + c, lanes, rounded_by_row);
-                    _mm512_mask_storeu_ps(by_column + c, lanes, rounded_by_column);
-                }
-            }
-        }
-    }
-}
 #ifndef __clang__
 #pragma GCC diagnostic pop
 #endif
@@ -650,19 +569,18 @@ RowAndColumnTiles quantize_dequantize_rows_and_columns(const Mat& x, int64_t gro
 
 RowAndColumnTiles quantize_dequantize_rows_and_columns_with(SimdLevel level, const Mat& x, int64_t group,
                                                             ScaleFormat format) {
+    if (!simd_level_available(level))
+        throw std::invalid_argument(std::string("quantize_dequantize: no ") + simd_level_name(level) + " loop in this build or CPU");
 #ifdef SEEK_AVX512_FUNCTIONS
-    if (level == SimdLevel::Avx512 && group % 16 == 0 && group > 0) {
-        if (!simd_level_available(level)) throw std::invalid_argument("quantize_dequantize: no avx512 loop in this build or CPU");
+    // One pass when a row is one tile of at most 8 vectors; otherwise, or on an infinity or a NaN, the two calls.
+    const int64_t vectors = (x.cols() + 15) / 16;
+    if (level == SimdLevel::Avx512 && x.cols() <= group && vectors >= 1 && vectors <= 8) {
         RowAndColumnTiles out{Mat(x.rows(), x.cols()), Mat(x.rows(), x.cols())};
-        const int64_t vectors = (x.cols() + 15) / 16;  // a row's, when a row is one tile
         bool done = false;
-        if (x.cols() <= group && vectors >= 1 && vectors <= 8)
-            dispatch_vectors(vectors, [&](auto nv) {
-                done = quantize_dequantize_narrow_avx512<decltype(nv)::value, true>(x, group, format, &out.row_tiles,
-                                                                                    out.column_tiles);
-            });
-        if (!done) quantize_dequantize_rows_and_columns_avx512(x, group, format, out);
-        return out;
+        dispatch_vectors(vectors, [&](auto nv) {
+            done = quantize_dequantize_narrow_avx512<decltype(nv)::value, true>(x, group, format, &out.row_tiles, out.column_tiles);
+        });
+        if (done) return out;
     }
 #endif
     return {quantize_dequantize_with(level, x, {1, group}, format), quantize_dequantize_with(level, x, {group, 1}, format)};
