@@ -20,6 +20,11 @@ std::string tile_name(const Tile& tile) { return std::to_string(tile.rows) + "x"
 
 int64_t tile_count(int64_t extent, int64_t tile_extent) { return (extent + tile_extent - 1) / tile_extent; }
 
+static void check_tile(const Tile& tile, const char* function) {
+    if (tile.rows < 1 || tile.cols < 1)
+        throw std::invalid_argument(std::string(function) + ": a tile is at least 1x1, got " + tile_name(tile));
+}
+
 static const float kE4M3MaxFinite = fp8_spec(Fp8Format::E4M3).max_finite;  // 448
 
 float scale_for_amax(float amax, ScaleFormat format) {
@@ -42,6 +47,7 @@ static float tile_amax(const Mat& x, int64_t row_begin, int64_t row_end, int64_t
 }
 
 QuantizedMatrix quantize(const Mat& x, const Tile& tile, ScaleFormat format) {
+    check_tile(tile, "quantize");
     QuantizedMatrix q;
     q.rows = x.rows();
     q.cols = x.cols();
@@ -383,7 +389,8 @@ __attribute__((target("avx512f"))) static bool quantize_dequantize_narrow_avx512
     const int64_t rows = x.rows(), cols = x.cols();
     const __mmask16 last = first_lanes(cols - 16 * (NV - 1));
     const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF), infinity = _mm512_set1_epi32(static_cast<int>(kInfinityBits));
-    std::vector<uint32_t> row_amax(kRowTiles ? static_cast<size_t>((group + 15) / 16 * 16) : 0);
+    const int64_t band = std::min(group, rows);  // rows a band holds at most
+    std::vector<uint32_t> row_amax(kRowTiles ? static_cast<size_t>((band + 15) / 16 * 16) : 0);
     std::vector<float> row_scale(row_amax.size()), row_reciprocal(row_amax.size());
     for (int64_t row_begin = 0; row_begin < rows; row_begin += group) {
         const int64_t band_rows = std::min(group, rows - row_begin);
@@ -414,13 +421,13 @@ __attribute__((target("avx512f"))) static bool quantize_dequantize_narrow_avx512
         for (int64_t i = 0; i < band_rows; ++i) {
             const float* in = &x(row_begin + i, 0);
             float* by_column = &column_tiles(row_begin + i, 0);
+            float* by_row = kRowTiles ? &(*row_tiles)(row_begin + i, 0) : nullptr;
+            const __m512 s = kRowTiles ? _mm512_set1_ps(row_scale[static_cast<size_t>(i)]) : _mm512_setzero_ps();
+            const __m512 rs = kRowTiles ? _mm512_set1_ps(row_reciprocal[static_cast<size_t>(i)]) : _mm512_setzero_ps();
             for (int v = 0; v < NV; ++v) {
                 const __m512 value = load_row_vector<NV>(in, v, last);
                 store_row_vector<NV>(by_column, v, last, fake_quantize_16(value, column_scale[v], column_reciprocal[v]));
-                if (kRowTiles)
-                    store_row_vector<NV>(&(*row_tiles)(row_begin + i, 0), v, last,
-                                         fake_quantize_16(value, _mm512_set1_ps(row_scale[static_cast<size_t>(i)]),
-                                                          _mm512_set1_ps(row_reciprocal[static_cast<size_t>(i)])));
+                if (kRowTiles) store_row_vector<NV>(by_row, v, last, fake_quantize_16(value, s, rs));
             }
         }
     }
@@ -484,6 +491,7 @@ Mat quantize_dequantize(const Mat& x, const Tile& tile, ScaleFormat format) {
 }
 
 Mat quantize_dequantize_with(SimdLevel level, const Mat& x, const Tile& tile, ScaleFormat format) {
+    check_tile(tile, "quantize_dequantize");
     if (!simd_level_available(level))
         throw std::invalid_argument(std::string("quantize_dequantize: no ") + simd_level_name(level) + " loop in this build or CPU");
     const int64_t rows = x.rows(), cols = x.cols();
@@ -569,6 +577,7 @@ RowAndColumnTiles quantize_dequantize_rows_and_columns(const Mat& x, int64_t gro
 
 RowAndColumnTiles quantize_dequantize_rows_and_columns_with(SimdLevel level, const Mat& x, int64_t group,
                                                             ScaleFormat format) {
+    check_tile({group, group}, "quantize_dequantize_rows_and_columns");
     if (!simd_level_available(level))
         throw std::invalid_argument(std::string("quantize_dequantize: no ") + simd_level_name(level) + " loop in this build or CPU");
 #ifdef SEEK_AVX512_FUNCTIONS

@@ -276,3 +276,10 @@ TEST_CASE("quantize: rows and columns in one pass equal the two quantize_dequant
     CHECK(mismatches == 0);
     CHECK(compared > 1000000);
 }
+
+TEST_CASE("quantize: a tile smaller than 1x1 is refused, naming the function and the tile", "[quantize]") {
+    const Mat x = Mat::Ones(4, 4);
+    CHECK_THROWS_WITH(quantize(x, {0, 128}), Catch::Contains("quantize") && Catch::Contains("0x128"));
+    CHECK_THROWS_WITH(quantize_dequantize(x, {1, -3}), Catch::Contains("1x-3"));
+    CHECK_THROWS_WITH(quantize_dequantize_rows_and_columns(x, 0), Catch::Contains("rows_and_columns"));
+}
