@@ -232,8 +232,6 @@ void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const 
             dweight += low_precision_gemm(dy.transpose(), x.transpose(), precision, kActivationTile, kActivationTile);
             return;
         }
-        // Low precision as low_precision_gemm on the transposes above, without copying them: W's
-        // 128x128 blocks are W^T's, transposed, and 128x1 tiles of dy and x are 1x128 tiles of dy^T, x^T.
         if (precision.gemm == GemmPrecision::FP32) {
             parallel_for(2, parallel, [&](int64_t job) {
                 if (job == kDgrad)
@@ -243,6 +241,8 @@ void linear_backward(MatOf<S>& dx, MatOf<S>& dweight, const MatOf<S>& dy, const 
             });
             return;
         }
+        // Low precision as low_precision_gemm on the transposes above, without copying them: W's
+        // 128x128 blocks are W^T's, transposed, and 128x1 tiles of dy and x are 1x128 tiles of dy^T, x^T.
         // dy in Dgrad's 1x128 tiles and Wgrad's 128x1 in one pass over dy; BF16 rounds element by
         // element, so one rounding serves both.
         const RowAndColumnTiles dy_rounded = precision.gemm == GemmPrecision::FP8

@@ -498,18 +498,20 @@ Mat quantize_dequantize_with(SimdLevel level, const Mat& x, const Tile& tile, Sc
     Mat out(rows, cols);
 #ifdef SEEK_AVX512_FUNCTIONS
     if (level == SimdLevel::Avx512) {
-        const int64_t vectors = (cols + 15) / 16;  // a row's, when a row is one tile
-        bool columns_done = false;
-        if (tile.cols == 1 && tile.rows > 1 && vectors >= 1 && vectors <= 8)
-            dispatch_vectors(vectors, [&](auto nv) {
-                columns_done = quantize_dequantize_narrow_avx512<decltype(nv)::value, false>(x, tile.rows, format, nullptr, out);
-            });
+        const int64_t vectors = (cols + 15) / 16;          // in a row
+        const bool narrow = vectors >= 1 && vectors <= 8;  // at most 128 columns: the templates' case
         if (tile.cols == 1 && tile.rows > 1) {
-            if (!columns_done) quantize_dequantize_columns_avx512(x, tile.rows, format, out);
-        } else if (tile.rows == 1 && cols <= tile.cols && vectors >= 1 && vectors <= 8)
+            bool done = false;
+            if (narrow)
+                dispatch_vectors(vectors, [&](auto nv) {
+                    done = quantize_dequantize_narrow_avx512<decltype(nv)::value, false>(x, tile.rows, format, nullptr, out);
+                });
+            if (!done) quantize_dequantize_columns_avx512(x, tile.rows, format, out);
+        } else if (tile.rows == 1 && cols <= tile.cols && narrow) {
             dispatch_vectors(vectors, [&](auto nv) { quantize_dequantize_row_tiles_avx512<decltype(nv)::value>(x, format, out); });
-        else
+        } else {
             quantize_dequantize_tiles_avx512(x, tile, format, out);
+        }
         return out;
     }
 #endif

@@ -87,7 +87,8 @@ struct RowAndColumnTiles {
 };
 RowAndColumnTiles quantize_dequantize_rows_and_columns(const Mat& x, int64_t group = kQuantGroup,
                                                        ScaleFormat format = ScaleFormat::Float32);
-// The same with a given vector width (simd.h), for tests; below AVX-512, the two calls.
+// The same with a given vector width (simd.h), for tests. One pass with AVX-512 when a row is one
+// tile of at most 128 columns; otherwise the two calls.
 RowAndColumnTiles quantize_dequantize_rows_and_columns_with(SimdLevel level, const Mat& x, int64_t group = kQuantGroup,
                                                             ScaleFormat format = ScaleFormat::Float32);
 
