@@ -37,10 +37,13 @@ static const CommandSpec bench_spec = {
     "as a prefill of random hidden states would leave it. Reports the median time per token over\n"
     "--repeats runs, the same with an empty cache (projections only), the KV-cache bytes each form\n"
     "reads per token, the attention-core FLOPs, how far the two outputs differ, and each form's time against\n"
-    "the memory bound: weights + cache read once at the read bandwidth the bench measures first. Then\n"
-    "each form against a floor that also counts its attention core's FLOPs at the FMA peak the bench\n"
-    "measures on the same threads, since a step streams weights and computes attention one after the other.\n"
-    "At full V3 scale this needs about 2.5 GB of memory for weights and the naive cache.\n\n"
+    "the memory bound: weights + cache read once at the read bandwidth the bench measures between that\n"
+    "form's steps (a pass over 512 MB before each full step; the median), so a step and its bound see\n"
+    "the machine in the same state; and the projections alone (the empty cache) against the weights'\n"
+    "part of that bound. Then each form against a floor that also counts its attention core's FLOPs at\n"
+    "the FMA peak the bench measures on the same threads, since a step streams weights and computes\n"
+    "attention one after the other. At full V3 scale this needs about 2.5 GB of memory for weights and\n"
+    "the naive cache.\n\n"
     "bench moe: the first MoE layer of the model (V3: layer 3, 256 routed experts + 1 shared, top-8)\n"
     "on --tokens random hidden states after RMSNorm, FP32 on the CPU: gate, shared expert, and the routed\n"
     "experts dispatched grouped (tokens sorted by expert, one GEMM per expert and projection). A V3\n"
@@ -124,58 +127,69 @@ static double median(std::vector<double> values) {
     return values[values.size() / 2];
 }
 
+// A decode step that must read W bytes of weights and cache cannot take less than W / the read
+// bandwidth: the bound the memory-bound benches are measured against. The bandwidth is what summing
+// a 512 MB buffer (far beyond any cache) reaches on the threads the bench itself runs on
+// (parallel.h: two on an idle 2-vCPU machine), each thread its own contiguous share.
+static Eigen::VectorXf bandwidth_buffer() { return Eigen::VectorXf::Ones(int64_t{128} << 20); }
+
+// Bytes per second of one pass over the buffer.
+static double read_bandwidth_pass(const Eigen::VectorXf& buffer) {
+    const int64_t shares = parallel_threads(true), share = (buffer.size() + shares - 1) / shares;
+    std::vector<float> sums(static_cast<size_t>(shares));
+    const auto start = Clock::now();
+    parallel_for(shares, true, [&](int64_t i) {
+        const int64_t first = i * share, count = std::min(share, buffer.size() - first);
+        sums[static_cast<size_t>(i)] = buffer.segment(first, count).sum();
+    });
+    const double bytes_per_second = 4.0 * buffer.size() / std::max(seconds_since(start), 1e-9);
+    volatile float sink = 0;
+    for (float sum : sums) sink = sink + sum;
+    return bytes_per_second;
+}
+
+// The best of three passes.
+static double measured_read_bandwidth() {
+    const Eigen::VectorXf buffer = bandwidth_buffer();
+    double best = 0;
+    for (int pass = 0; pass < 3; ++pass) best = std::max(best, read_bandwidth_pass(buffer));
+    return best;
+}
+
 struct DecodeTiming {
     double seconds_per_token = 0;       // median, full context
     double seconds_projections = 0;     // median, empty cache
+    double read_bytes_per_second = 0;   // median of the passes between the steps
     Mat output;
 };
 
 // Decodes x_new at position `context` repeatedly, rewinding the cache each time so every run sees
-// the same context.
+// the same context, each time after a step with an empty cache (the projections alone) and a pass
+// measuring the read bandwidth. This machine's bandwidth moves by half within a minute when
+// others share its memory; measured between the steps, the bound moves with the steps.
 static DecodeTiming time_decode(const ModelConfig& config, const MlaWeights& weights, const RopeTable& rope,
-                                MlaCache& cache, const Mat& x_new, int64_t repeats) {
-    auto median_time = [&](int64_t context) {
-        std::vector<double> times;
-        for (int64_t i = 0; i < repeats; ++i) {
-            cache.length = context;
-            const auto start = Clock::now();
-            mla_forward(config, weights, rope, x_new, {0, 1}, &cache, {}, "attn");
-            times.push_back(seconds_since(start));
-        }
-        return median(times);
-    };
-    DecodeTiming timing;
+                                MlaCache& cache, const Mat& x_new, int64_t repeats, const Eigen::VectorXf& buffer) {
     const int64_t context = cache.length;
-    timing.seconds_projections = median_time(0);
-    timing.seconds_per_token = median_time(context);
+    auto step_seconds = [&](int64_t length) {
+        cache.length = length;
+        const auto start = Clock::now();
+        mla_forward(config, weights, rope, x_new, {0, 1}, &cache, {}, "attn");
+        return seconds_since(start);
+    };
+    std::vector<double> full, empty, bandwidths;
+    for (int64_t i = 0; i < repeats; ++i) {
+        empty.push_back(step_seconds(0));
+        bandwidths.push_back(read_bandwidth_pass(buffer));
+        full.push_back(step_seconds(context));
+    }
+    DecodeTiming timing;
+    timing.seconds_per_token = median(full);
+    timing.seconds_projections = median(empty);
+    timing.read_bytes_per_second = median(bandwidths);
     cache.length = context;
     timing.output = mla_forward(config, weights, rope, x_new, {0, 1}, &cache, {}, "attn");
     cache.length = context;
     return timing;
-}
-
-// What one thread reads from memory per second here: the best of three passes summing a 512 MB
-// buffer (far beyond any cache). A decode step that must read W bytes of weights and cache cannot
-// take less than W / this: the bound the memory-bound benches are measured against.
-// Bytes per second that summing a 512 MB buffer reaches, on the threads the bench itself runs on
-// (parallel.h: two on an idle 2-vCPU machine), each thread its own contiguous share; the best of
-// three passes.
-static double measured_read_bandwidth() {
-    const Eigen::VectorXf buffer = Eigen::VectorXf::Ones(int64_t{128} << 20);
-    const int64_t shares = parallel_threads(true), share = (buffer.size() + shares - 1) / shares;
-    std::vector<float> sums(static_cast<size_t>(shares));
-    double best = 0;
-    volatile float sink = 0;
-    for (int pass = 0; pass < 3; ++pass) {
-        const auto start = Clock::now();
-        parallel_for(shares, true, [&](int64_t i) {
-            const int64_t first = i * share, count = std::min(share, buffer.size() - first);
-            sums[static_cast<size_t>(i)] = buffer.segment(first, count).sum();
-        });
-        best = std::max(best, 4.0 * buffer.size() / std::max(seconds_since(start), 1e-9));
-        for (float sum : sums) sink = sink + sum;
-    }
-    return best;
 }
 
 static double measured_fma_peak();
@@ -220,9 +234,11 @@ static int bench_mla(const ParsedArgs& args) {
     x_context.resize(0, 0);
     std::fprintf(stderr, " %.1f s\n", seconds_since(phase));
 
-    std::fprintf(stderr, "timing %lld decode steps per form ...\n", static_cast<long long>(repeats));
-    const DecodeTiming naive_timing = time_decode(config, weights, rope, naive, x_new, repeats);
-    const DecodeTiming absorb_timing = time_decode(config, weights, rope, absorb, x_new, repeats);
+    std::fprintf(stderr, "timing %lld decode steps per form, the read bandwidth between them ...\n",
+                 static_cast<long long>(repeats));
+    const Eigen::VectorXf buffer = bandwidth_buffer();
+    const DecodeTiming naive_timing = time_decode(config, weights, rope, naive, x_new, repeats, buffer);
+    const DecodeTiming absorb_timing = time_decode(config, weights, rope, absorb, x_new, repeats, buffer);
     const double max_rel = (naive_timing.output - absorb_timing.output).cwiseAbs().maxCoeff() /
                            naive_timing.output.cwiseAbs().maxCoeff();
 
@@ -235,29 +251,42 @@ static int bench_mla(const ParsedArgs& args) {
     int64_t weight_floats = weights.q_proj.size() + weights.q_a_proj.size() + weights.q_b_proj.size() +
                             weights.kv_a_proj_with_mqa.size() + weights.kv_b_proj.size() + weights.o_proj.size();
 
-    const double bandwidth = measured_read_bandwidth();
-    // The memory-bound time of a decode step: its weights and its cache read once at that bandwidth.
-    auto bound_seconds = [&](double cache_bytes) { return (4.0 * weight_floats + cache_bytes) / bandwidth; };
+    // The memory-bound time of a decode step: its weights and its cache read once at the bandwidth
+    // measured beside its steps.
+    auto bound_seconds = [&](const DecodeTiming& timing, double cache_bytes) {
+        return (4.0 * weight_floats + cache_bytes) / timing.read_bytes_per_second;
+    };
     // The projections stream the weights, then the attention core computes over the cache, then
     // o_proj streams again: one after the other, so the core's FLOPs at the FMA peak come on top.
     const double peak = measured_fma_peak_of_threads();
-    auto floor_seconds = [&](double cache_bytes, double flops) { return bound_seconds(cache_bytes) + flops / peak; };
+    auto floor_seconds = [&](const DecodeTiming& timing, double cache_bytes, double flops) {
+        return bound_seconds(timing, cache_bytes) + flops / peak;
+    };
+    // The projections alone (an empty cache) against the weights read once.
+    auto projections_of_bound = [&](const DecodeTiming& timing) {
+        return bound_seconds(timing, 0) / timing.seconds_projections;
+    };
 
     if (args.flag("json")) {
         nlohmann::json out = {
             {"preset", config.name}, {"context", context}, {"repeats", repeats},
             {"weight_bytes", 4 * weight_floats}, {"max_rel_difference", max_rel},
-            {"read_bytes_per_second", bandwidth},
-            {"naive_of_memory_bound", bound_seconds(naive_cache_bytes) / naive_timing.seconds_per_token},
-            {"absorb_of_memory_bound", bound_seconds(absorb_cache_bytes) / absorb_timing.seconds_per_token},
+            {"naive_of_memory_bound", bound_seconds(naive_timing, naive_cache_bytes) / naive_timing.seconds_per_token},
+            {"absorb_of_memory_bound", bound_seconds(absorb_timing, absorb_cache_bytes) / absorb_timing.seconds_per_token},
             {"fma_peak_flops_per_second", peak},
-            {"naive_of_memory_and_compute_floor", floor_seconds(naive_cache_bytes, naive_flops) / naive_timing.seconds_per_token},
-            {"absorb_of_memory_and_compute_floor", floor_seconds(absorb_cache_bytes, absorb_flops) / absorb_timing.seconds_per_token},
+            {"naive_of_memory_and_compute_floor",
+             floor_seconds(naive_timing, naive_cache_bytes, naive_flops) / naive_timing.seconds_per_token},
+            {"absorb_of_memory_and_compute_floor",
+             floor_seconds(absorb_timing, absorb_cache_bytes, absorb_flops) / absorb_timing.seconds_per_token},
             {"naive", {{"seconds_per_token", naive_timing.seconds_per_token},
                        {"seconds_projections_only", naive_timing.seconds_projections},
+                       {"projections_of_weight_bound", projections_of_bound(naive_timing)},
+                       {"read_bytes_per_second", naive_timing.read_bytes_per_second},
                        {"cache_bytes_read", naive_cache_bytes}, {"attention_flops", naive_flops}}},
             {"absorb", {{"seconds_per_token", absorb_timing.seconds_per_token},
                         {"seconds_projections_only", absorb_timing.seconds_projections},
+                        {"projections_of_weight_bound", projections_of_bound(absorb_timing)},
+                        {"read_bytes_per_second", absorb_timing.read_bytes_per_second},
                         {"cache_bytes_read", absorb_cache_bytes}, {"attention_flops", absorb_flops}}},
         };
         std::printf("%s\n", out.dump(2).c_str());
@@ -266,27 +295,29 @@ static int bench_mla(const ParsedArgs& args) {
 
     std::printf("MLA decode, %s, one layer, FP32, 1 new token over %lld cached tokens (median of %lld)\n\n",
                 config.name.c_str(), static_cast<long long>(context), static_cast<long long>(repeats));
-    std::printf("%-8s %14s %18s %16s %16s %14s %12s %9s\n", "form", "ms / token", "ms (empty cache)", "cache MB read",
-                "attention GFLOP", "cache GB/s", "bound ms", "of bound");
+    std::printf("%-8s %11s %17s %14s %16s %11s %12s %9s %9s\n", "form", "ms / token", "ms (empty cache)",
+                "cache MB read", "attention GFLOP", "cache GB/s", "memory GB/s", "bound ms", "of bound");
     auto row = [&](const char* form, const DecodeTiming& timing, double bytes, double flops) {
         const double attention_seconds = std::max(timing.seconds_per_token - timing.seconds_projections, 1e-9);
-        std::printf("%-8s %14.2f %18.2f %16.1f %16.3f %14.1f %12.2f %9.2f\n", form, 1e3 * timing.seconds_per_token,
+        std::printf("%-8s %11.2f %17.2f %14.1f %16.3f %11.1f %12.1f %9.2f %9.2f\n", form, 1e3 * timing.seconds_per_token,
                     1e3 * timing.seconds_projections, bytes / 1e6, flops / 1e9, bytes / attention_seconds / 1e9,
-                    1e3 * bound_seconds(bytes), bound_seconds(bytes) / timing.seconds_per_token);
+                    timing.read_bytes_per_second / 1e9, 1e3 * bound_seconds(timing, bytes),
+                    bound_seconds(timing, bytes) / timing.seconds_per_token);
     };
     row("naive", naive_timing, naive_cache_bytes, naive_flops);
     row("absorb", absorb_timing, absorb_cache_bytes, absorb_flops);
     std::printf("\nweights read by both: %.1f MB; outputs differ by %.2e (relative to max |out|)\n",
                 4.0 * weight_floats / 1e6, max_rel);
-    std::printf("bound: weights + cache read once at this machine's measured %.1f GB/s (this run's threads summing 512 MB);\n"
-                "\"of bound\" is bound / measured time, 1.00 being as fast as memory allows.\n",
-                bandwidth / 1e9);
+    std::printf("bound: weights + cache read once at the memory bandwidth measured between that form's steps (this\n"
+                "run's threads summing 512 MB); \"of bound\" is bound / measured time, 1.00 being as fast as memory allows.\n");
+    std::printf("projections alone (empty cache) against the weights read once: naive %.2f, absorb %.2f of their bound.\n",
+                projections_of_bound(naive_timing), projections_of_bound(absorb_timing));
     std::printf("floor: the bound plus the attention core's FLOPs at the measured FMA peak of the same threads (%.1f GFLOP/s),\n"
                 "as a step runs them one after the other: naive %.2f ms (%.2f of it), absorb %.2f ms (%.2f of it).\n",
-                peak / 1e9, 1e3 * floor_seconds(naive_cache_bytes, naive_flops),
-                floor_seconds(naive_cache_bytes, naive_flops) / naive_timing.seconds_per_token,
-                1e3 * floor_seconds(absorb_cache_bytes, absorb_flops),
-                floor_seconds(absorb_cache_bytes, absorb_flops) / absorb_timing.seconds_per_token);
+                peak / 1e9, 1e3 * floor_seconds(naive_timing, naive_cache_bytes, naive_flops),
+                floor_seconds(naive_timing, naive_cache_bytes, naive_flops) / naive_timing.seconds_per_token,
+                1e3 * floor_seconds(absorb_timing, absorb_cache_bytes, absorb_flops),
+                floor_seconds(absorb_timing, absorb_cache_bytes, absorb_flops) / absorb_timing.seconds_per_token);
     std::printf("naive caches %lld floats per token (K and V of %lld heads), absorb %lld: %.1fx less to read,\n"
                 "for %.1fx the attention FLOPs (absorbed attention works in the %lld-wide latent).\n",
                 static_cast<long long>(H * (dq + dv)), static_cast<long long>(H), static_cast<long long>(r + dr),
