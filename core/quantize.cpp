@@ -229,6 +229,13 @@ __attribute__((target("avx512f"))) static inline void scales_16_of(const uint32_
 
 static inline __mmask16 first_lanes(int64_t n) { return static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u); }
 
+// The 16-lane vectors in a row of `cols` floats when the templates below take them (1 to 8: at
+// most 128 columns), else 0.
+static inline int64_t narrow_row_vectors(int64_t cols) {
+    const int64_t vectors = (cols + 15) / 16;
+    return vectors >= 1 && vectors <= 8 ? vectors : 0;
+}
+
 // f(std::integral_constant<int, vectors>()) for vectors in 1 .. 8: a run-time count to a template's.
 template <typename F>
 static void dispatch_vectors(int64_t vectors, F&& f) {
@@ -317,10 +324,12 @@ __attribute__((target("avx512f"))) static void quantize_dequantize_columns_avx51
                 amax = _mm512_max_epu32(amax, _mm512_and_si512(_mm512_maskz_loadu_epi32(lanes, &x(r, col_begin)), magnitude));
             if (_mm512_mask_cmpge_epu32_mask(lanes, amax, _mm512_set1_epi32(static_cast<int>(kInfinityBits)))) {
                 // A column with an infinity or a NaN among these: all sixteen by division, as quantize does.
-                for (int64_t c = col_begin; c < std::min(cols, col_begin + 16); ++c) {
-                    const float column_scale = scale_for_amax(tile_amax(x, row_begin, row_end, c, c + 1), format);
-                    for (int64_t r = row_begin; r < row_end; ++r) out(r, c) = round_to_e4m3(x(r, c) / column_scale) * column_scale;
-                }
+                const int64_t width = std::min<int64_t>(16, cols - col_begin);
+                float column_scale[16];
+                for (int64_t c = 0; c < width; ++c)
+                    column_scale[c] = scale_for_amax(tile_amax(x, row_begin, row_end, col_begin + c, col_begin + c + 1), format);
+                for (int64_t r = row_begin; r < row_end; ++r)
+                    fake_quantize_span_nonfinite(&x(r, col_begin), &out(r, col_begin), width, column_scale, 1);
                 continue;
             }
             __m512 s, rs;
@@ -498,16 +507,15 @@ Mat quantize_dequantize_with(SimdLevel level, const Mat& x, const Tile& tile, Sc
     Mat out(rows, cols);
 #ifdef SEEK_AVX512_FUNCTIONS
     if (level == SimdLevel::Avx512) {
-        const int64_t vectors = (cols + 15) / 16;          // in a row
-        const bool narrow = vectors >= 1 && vectors <= 8;  // at most 128 columns: the templates' case
+        const int64_t vectors = narrow_row_vectors(cols);
         if (tile.cols == 1 && tile.rows > 1) {
             bool done = false;
-            if (narrow)
+            if (vectors)
                 dispatch_vectors(vectors, [&](auto nv) {
                     done = quantize_dequantize_narrow_avx512<decltype(nv)::value, false>(x, tile.rows, format, nullptr, out);
                 });
             if (!done) quantize_dequantize_columns_avx512(x, tile.rows, format, out);
-        } else if (tile.rows == 1 && cols <= tile.cols && narrow) {
+        } else if (tile.rows == 1 && cols <= tile.cols && vectors) {
             dispatch_vectors(vectors, [&](auto nv) { quantize_dequantize_row_tiles_avx512<decltype(nv)::value>(x, format, out); });
         } else {
             quantize_dequantize_tiles_avx512(x, tile, format, out);
@@ -584,8 +592,8 @@ RowAndColumnTiles quantize_dequantize_rows_and_columns_with(SimdLevel level, con
         throw std::invalid_argument(std::string("quantize_dequantize: no ") + simd_level_name(level) + " loop in this build or CPU");
 #ifdef SEEK_AVX512_FUNCTIONS
     // One pass when a row is one tile of at most 8 vectors; otherwise, or on an infinity or a NaN, the two calls.
-    const int64_t vectors = (x.cols() + 15) / 16;
-    if (level == SimdLevel::Avx512 && x.cols() <= group && vectors >= 1 && vectors <= 8) {
+    const int64_t vectors = narrow_row_vectors(x.cols());
+    if (level == SimdLevel::Avx512 && x.cols() <= group && vectors) {
         RowAndColumnTiles out{Mat(x.rows(), x.cols()), Mat(x.rows(), x.cols())};
         bool done = false;
         dispatch_vectors(vectors, [&](auto nv) {
