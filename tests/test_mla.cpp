@@ -260,17 +260,16 @@ TEST_CASE("mla: generated weights are a pure function of seed and name") {
     CHECK(whole(3, 2) == normal_at(5, hash_name("w"), 3 * 4 + 2));
 }
 
-TEST_CASE("mla: latent attention large enough to run in slices matches float64 and is causal") {
+TEST_CASE("mla: latent attention large enough for gemm.h matches float64, is causal, and is gemm.h's definition") {
     // 64 heads x 2 queries over 1,501 keys with r = 256, dr = 32: 111 MFLOP, above
-    // kSlicedProductWork, so the scores run in slices of keys (the last one partial) and the
-    // output in slices of its latent columns (core/mla.cpp).
+    // kSlicedProductWork, so the products run on gemm.h (core/mla.cpp).
     const int64_t H = 64, T = 2, r = 256, dr = 32, S_len = 1501, start = S_len - T;
     REQUIRE(worth_slicing(2.0 * H * T * S_len * (r + dr)));
     const Mat q_absorbed = generated_matrix(1, "q_absorbed", H * T, r, 0.1f), q_pe = generated_matrix(1, "q_pe", H * T, dr, 0.1f);
     const Mat c_kv = generated_matrix(1, "c_kv", S_len, r, 1.0f), k_pe = generated_matrix(1, "k_pe", S_len, dr, 1.0f);
     const float scale = 0.125f;
-    Mat probs;
-    const Mat out = latent_attention_forward(q_absorbed, q_pe, c_kv, k_pe, H, scale, start, nullptr, &probs);
+    Mat scores, probs;
+    const Mat out = latent_attention_forward(q_absorbed, q_pe, c_kv, k_pe, H, scale, start, &scores, &probs);
 
     // Row h·T + i is head h's query at position start + i: it sees keys 0 .. start + i.
     MatD reference(H * T, r);
@@ -295,4 +294,26 @@ TEST_CASE("mla: latent attention large enough to run in slices matches float64 a
     }
     // FP32 sums of 288 products and 1,501 weighted values, against float64: a few ulps of the largest.
     CHECK(max_rel_diff(reference.cast<float>(), out) < 1e-5);
+
+    // gemm.h's contract, re-derived with plain loops: a score is scale times one chain of float FMAs
+    // over the latent, then the rope part; an output sums the keys in order. Equal bits, so the
+    // large path gives the definition's bytes on any SIMD width and thread count.
+    Mat expected_scores(H * T, S_len), expected_probs, expected_out(H * T, r);
+    for (int64_t row = 0; row < H * T; ++row)
+        for (int64_t t = 0; t < S_len; ++t) {
+            float sum = 0;
+            for (int64_t j = 0; j < r; ++j) sum = std::fma(q_absorbed(row, j), c_kv(t, j), sum);
+            for (int64_t j = 0; j < dr; ++j) sum = std::fma(q_pe(row, j), k_pe(t, j), sum);
+            expected_scores(row, t) = sum * scale;
+        }
+    causal_softmax(expected_scores, expected_probs, start, T);  // masks expected_scores as the op does
+    for (int64_t row = 0; row < H * T; ++row)
+        for (int64_t j = 0; j < r; ++j) {
+            float sum = 0;
+            for (int64_t t = 0; t < S_len; ++t) sum = std::fma(expected_probs(row, t), c_kv(t, j), sum);
+            expected_out(row, j) = sum;
+        }
+    CHECK(scores == expected_scores);
+    CHECK(probs == expected_probs);
+    CHECK(out == expected_out);
 }
