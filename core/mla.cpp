@@ -140,7 +140,7 @@ void attention_backward(MatOf<S>& dq, MatOf<S>& dk, MatOf<S>& dv, const MatOf<S>
 }
 
 // dst = scale · src^T, in 32 x 32 tiles: each row of dst is written a cache line at a time. (Element by
-// element down dst's columns, a decode step's [4096, 128] scores took 1.6-2.0 ms instead of 0.55:
+// element down dst's columns, a decode step's [4096, 128] scores took 1.6-2.0 ms instead of 0.6:
 // dst's rows are 16 KB apart, so the lines being filled all fall in one L1 set and evict each other.)
 static void transpose_scaled(const Mat& src, float scale, Mat& dst) {
     constexpr int64_t kTile = 32;
@@ -165,7 +165,7 @@ Mat latent_attention_forward(const Mat& q_absorbed, const Mat& q_pe, const MatRe
     // since the cache is read once for 128 heads.
     const int64_t rows = q_absorbed.rows(), S_len = c_kv.rows(), r = c_kv.cols(), dr = q_pe.cols();
     Mat scores, probs, o_latent(rows, r);  // o_latent: [H·T, r]
-    if (!worth_slicing(2.0 * rows * S_len * (r + dr))) {
+    if (!large_latent_product(2.0 * rows * S_len * (r + dr))) {
         // Small ones (the toy's) on Eigen, whose rounding the bundled runs were made with.
         scores = (q_absorbed * c_kv.transpose() + q_pe * k_pe.transpose()) * scale;
         causal_softmax(scores, probs, start, T);
@@ -182,8 +182,8 @@ Mat latent_attention_forward(const Mat& q_absorbed, const Mat& q_pe, const MatRe
              true);
         transpose_scaled(scores_transposed, scale, scores);
         causal_softmax(scores, probs, start, T);
-        // o = P c_KV in one slice of columns per thread (with H·T = 128 rows, gemm's own row blocks
-        // would split 96 + 32), each slice packing its own part of the cache.
+        // o = P c_KV in one slice of columns per thread (gemm's own row blocks would split V3's
+        // H·T = 128 rows unevenly, 96 + 32 with AVX-512), each slice packing its own part of the cache.
         const int64_t slices = std::min<int64_t>(parallel_threads(true), (r + 31) / 32), width = (r + slices - 1) / slices;
         parallel_for(slices, true, [&](int64_t slice) {
             const int64_t first = slice * width, columns = std::min(width, r - first);

@@ -102,6 +102,14 @@ void attention_backward(MatOf<S>& dq, MatOf<S>& dk, MatOf<S>& dv, const MatOf<S>
 Mat latent_attention_forward(const Mat& q_absorbed, const Mat& q_pe, const MatRef& c_kv, const MatRef& k_pe,
                              int64_t heads, float scale, int64_t start, Mat* scores, Mat* probs);
 
+// Latent attention's products of at least this many flops (scores and weighted sums together) run
+// on gemm.h, whose sums have one order whatever the threads; smaller ones (the toy's) stay whole on
+// Eigen. So this threshold is part of every large product's bytes: it stays at 5e7, where it cut
+// Eigen's products into fixed slices before gemm.h.
+constexpr double kLargeLatentWork = 5e7;
+
+inline bool large_latent_product(double flops) { return flops >= kLargeLatentWork; }
+
 // ---------------------------------------------------------------------------------------------
 // The MLA op
 

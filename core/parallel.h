@@ -18,7 +18,7 @@
 // took 20 GRPO steps 13% faster than one; at 1e7, 23%. 3e6 gained nothing more.)
 //
 // worth_threads depends on the work alone, never on the thread count, so a caller may also let it
-// decide how work is cut where the cut changes the rounding. parallel_for then starts threads only when
+// decide how work is cut where the cut would change the rounding. parallel_for then starts threads only when
 // there are threads to start: a region OpenMP runs on one thread (an `if` clause that is false, a
 // thread count of one, a region inside another) still costs a team, an allocation and a futex
 // wake per loop, which was 3% of GRPO's time at one thread.
@@ -71,15 +71,6 @@ int thread_count();
 constexpr double kParallelWork = 1e7;  // flops: about 0.2 ms of one core at this machine's GEMM speed
 
 inline bool worth_threads(double work) { return work >= kParallelWork; }
-
-// Latent attention's products of at least this many flops run on gemm.h, whose sums have one order
-// whatever the threads, in pieces that share out the threads; smaller ones stay whole on Eigen. So
-// this threshold is part of every large product's bytes: it stays where it was when kParallelWork
-// was 5e7 (it then cut Eigen's products into fixed slices), and a product between the two runs on
-// one thread.
-constexpr double kSlicedProductWork = 5e7;
-
-inline bool worth_slicing(double flops) { return flops >= kSlicedProductWork; }
 
 // The threads a parallel_for with `parallel` would run on: one unless OpenMP has more and this
 // thread is not already in a parallel region.

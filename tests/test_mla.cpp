@@ -262,9 +262,9 @@ TEST_CASE("mla: generated weights are a pure function of seed and name") {
 
 TEST_CASE("mla: latent attention large enough for gemm.h matches float64, is causal, and is gemm.h's definition") {
     // 64 heads x 2 queries over 1,501 keys with r = 256, dr = 32: 111 MFLOP, above
-    // kSlicedProductWork, so the products run on gemm.h (core/mla.cpp).
+    // kLargeLatentWork, so the products run on gemm.h (core/mla.cpp).
     const int64_t H = 64, T = 2, r = 256, dr = 32, S_len = 1501, start = S_len - T;
-    REQUIRE(worth_slicing(2.0 * H * T * S_len * (r + dr)));
+    REQUIRE(large_latent_product(2.0 * H * T * S_len * (r + dr)));
     const Mat q_absorbed = generated_matrix(1, "q_absorbed", H * T, r, 0.1f), q_pe = generated_matrix(1, "q_pe", H * T, dr, 0.1f);
     const Mat c_kv = generated_matrix(1, "c_kv", S_len, r, 1.0f), k_pe = generated_matrix(1, "k_pe", S_len, dr, 1.0f);
     const float scale = 0.125f;

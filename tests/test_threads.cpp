@@ -156,7 +156,7 @@ TEST_CASE("threads: attention over many sequences and generated weights give the
 
 TEST_CASE("threads: a decode step's latent attention, on gemm.h's row blocks and latent column slices, gives the "
           "same bytes on one and two threads", "[mla]") {
-    // V3's heads and ranks over 1,100 keys: 190 MFLOP, above kSlicedProductWork (core/mla.cpp).
+    // V3's heads and ranks over 1,100 keys: 190 MFLOP, above kLargeLatentWork (core/mla.cpp).
     const int64_t H = 128, r = 512, dr = 64, S_len = 1100;
     const Mat q_absorbed = generated_matrix(1, "q_absorbed", H, r, 0.05f), q_pe = generated_matrix(1, "q_pe", H, dr, 0.05f);
     const Mat c_kv = generated_matrix(1, "c_kv", S_len, r, 1.0f), k_pe = generated_matrix(1, "k_pe", S_len, dr, 1.0f);
